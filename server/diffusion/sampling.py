@@ -1,0 +1,146 @@
+"""The reverse process as one step-by-step generator that the CLI, API, tests and benchmarks share.
+
+Each step at timestep t (T−1 … 0) predicts ε̂ = ε_θ(x_t, t), forms the clean-sample estimate
+
+    x̂0 = (x_t − s_t ε̂) / a_t                                    (a_t = √ᾱ_t, s_t = √(1 − ᾱ_t))
+
+and moves to x_{t−1}:
+
+* DDPM (ancestral, the paper's "fixed-large" variance σ_t² = β_t, no clipping):
+      x_{t−1} = c1_t x̂0 + c2_t x_t + [t > 0] √β_t z
+* DDIM(η) (Song et al. 2021):
+      x_{t−1} = a_{t−1} x̂0 + √(1 − ᾱ_{t−1} − c²) ε̂ + c z,   c = η √β̃_t
+
+A denoiser is anything with ``predict_eps(x_t, t)``: the trained network, or the exact mixture
+ε* (the "oracle" model), so both run through the very same steps and the same seeded noise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .config import SamplerConfig
+from .mixture import GaussianMixture
+from .nets import ResidualMLP
+from .schedule import NoiseSchedule
+
+
+class Denoiser(Protocol):
+    dim: int
+
+    def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        """ε̂ (N, D) for particles x_t (N, D) float32 that all sit at timestep t."""
+        ...
+
+
+class NetworkDenoiser:
+    """A trained ``ResidualMLP``; the time path runs once per step on a single (1, W) row."""
+
+    def __init__(self, net: ResidualMLP):
+        self.net = net.eval()
+        self.dim = net.dim
+
+    @torch.inference_mode()
+    def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        time_features = self.net.time_features(torch.tensor([t]))  # (1, W), broadcast over particles
+        return self.net.forward_with_time(x_t, time_features)
+
+
+class OracleDenoiser:
+    """The exact ε*(x, t) of the training mixture: what a perfect ε-network would output."""
+
+    def __init__(self, mixture: GaussianMixture, schedule: NoiseSchedule):
+        self.mixture = mixture
+        self.schedule = schedule
+        self.dim = mixture.dim
+
+    def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        a, s = self.schedule.signal_scale(t), self.schedule.noise_scale(t)
+        return self.mixture.eps_star(x_t, a, s).to(torch.float32)
+
+
+@dataclass(frozen=True)
+class ReverseStep:
+    t: int  # timestep just denoised (T−1 … 0); t = T marks the initial noise x_T
+    x: torch.Tensor  # (N, D) particles after the step, x_{t−1} (x_T for the initial frame)
+    x0_pred: torch.Tensor | None  # (N, D) x̂0 predicted at t; None for the initial frame
+
+
+def reverse_process(
+    denoiser: Denoiser,
+    schedule: NoiseSchedule,
+    *,
+    n: int,
+    generator: torch.Generator,
+    sampler: str = "ddpm",
+    eta: float = 0.0,
+) -> Iterator[ReverseStep]:
+    """Yield the initial noise, then one ``ReverseStep`` per timestep from T−1 down to 0."""
+    if sampler not in ("ddpm", "ddim"):
+        raise ValueError(f"unknown sampler {sampler!r}; expected 'ddpm' or 'ddim'")
+    x = torch.randn(n, denoiser.dim, generator=generator)  # x_T ~ N(0, I): same seed, same particles
+    yield ReverseStep(t=schedule.T, x=x, x0_pred=None)
+    for t in range(schedule.T - 1, -1, -1):
+        eps = denoiser.predict_eps(x, t)
+        a_t, s_t = schedule.signal_scale(t), schedule.noise_scale(t)
+        x0_pred = (x - s_t * eps) / a_t
+        if sampler == "ddpm":
+            c1, c2 = schedule.posterior_mean_coefs(t)
+            x = c1 * x0_pred + c2 * x
+            if t > 0:
+                x = x + math.sqrt(schedule.betas[t]) * torch.randn(x.shape, generator=generator)
+        else:
+            abar_prev = float(schedule.alphas_bar_prev[t])
+            c = eta * math.sqrt(schedule.posterior_variance(t))
+            x = math.sqrt(abar_prev) * x0_pred + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
+            if c > 0:
+                x = x + c * torch.randn(x.shape, generator=generator)
+        yield ReverseStep(t=t, x=x, x0_pred=x0_pred)
+
+
+@dataclass(frozen=True)
+class SamplerResult:
+    samples: np.ndarray  # (N, D) float32, x_0 after the last step
+    x0_pred_last: np.ndarray  # (N, K, D) float32, x̂0 at t = K−1 … 0
+    trajectory: np.ndarray | None  # (T + 1, N, D) float32: x_T, x_{T−1}, …, x_0 (on request)
+    x0_trajectory: np.ndarray | None  # (T, N, D) float32: x̂0 at t = T−1 … 0 (on request)
+
+
+def run_sampler(
+    denoiser: Denoiser,
+    schedule: NoiseSchedule,
+    config: SamplerConfig,
+    *,
+    record_trajectory: bool = False,
+) -> SamplerResult:
+    """Drive ``reverse_process`` to the end, keeping the last K x̂0 (and everything on request)."""
+    window = min(config.window, schedule.T)
+    generator = torch.Generator().manual_seed(config.seed)
+    steps = reverse_process(
+        denoiser, schedule, n=config.n, generator=generator, sampler=config.sampler, eta=config.eta
+    )
+    last_x0: list[torch.Tensor] = []
+    xs: list[torch.Tensor] = []
+    x0s: list[torch.Tensor] = []
+    x = torch.empty(0)
+    for step in steps:
+        x = step.x
+        if record_trajectory:
+            xs.append(x)
+        if step.x0_pred is not None:
+            if record_trajectory:
+                x0s.append(step.x0_pred)
+            if step.t < window:
+                last_x0.append(step.x0_pred)
+    return SamplerResult(
+        samples=x.numpy(),
+        x0_pred_last=torch.stack(last_x0, dim=1).numpy(),
+        trajectory=torch.stack(xs).numpy() if record_trajectory else None,
+        x0_trajectory=torch.stack(x0s).numpy() if record_trajectory else None,
+    )
