@@ -65,10 +65,16 @@ def summarize(
         if between.any():
             d = distance_to_segments(samples[between], means, pairs)
             summary["between_on_nn_segments"] = float((d <= BRIDGE_TOLERANCE).mean())
+            # Between-mode samples far (> spacing / 4) from every nearest-neighbour segment: on a grid,
+            # the cell interiors and diagonals.
             summary["share_off_bridges"] = float((d > spacing / 4).sum() / n)
+            nn = {(int(i), int(j)) for i, j in pairs}
+            pair_of = np.sort(labels.between[between], axis=1)
+            summary["between_nn_pair_share"] = float(np.mean([(int(i), int(j)) in nn for i, j in pair_of]))
         else:
             summary["between_on_nn_segments"] = None
             summary["share_off_bridges"] = 0.0
+            summary["between_nn_pair_share"] = None
         summary["nn_spacing"] = spacing
     if mixture.dim == 1:
         summary["gaps"] = gap_shares(samples, mixture, radius_sigma)

@@ -48,10 +48,13 @@ class ResidualBlock(nn.Module):
         self.fc2 = nn.Linear(width, width, bias=False)
 
     def forward(self, h: torch.Tensor, time_features: torch.Tensor) -> torch.Tensor:
-        out = self.fc1(F.leaky_relu(self.norm1(h), NEGATIVE_SLOPE))
-        out = out + self.enc(time_features)  # (B, W) + (B or 1, W)
-        out = self.fc2(F.leaky_relu(self.norm2(out), NEGATIVE_SLOPE))
-        return h + out
+        # In-place activations and adds: each intermediate is fresh and none of them is saved for the
+        # backward pass, so this is autograd-safe and saves a (B, W) allocation per op (sampling is
+        # memory-bound between the matmuls).
+        out = self.fc1(F.leaky_relu_(self.norm1(h), NEGATIVE_SLOPE))
+        out += self.enc(time_features)  # (B, W) + (B or 1, W)
+        out = self.fc2(F.leaky_relu_(self.norm2(out), NEGATIVE_SLOPE))
+        return out.add_(h)
 
 
 class ResidualMLP(nn.Module):

@@ -1,0 +1,83 @@
+"""Reproduce the paper's Gaussian experiments with the CPU recipe and check issue #2's targets.
+
+Prints one JSON object: per experiment the ``modelab reproduce`` figures and each target as
+{"goal", "measured", "met"}. Timing targets assume an otherwise idle 2-core machine.
+
+    python bench/bench_reproduce.py                       # all four, seed 0
+    python bench/bench_reproduce.py grid25 --seeds 0 1 2  # one experiment over seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import torch
+
+from server.diffusion.recipes import EXPERIMENT_NAMES
+from server.diffusion.reproduce import reproduce
+
+# The true mass of a gap beyond 6σ of both neighbours is below 1e-8 (one-sided 6σ tail ≈ 1e-9).
+TRUE_GAP_SHARE = 1e-8
+
+
+def check(goal: str, measured: Any, met: bool) -> dict[str, Any]:
+    return {"goal": goal, "measured": measured, "met": bool(met)}
+
+
+def targets(name: str, r: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    if name in ("grid25", "diamond25"):
+        out["train_seconds"] = check("<= 60 s on 2 cores", r["train_seconds"], r["train_seconds"] <= 60)
+        out["within_6_sigma"] = check(">= 97%", r["share_in_support"], r["share_in_support"] >= 0.97)
+        lo, hi = r["per_mode_share_min"], r["per_mode_share_max"]
+        out["per_mode"] = check("every mode 4% ± 1.5%", [lo, hi], lo >= 0.025 and hi <= 0.055)
+        out["between_present"] = check("> 0", r["share_between_modes"], r["share_between_modes"] > 0)
+        on = r.get("between_on_nn_segments") or 0.0
+        out["on_nn_segments"] = check(">= 90% of between-mode samples within 0.1 of a nearest-neighbour segment",
+                                      on, on >= 0.9)
+        out["off_bridges"] = check("<= 0.2% of samples in cell interiors", r["share_off_bridges"],
+                                   r["share_off_bridges"] <= 0.002)
+        auroc = r["variance_auroc"]
+        out["auroc"] = check(">= 0.95", auroc, auroc is not None and not math.isnan(auroc) and auroc >= 0.95)
+        if name == "diamond25":
+            nn_pairs = r.get("between_nn_pair_share") or 0.0
+            out["nn_pairs_only"] = check("bridges only between nearest neighbours (±45°)", nn_pairs, nn_pairs >= 0.99)
+    else:
+        gaps = r["gaps"]
+        out["gap_mass"] = check("every gap holds far more than the true density (~1e-8)",
+                                [g["share"] for g in gaps], all(g["share"] > 100 * TRUE_GAP_SHARE for g in gaps))
+        oracle = r["oracle"]["share_between_modes"]
+        out["oracle_between"] = check("oracle on the same noise <= 0.05% between modes", oracle, oracle <= 0.0005)
+        if name == "1d-1245":
+            per_unit = [g["share_per_unit"] for g in gaps]
+            out["wide_gap_less"] = check("2–4 gap holds less mass per unit length than 1–2 and 4–5", per_unit,
+                                         per_unit[1] < min(per_unit[0], per_unit[2]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("experiments", nargs="*", default=list(EXPERIMENT_NAMES), choices=EXPERIMENT_NAMES)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    report: dict[str, Any] = {"threads": args.threads, "torch": torch.__version__, "runs": []}
+    for name in args.experiments:
+        for seed in args.seeds:
+            print(f"[bench] {name} seed {seed}", file=sys.stderr, flush=True)
+            result = reproduce(name, seed=seed, n_samples=args.n, log=sys.stderr)
+            result.pop("per_mode_share", None)
+            report["runs"].append({"experiment": name, "seed": seed, "targets": targets(name, result),
+                                   "figures": result})
+    report["all_met"] = all(t["met"] for run in report["runs"] for t in run["targets"].values())
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
