@@ -88,9 +88,12 @@ def read_mixture_file(path: Path) -> MixtureSpec:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message``."""
+    """One line per problem: ``field.path: message`` (model-level checks already name their field)."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "value"
-        parts.append(f"{where}: {err['msg']}")
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"]
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            message = str(err["ctx"]["error"])  # drop pydantic's "Value error, " prefix
+        parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)

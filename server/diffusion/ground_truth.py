@@ -69,7 +69,10 @@ def label_samples(
     label = np.full(N, IN_SUPPORT, dtype=np.int8)
     between = np.full((N, 2), -1, dtype=np.int64)
     segment_distance = np.full(N, np.nan)
-    outside_support = np.flatnonzero(distance_sigma > radius_sigma)
+    # ``not <=`` so that a non-finite sample (nan distance) is never counted as in support.
+    outside_support = np.flatnonzero(~(distance_sigma <= radius_sigma))
+    label[outside_support] = OUTSIDE
+    outside_support = outside_support[np.isfinite(x[outside_support]).all(axis=1)]
     if K > 1 and outside_support.size:
         xs = x[outside_support]  # (M, D)
         start = means[nearest[outside_support]]  # (M, D)
@@ -81,13 +84,10 @@ def label_samples(
         partner = cost.argmin(axis=1)
         found = np.isfinite(cost[np.arange(len(xs)), partner])
         rows = outside_support[found]
-        label[outside_support] = OUTSIDE
         label[rows] = BETWEEN_MODES
         between[rows, 0] = nearest[rows]
         between[rows, 1] = partner[found]
         segment_distance[rows] = d[np.arange(len(xs)), partner][found]
-    elif outside_support.size:
-        label[outside_support] = OUTSIDE
     return SampleLabels(nearest, distance_sigma, label, between, segment_distance)
 
 
