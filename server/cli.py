@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,14 @@ def add_sampler_options(parser: argparse.ArgumentParser) -> None:
 def add_threads_option(parser: argparse.ArgumentParser, default: int) -> None:
     parser.add_argument("--threads", type=int, default=default,
                         help=f"torch CPU threads (default {default}; results are reproducible per thread count)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the network runs (default cpu; cuda draws other random streams)")
+
+
+def checked_device(args: argparse.Namespace) -> str:
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device: CUDA is not available on this machine")
+    return str(args.device)
 
 
 # ----------------------------------------------------------------------------- building configs
@@ -156,11 +165,27 @@ def sampler_config(args: argparse.Namespace) -> SamplerConfig:
 # ----------------------------------------------------------------------------- commands
 
 
+def _finite(value: Any) -> Any:
+    """NaN and ±inf (e.g. an AUROC with no hallucinations) become null: strict JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(_finite(value), allow_nan=False))
+
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     config = experiment_config(args)
     if args.out.suffix != ".safetensors":
         raise UsageError(f"--out: expected a .safetensors path, got {args.out}")
-    setup = TrainingSetup.create(config)
+    setup = TrainingSetup.create(config, checked_device(args))
     progress = None
     for progress in train_steps(setup, report_every=max(1, config.train.steps // 20)):
         if not args.quiet:
@@ -169,8 +194,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     assert progress is not None
     save_checkpoint(args.out, setup.net, config, train_seconds=f"{progress.elapsed:.2f}",
                     final_loss=f"{progress.loss:.6f}", threads=str(torch.get_num_threads()))
-    print(json.dumps({"out": str(args.out), "run_id": config.run_id(), "steps": progress.step,
-                      "train_seconds": round(progress.elapsed, 2), "final_loss": progress.loss}))
+    print_json({"out": str(args.out), "run_id": config.run_id(), "steps": progress.step,
+                "train_seconds": round(progress.elapsed, 2), "final_loss": progress.loss})
     return 0
 
 
@@ -193,11 +218,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
         except CheckpointError as exc:
             raise UsageError(f"--model: {exc}") from exc
         run = ExperimentRun.for_oracle(checkpoint.config)
-        denoiser = NetworkDenoiser(checkpoint.net)
-    outcome = sample_and_label(denoiser, run, sampler, record_trajectory=args.trajectories)
+        denoiser = NetworkDenoiser(checkpoint.net.to(checked_device(args)))
+    device = "cpu" if args.model == "oracle" else checked_device(args)
+    outcome = sample_and_label(denoiser, run, sampler, record_trajectory=args.trajectories, device=device)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(args.out, **outcome.arrays())
-    print(json.dumps({"out": str(args.out), **outcome.headline()}))
+    arrays: dict[str, Any] = outcome.arrays()
+    np.savez_compressed(args.out, **arrays)
+    print_json({"out": str(args.out), **outcome.headline()})
     return 0
 
 
@@ -205,8 +232,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from .diffusion.reproduce import reproduce
 
     result = reproduce(args.experiment, seed=args.seed, n_samples=args.n, recipe=args.recipe,
-                       sample_seed=args.sample_seed, log=None if args.quiet else sys.stderr)
-    print(json.dumps(result))
+                       sample_seed=args.sample_seed, log=None if args.quiet else sys.stderr,
+                       device=checked_device(args))
+    print_json(result)
     return 0
 
 
@@ -282,6 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(EXIT_USAGE, f"modelab {args.command}: error: {exc}\n")
     except ValidationError as exc:
         parser.exit(EXIT_USAGE, f"modelab {args.command}: error: {describe_validation_error(exc)}\n")
+    except OSError as exc:  # e.g. --out in a directory that cannot be created or written
+        parser.exit(EXIT_USAGE, f"modelab {args.command}: error: {exc}\n")
     except KeyboardInterrupt:
         parser.exit(130, "modelab: interrupted\n")
 

@@ -47,7 +47,7 @@ def save_checkpoint(path: Path, net: ResidualMLP, config: ExperimentConfig, **ex
         **extra,
     }
     # Tied blocks share tensors; store each distinct tensor once under its first name.
-    state = {k: v.detach().contiguous().clone() for k, v in _unique_state(net).items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in _unique_state(net).items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     os.close(fd)

@@ -65,9 +65,14 @@ class SampleOutcome:
 
 
 def sample_and_label(
-    denoiser: Denoiser, run: ExperimentRun, sampler: SamplerConfig, *, record_trajectory: bool = False
+    denoiser: Denoiser,
+    run: ExperimentRun,
+    sampler: SamplerConfig,
+    *,
+    record_trajectory: bool = False,
+    device: str = "cpu",
 ) -> SampleOutcome:
-    result = run_sampler(denoiser, run.schedule, sampler, record_trajectory=record_trajectory)
+    result = run_sampler(denoiser, run.schedule, sampler, record_trajectory=record_trajectory, device=device)
     labels = label_samples(result.samples, run.mixture)
     summary = summarize(result.samples, result.x0_pred_last, run.mixture, labels=labels)
     return SampleOutcome(result, labels, trajectory_variance(result.x0_pred_last), summary, run.mixture)

@@ -30,7 +30,7 @@ NEGATIVE_SLOPE = 0.02
 def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """(B,) integer timesteps → (B, dim) [sin | cos] features (fairseq variant, as the official code)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) / (half - 1) * torch.arange(half, dtype=torch.float32))
+    freqs = torch.exp(-math.log(10000.0) / (half - 1) * torch.arange(half, dtype=torch.float32, device=t.device))
     angles = t.to(torch.float32)[:, None] * freqs[None, :]  # (B, half)
     emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
     return F.pad(emb, (0, dim % 2))

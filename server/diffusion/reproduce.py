@@ -31,11 +31,12 @@ def reproduce(
     recipe: str = "cpu",
     sample_seed: int = 1,
     log: TextIO | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train with the recipe, sample ``n_samples`` particles from the model and from the exact
     mixture denoiser on the same noise, and return one JSON-ready dict of figures."""
     config = experiment(name, seed=seed, recipe=recipe)
-    setup = TrainingSetup.create(config)
+    setup = TrainingSetup.create(config, device)
     progress = None
     for progress in train_steps(setup, report_every=max(1, config.train.steps // 10)):
         if log is not None:
@@ -44,13 +45,14 @@ def reproduce(
     assert progress is not None
     sampler = SamplerConfig(n=n_samples, seed=sample_seed)
     run = ExperimentRun(config, setup.schedule, setup.mixture)
-    model = sample_and_label(NetworkDenoiser(setup.net), run, sampler)
+    model = sample_and_label(NetworkDenoiser(setup.net), run, sampler, device=device)
     oracle = sample_and_label(OracleDenoiser(setup.mixture, setup.schedule), run, sampler)
     return _rounded({
         "experiment": name,
         "run_id": config.run_id(),
         "recipe": recipe,
         "seed": seed,
+        "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
         "torch_threads": torch.get_num_threads(),
         "train_seconds": progress.elapsed,
         "train_steps": progress.step,

@@ -48,7 +48,7 @@ class NetworkDenoiser:
 
     @torch.inference_mode()
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
-        time_features = self.net.time_features(torch.tensor([t]))  # (1, W), broadcast over particles
+        time_features = self.net.time_features(torch.tensor([t], device=x_t.device))  # (1, W), broadcast
         return self.net.forward_with_time(x_t, time_features)
 
 
@@ -62,7 +62,8 @@ class OracleDenoiser:
 
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         a, s = self.schedule.signal_scale(t), self.schedule.noise_scale(t)
-        return self.mixture.eps_star(x_t, a, s).to(torch.float32)
+        # The mixture maths runs in float64 on the CPU (cheap: N × K work per step).
+        return self.mixture.eps_star(x_t.cpu(), a, s).to(x_t.device, torch.float32)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ def reverse_process(
     """Yield the initial noise, then one ``ReverseStep`` per timestep from T−1 down to 0."""
     if sampler not in ("ddpm", "ddim"):
         raise ValueError(f"unknown sampler {sampler!r}; expected 'ddpm' or 'ddim'")
-    x = torch.randn(n, denoiser.dim, generator=generator)  # x_T ~ N(0, I): same seed, same particles
+    device = generator.device  # particles live where the generator does
+    x = torch.randn(n, denoiser.dim, generator=generator, device=device)  # x_T ~ N(0, I): same seed, same particles
     yield ReverseStep(t=schedule.T, x=x, x0_pred=None)
     for t in range(schedule.T - 1, -1, -1):
         eps = denoiser.predict_eps(x, t)
@@ -94,13 +96,13 @@ def reverse_process(
             c1, c2 = schedule.posterior_mean_coefs(t)
             x = c1 * x0_pred + c2 * x
             if t > 0:
-                x = x + math.sqrt(schedule.betas[t]) * torch.randn(x.shape, generator=generator)
+                x = x + math.sqrt(schedule.betas[t]) * torch.randn(x.shape, generator=generator, device=device)
         else:
             abar_prev = float(schedule.alphas_bar_prev[t])
             c = eta * math.sqrt(schedule.posterior_variance(t))
             x = math.sqrt(abar_prev) * x0_pred + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
             if c > 0:
-                x = x + c * torch.randn(x.shape, generator=generator)
+                x = x + c * torch.randn(x.shape, generator=generator, device=device)
         yield ReverseStep(t=t, x=x, x0_pred=x0_pred)
 
 
@@ -118,10 +120,11 @@ def run_sampler(
     config: SamplerConfig,
     *,
     record_trajectory: bool = False,
+    device: str = "cpu",
 ) -> SamplerResult:
     """Drive ``reverse_process`` to the end, keeping the last K x̂0 (and everything on request)."""
     window = min(config.window, schedule.T)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = torch.Generator(device).manual_seed(config.seed)
     steps = reverse_process(
         denoiser, schedule, n=config.n, generator=generator, sampler=config.sampler, eta=config.eta
     )
@@ -139,8 +142,8 @@ def run_sampler(
             if step.t < window:
                 last_x0.append(step.x0_pred)
     return SamplerResult(
-        samples=x.numpy(),
-        x0_pred_last=torch.stack(last_x0, dim=1).numpy(),
-        trajectory=torch.stack(xs).numpy() if record_trajectory else None,
-        x0_trajectory=torch.stack(x0s).numpy() if record_trajectory else None,
+        samples=x.cpu().numpy(),
+        x0_pred_last=torch.stack(last_x0, dim=1).cpu().numpy(),
+        trajectory=torch.stack(xs).cpu().numpy() if record_trajectory else None,
+        x0_trajectory=torch.stack(x0s).cpu().numpy() if record_trajectory else None,
     )

@@ -25,10 +25,10 @@ from .nets import ResidualMLP
 from .schedule import NoiseSchedule
 
 
-def seeded_generator(seed: int, stream: str) -> torch.Generator:
+def seeded_generator(seed: int, stream: str, device: str | torch.device = "cpu") -> torch.Generator:
     """An independent, reproducible generator per purpose ("data", "init", "train", …)."""
     digest = hashlib.sha256(f"{seed}/{stream}".encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+    return torch.Generator(device).manual_seed(int.from_bytes(digest[:8], "little") >> 1)
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:
@@ -47,11 +47,12 @@ def sample_timesteps(config: TrainConfig, T: int, generator: torch.Generator) ->
     Any t distribution with full support has the same per-t optimum ε*(x, t); moving samples to small
     t only moves the network's effort to where the modes are decided (ᾱ_t > 0.3 only for t < 100).
     """
-    t = torch.randint(T, (config.batch,), generator=generator)
+    device = generator.device
+    t = torch.randint(T, (config.batch,), generator=generator, device=device)
     n_low = round(config.low_t_share * config.batch)
     if n_low:
         t_low_max = max(1, round(config.low_t_frac * T))
-        t[:n_low] = torch.randint(t_low_max, (n_low,), generator=generator)
+        t[:n_low] = torch.randint(t_low_max, (n_low,), generator=generator, device=device)
     return t
 
 
@@ -74,12 +75,13 @@ class TrainingSetup:
     net: ResidualMLP
 
     @classmethod
-    def create(cls, config: ExperimentConfig) -> TrainingSetup:
+    def create(cls, config: ExperimentConfig, device: str = "cpu") -> TrainingSetup:
+        """Data and initial weights are drawn on the CPU (identical on every device), then moved."""
         s = config.schedule
         schedule = NoiseSchedule.create(s.kind, s.T, s.beta_start, s.beta_end)
         data, mixture = training_set(config.data, seeded_generator(config.train.seed, "data"))
         net = ResidualMLP(config.net, mixture.dim, seeded_generator(config.train.seed, "init"))
-        return cls(config, schedule, mixture, data, net)
+        return cls(config, schedule, mixture, data.to(device), net.to(device))
 
 
 def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
@@ -89,18 +91,19 @@ def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[Tra
     """
     cfg = setup.config.train
     net, data = setup.net.train(), setup.data
-    generator = seeded_generator(cfg.seed, "train")
-    sqrt_abar = torch.tensor(setup.schedule.alphas_bar, dtype=torch.float32).sqrt()  # (T,)
-    sqrt_one_minus_abar = torch.tensor(1.0 - setup.schedule.alphas_bar, dtype=torch.float32).sqrt()
+    device = data.device
+    generator = seeded_generator(cfg.seed, "train", device)
+    sqrt_abar = torch.tensor(setup.schedule.alphas_bar, dtype=torch.float32, device=device).sqrt()  # (T,)
+    sqrt_one_minus_abar = torch.tensor(1.0 - setup.schedule.alphas_bar, dtype=torch.float32, device=device).sqrt()
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.999))
     N, T = data.shape[0], setup.schedule.T
     start, loss_sum, loss_count = time.perf_counter(), 0.0, 0
     for step in range(cfg.steps):
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        x0 = data[torch.randint(N, (cfg.batch,), generator=generator)]  # (B, D)
+        x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, D)
         t = sample_timesteps(cfg, T, generator)  # (B,)
-        eps = torch.randn(x0.shape, generator=generator)
+        eps = torch.randn(x0.shape, generator=generator, device=device)
         x_t = sqrt_abar[t, None] * x0 + sqrt_one_minus_abar[t, None] * eps  # q_sample
         loss = F.mse_loss(net(x_t, t), eps)
         optimizer.zero_grad(set_to_none=True)
