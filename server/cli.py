@@ -180,7 +180,6 @@ def print_json(value: Any) -> None:
     print(json.dumps(_finite(value), allow_nan=False))
 
 
-
 def cmd_train(args: argparse.Namespace) -> int:
     config = experiment_config(args)
     if args.out.suffix != ".safetensors":
@@ -280,7 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("reproduce", help="train, sample and print the paper's metrics as one JSON object",
                          description="Reproduce one of the paper's Gaussian experiments on this machine.")
-    rep.add_argument("experiment", choices=EXPERIMENT_NAMES)
+    rep.add_argument("experiment", choices=EXPERIMENT_NAMES,
+                     help="the paper experiment to run: " + ", ".join(EXPERIMENT_NAMES))
     rep.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     rep.add_argument("--sample-seed", type=int, default=1, dest="sample_seed", help="sampling seed (default 1)")
     rep.add_argument("--n", type=int, default=10_000, help="samples to draw (default 10,000)")
