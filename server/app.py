@@ -1,0 +1,82 @@
+"""The FastAPI application: ``create_app(settings)`` wires settings, store, jobs and routes.
+
+``app = create_app()`` at import only reads the environment; directories, the database, the job
+threads and the gzipped plotly.js are made in the lifespan, so importing this module is cheap and
+side-effect free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from .admission import SamplingGate
+from .denoisers import DenoiserCache
+from .jobs import JobRunner
+from .plotly_asset import plotly_asset
+from .routes import pages, runs, streams
+from .settings import Settings
+from .store import Store
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name  # readable ids: list_runs, sample_stream, ...
+
+
+def _error_line(error: dict[str, Any]) -> str:
+    return f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', 'invalid')}"
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's usual 422 body plus ``message``: one readable line per field, naming field and limit."""
+    errors = [{k: v for k, v in e.items() if k != "url"} for e in exc.errors()]
+    detail = jsonable_encoder(errors, custom_encoder={Exception: str})
+    return JSONResponse({"detail": detail, "message": "; ".join(map(_error_line, errors))}, status_code=422)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path)
+        runner = JobRunner(settings, store)
+        runner.start(asyncio.get_running_loop())
+        app.state.store, app.state.runner = store, runner
+        app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
+        app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
+        await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(runner.stop)
+            store.close()
+
+    app = FastAPI(title="Mode Interpolation Lab", version="0.1.0", lifespan=lifespan,
+                  generate_unique_id_function=_operation_id,
+                  description="Train or load small diffusion models on Gaussian mixtures and stream their "
+                              "reverse process. Protocol: docs/protocol.md.")
+    app.state.settings = settings
+    app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    vendor = pages.APIRouter()
+    pages.add_plotly_route(vendor)
+    # The vendor route goes before the /static mount, which would otherwise shadow it.
+    for router in (vendor, pages.router, runs.router, streams.router):
+        app.include_router(router)
+    if settings.static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    return app
+
+
+app = create_app()

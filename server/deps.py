@@ -1,0 +1,135 @@
+"""Dependencies: every lookup and admission check a route needs, done before any response starts.
+
+An ``HTTPException`` raised inside an SSE generator arrives as 200 with an empty body (the headers
+are already sent), so 404/409/422/429 all live here. FastAPI solves them in declaration order,
+which gives the documented precedence: unknown run (404), then not done (409), then bad
+parameters (422), then too busy (429).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from .admission import RETRY_AFTER_SECONDS, SamplingGate
+from .denoisers import DenoiserCache, LoadedModel
+from .diffusion.checkpoint import CheckpointError
+from .diffusion.config import ExperimentConfig, SamplerConfig
+from .diffusion.datasets import mixture_spec
+from .jobs import JobRunner
+from .sample_session import SampleRequest
+from .schemas import SampleQuery
+from .settings import Settings
+from .store import RunRecord, Store, is_run_id
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_runner(request: Request) -> JobRunner:
+    return request.app.state.runner
+
+
+def get_gate(request: Request) -> SamplingGate:
+    return request.app.state.gate
+
+
+def get_cache(request: Request) -> DenoiserCache:
+    return request.app.state.denoisers
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+GateDep = Annotated[SamplingGate, Depends(get_gate)]
+CacheDep = Annotated[DenoiserCache, Depends(get_cache)]
+
+
+def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidationError:
+    """A 422 shaped exactly like pydantic's own ``le`` errors, for limits only known at run time."""
+    return RequestValidationError([{
+        "type": "less_than_equal", "loc": loc, "msg": f"Input should be less than or equal to {limit}",
+        "input": value, "ctx": {"le": limit},
+    }])
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def existing_run(run_id: str, store: StoreDep) -> RunRecord:
+    """404 for anything that is not a known run id (never 422: malformed ids are just unknown ids)."""
+    record = store.get(run_id) if is_run_id(run_id) else None
+    if record is None:
+        raise HTTPException(404, f"no run {run_id[:40]!r}")
+    return record
+
+
+RunDep = Annotated[RunRecord, Depends(existing_run)]
+
+
+def finished_run(run: RunDep) -> RunRecord:
+    if run.status != "done":
+        raise HTTPException(409, f"run {run.run_id} is {run.status}; sampling needs a finished (done) run")
+    return run
+
+
+DoneRunDep = Annotated[RunRecord, Depends(finished_run)]
+
+
+# ---------------------------------------------------------------------------- sample stream
+
+
+def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], settings: SettingsDep) -> SampleRequest:
+    """The query against this server's limits and this run's T; 422 names the field and the limit."""
+    config = ExperimentConfig.model_validate_json(run.config_json)
+    dim, T = mixture_spec(config.data).dim, config.schedule.T
+    if query.n > settings.max_sample_n:
+        raise field_error(("query", "n"), settings.max_sample_n, query.n)
+    if query.frames > settings.max_frames:
+        raise field_error(("query", "frames"), settings.max_frames, query.frames)
+    if query.window > T:
+        raise field_error(("query", "window"), T, query.window)
+    if query.n * query.window * dim > settings.max_x0_values:
+        limit = settings.max_x0_values // (query.n * dim)
+        raise field_error(("query", "window"), max(limit, 0), query.window)
+    if query.sampler == "ddpm" and query.eta != 0:
+        raise RequestValidationError([{"type": "value_error", "loc": ("query", "eta"), "input": query.eta,
+                                       "msg": "eta is only used by the ddim sampler; leave it at 0 for ddpm"}])
+    try:
+        sampler = SamplerConfig(sampler=query.sampler, eta=query.eta, n=query.n, seed=query.seed, window=query.window)
+    except ValidationError as exc:  # cannot happen while SampleQuery mirrors SamplerConfig's bounds
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc
+    return SampleRequest(sampler=sampler, frames=query.frames)
+
+
+SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
+
+
+async def sample_ticket(gate: GateDep, _request: SampleRequestDep) -> AsyncIterator[None]:
+    """429 when too many streams are open; the place is given back when the request ends, however it ends."""
+    if not gate.admit():
+        raise HTTPException(429, "too many sample streams at once; try again shortly",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    try:
+        yield
+    finally:
+        gate.release()
+
+
+def loaded_model(run: DoneRunDep, cache: CacheDep, _ticket: Annotated[None, Depends(sample_ticket)]) -> LoadedModel:
+    try:
+        return cache.get(run)
+    except CheckpointError as exc:
+        raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
+
+
+LoadedModelDep = Annotated[LoadedModel, Depends(loaded_model)]

@@ -1,0 +1,128 @@
+"""One sampling request as resumable, synchronous work: meta, frames in small chunks, then the result.
+
+The SSE route calls ``advance`` in a worker thread a few reverse steps at a time, so a client that
+disconnects wastes at most one chunk, and a slow client (the route waits at ``yield``) costs no CPU.
+Everything here is plain torch/numpy; encoding happens here too so the event loop only forwards bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .denoisers import LoadedModel
+from .diffusion.config import SamplerConfig
+from .diffusion.detectors import roc_curve, trajectory_variance
+from .diffusion.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest_neighbour_pairs
+from .diffusion.metrics import summarize
+from .diffusion.sampling import ReverseStep, reverse_process
+from .encode import finite_or_none, frame_timesteps, typed_array
+
+NOISE_BOUND = 4.0  # x_T ~ N(0, I): ±4 holds all of 10,000 particles with probability ≈ 0.5
+
+
+@dataclass(frozen=True)
+class SampleRequest:
+    sampler: SamplerConfig
+    frames: int
+
+
+class SampleSession:
+    def __init__(self, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *, threads: int):
+        self.run_id, self.kind, self.model, self.request = run_id, kind, model, request
+        self.threads = threads
+        self.steps_done = 0  # reverse steps computed so far
+        schedule = model.run.schedule
+        self.window = min(request.sampler.window, schedule.T)
+        self.frame_ts = frame_timesteps(schedule.T, request.frames)
+        self._frame_set = set(self.frame_ts)
+        sampler = request.sampler
+        generator = torch.Generator().manual_seed(sampler.seed)  # as run_sampler: same seed, same particles
+        self._steps = reverse_process(
+            model.denoiser, schedule, n=sampler.n, generator=generator, sampler=sampler.sampler, eta=sampler.eta
+        )
+        self._frames_sent = 0
+        self._x0_last: list[torch.Tensor] = []  # x̂0 at t = K−1 … 0, each (N, D)
+        self._x = torch.empty(0)
+        self.finished = False
+
+    # ------------------------------------------------------------------ events
+
+    def meta(self) -> dict[str, Any]:
+        mixture, sampler = self.model.run.mixture, self.request.sampler
+        means, sigmas = mixture.means.numpy(), mixture.sigmas.numpy()
+        pairs = nearest_neighbour_pairs(means) if len(means) > 1 else np.zeros((0, 2), dtype=int)
+        return {
+            "run_id": self.run_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
+            "T": self.model.run.schedule.T, "sampler": sampler.sampler, "eta": sampler.eta, "seed": sampler.seed,
+            "window": self.window, "frame_ts": self.frame_ts, "means": means.tolist(), "sigmas": sigmas.tolist(),
+            "radius_sigma": SUPPORT_RADIUS_SIGMA, "nn_pairs": pairs.tolist(),
+            **self._bounds(means, sigmas, pairs),
+        }
+
+    def advance(self, max_steps: int) -> list[dict[str, Any]]:
+        """Run up to ``max_steps`` reverse steps, stopping early after a frame; returns the frame events."""
+        torch.set_num_threads(self.threads)  # per thread: this worker thread only
+        frames: list[dict[str, Any]] = []
+        computed = 0
+        while computed < max_steps and not frames and not self.finished:
+            step = next(self._steps)
+            computed += step.x0_pred is not None
+            self._keep(step)
+            if step.t in self._frame_set:
+                frames.append(self._frame(step))
+        self.steps_done += computed
+        return frames
+
+    def result(self) -> dict[str, Any]:
+        """Labels, detector scores and the summary of the final samples (after the last frame)."""
+        mixture = self.model.run.mixture
+        samples = self._x.numpy()  # (N, D)
+        x0_last = torch.stack(self._x0_last, dim=1).numpy()  # (N, K, D), t = K−1 … 0
+        labels = label_samples(samples, mixture)
+        variance = trajectory_variance(x0_last)  # (N,)
+        roc = roc_curve(variance, labels.hallucinated)
+        return {
+            "samples": typed_array(samples, "f4"),
+            "label": typed_array(labels.label, "u1"),
+            "nearest_mode": typed_array(labels.nearest_mode, "i2"),
+            "between": typed_array(labels.between, "i2"),
+            "distance_sigma": typed_array(labels.distance_sigma, "f4"),
+            "variance": typed_array(variance, "f4"),
+            "x0_last": typed_array(x0_last, "f4"),
+            "x0_last_ts": list(range(self.window - 1, -1, -1)),
+            "summary": finite_or_none(summarize(samples, x0_last, mixture, labels=labels)),
+            "roc": {"fpr": typed_array(roc.fpr, "f4"), "tpr": typed_array(roc.tpr, "f4"),
+                    "thresholds": typed_array(roc.thresholds, "f4")},
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    def _keep(self, step: ReverseStep) -> None:
+        self._x = step.x
+        if step.x0_pred is not None and step.t < self.window:
+            self._x0_last.append(step.x0_pred)
+        if step.t == 0:
+            self.finished = True
+
+    def _frame(self, step: ReverseStep) -> dict[str, Any]:
+        index = self._frames_sent
+        self._frames_sent += 1
+        x0 = None if step.x0_pred is None else typed_array(step.x0_pred.numpy(), "f4")
+        return {"index": index, "t": step.t, "x": typed_array(step.x.numpy(), "f4"), "x0": x0}
+
+    def _bounds(self, means: np.ndarray, sigmas: np.ndarray, pairs: np.ndarray) -> dict[str, Any]:
+        """Axis ranges: ``bounds`` hold the whole trajectory (noise included), ``data_bounds`` the modes."""
+        pad = 6 * float(sigmas.max())
+        if len(pairs):
+            pad = max(pad, 0.5 * float(np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1).min()))
+        lo, hi = means.min(axis=0) - pad, means.max(axis=0) + pad  # (D,)
+        axes = ("x", "y")[: means.shape[1]]
+        data = {axis: [round(float(lo[i]), 4), round(float(hi[i]), 4)] for i, axis in enumerate(axes)}
+        full = {axis: [min(-NOISE_BOUND, a), max(NOISE_BOUND, b)] for axis, (a, b) in data.items()}
+        if means.shape[1] == 1:
+            data["y"] = full["y"] = None
+        return {"bounds": full, "data_bounds": data}

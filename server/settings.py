@@ -1,0 +1,94 @@
+"""Server settings: limits, slots and paths, read once from the environment and passed in.
+
+Every field can be set as ``MODELAB_<FIELD>`` (for example ``MODELAB_MAX_SAMPLE_N=5000``);
+``MODELAB_DATA_DIR`` defaults to ``$XDG_DATA_HOME/modelab`` (``~/.local/share/modelab``).
+The hard caps below are the API's published bounds (they appear in the OpenAPI schema); a
+deployment may lower a limit through its settings, never raise it past the cap.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict
+
+ENV_PREFIX = "MODELAB_"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Published caps of the web API (the front end reads the effective limits from the page bootstrap).
+MAX_SAMPLE_N = 10_000
+MAX_FRAMES = 200
+MAX_WEB_TRAIN_STEPS = 20_000
+# n × window × D float32 values in one `result` event: 2M values ≈ 8 MB raw, 10.7 MB as base64.
+MAX_X0_VALUES = 2_000_000
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    xdg = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "modelab"
+
+
+class Settings(BaseModel):
+    """Lax on input (environment strings become numbers), frozen once built."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data_dir: Path
+    templates_dir: Path = REPO_ROOT / "templates"
+    static_dir: Path = REPO_ROOT / "static"
+
+    # Sampling streams.
+    max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N
+    max_frames: Annotated[int, Ge(2), Le(MAX_FRAMES)] = MAX_FRAMES
+    max_x0_values: Annotated[int, Ge(1), Le(MAX_X0_VALUES)] = MAX_X0_VALUES
+    sampling_concurrency: Annotated[int, Ge(1), Le(64)] = 2  # streams computing at once (asyncio.Semaphore)
+    sampling_waiting: Annotated[int, Ge(0), Le(1000)] = 8  # streams beyond that which may wait; then 429
+    sample_chunk_steps: Annotated[int, Ge(1), Le(1000)] = 16  # reverse steps per worker-thread call
+    model_cache_size: Annotated[int, Ge(1), Le(64)] = 4  # loaded checkpoints kept in memory
+
+    # Training jobs.
+    max_train_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = MAX_WEB_TRAIN_STEPS
+    queue_size: Annotated[int, Ge(1), Le(10_000)] = 16  # queued (not running) jobs before 429
+    training_slots: Annotated[int, Ge(1), Le(64)] = 1
+    torch_threads: Annotated[int, Ge(1), Le(64)] = 1  # per job and per sampling computation
+    loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
+    progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
+
+    # Presets: the "quick" variants train this many steps (live demos; tests lower it further).
+    quick_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = 1000
+    quick_batch: Annotated[int, Ge(1), Le(20_000)] | None = None  # None keeps the recipe's batch
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {"data_dir": default_data_dir(environ)}
+        for name in cls.model_fields:
+            key = ENV_PREFIX + name.upper()
+            if key in environ:
+                values[name] = environ[key]
+        return cls.model_validate(values)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "runs.sqlite3"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.data_dir / "runs"
+
+    def limits(self) -> dict[str, int]:
+        """What the page needs to know to build valid requests (sent in the bootstrap)."""
+        return {
+            "max_sample_n": self.max_sample_n,
+            "max_frames": self.max_frames,
+            "min_frames": 2,
+            "max_x0_values": self.max_x0_values,
+            "max_train_steps": self.max_train_steps,
+            "queue_size": self.queue_size,
+            "training_slots": self.training_slots,
+            "sampling_concurrency": self.sampling_concurrency,
+        }
