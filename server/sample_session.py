@@ -115,14 +115,16 @@ class SampleSession:
         return {"index": index, "t": step.t, "x": typed_array(step.x.numpy(), "f4"), "x0": x0}
 
     def _bounds(self, means: np.ndarray, sigmas: np.ndarray, pairs: np.ndarray) -> dict[str, Any]:
-        """Axis ranges: ``bounds`` hold the whole trajectory (noise included), ``data_bounds`` the modes."""
+        """Axis ranges: ``bounds`` hold the whole trajectory (noise included), ``data_bounds`` the modes.
+
+        ``y`` is None for 1D data (the page puts t or a histogram there)."""
         pad = 6 * float(sigmas.max())
         if len(pairs):
             pad = max(pad, 0.5 * float(np.linalg.norm(means[pairs[:, 0]] - means[pairs[:, 1]], axis=1).min()))
-        lo, hi = means.min(axis=0) - pad, means.max(axis=0) + pad  # (D,)
-        axes = ("x", "y")[: means.shape[1]]
-        data = {axis: [round(float(lo[i]), 4), round(float(hi[i]), 4)] for i, axis in enumerate(axes)}
-        full = {axis: [min(-NOISE_BOUND, a), max(NOISE_BOUND, b)] for axis, (a, b) in data.items()}
-        if means.shape[1] == 1:
-            data["y"] = full["y"] = None
+        lo, hi = (means.min(axis=0) - pad).round(4).tolist(), (means.max(axis=0) + pad).round(4).tolist()  # (D,)
+        data: dict[str, list[float] | None] = {"x": [lo[0], hi[0]], "y": None}
+        full: dict[str, list[float] | None] = {"x": [min(-NOISE_BOUND, lo[0]), max(NOISE_BOUND, hi[0])], "y": None}
+        if means.shape[1] == 2:
+            data["y"] = [lo[1], hi[1]]
+            full["y"] = [min(-NOISE_BOUND, lo[1]), max(NOISE_BOUND, hi[1])]
         return {"bounds": full, "data_bounds": data}

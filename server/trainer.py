@@ -9,10 +9,10 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -76,7 +76,8 @@ def train_and_save(
     start = time.perf_counter()
     setup = TrainingSetup.create(config)
     history = LossHistory(config.train.steps, history_points)
-    steps = train_steps(setup, report_every=1)
+    # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
+    steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1))
     try:
         for progress in steps:
             if cancel.is_set():

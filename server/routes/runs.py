@@ -21,7 +21,7 @@ def run_view(record: RunRecord, runner: JobRunner | None = None) -> RunView:
     if live is not None:
         state, metrics = live["status"], live["metrics"]
     return RunView(
-        run_id=record.run_id, kind=record.kind, status=state,  # type: ignore[arg-type]
+        run_id=record.run_id, kind=record.kind, status=state,
         config=ExperimentConfig.model_validate_json(record.config_json),
         metrics=None if metrics is None else Metrics.model_validate(metrics, strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,

@@ -1,0 +1,132 @@
+"""Sample-stream latency and throughput against a real uvicorn on loopback (one JSON object on stdout).
+
+Trains the paper's width-128 network on grid25 briefly (sampling speed does not depend on how well
+it is trained), registers it as a finished run in a temporary data dir, starts ``uvicorn
+server.app:app`` in a subprocess (so the client's parsing does not share the server's GIL), then
+streams ``n`` particles × T = 1000 steps with ``frames`` frames, ``repeats`` times:
+
+* ``first_frame_ms``: request sent → first ``frame`` event received (goal ≤ 100 ms);
+* ``total_s``: request sent → ``done`` received, every event read and JSON-decoded (goal ≤ 5 s).
+
+The first request also loads the checkpoint (reported separately as ``cold``).
+
+    python bench/bench_stream.py [--n 2000] [--frames 100] [--repeats 3] [--train-steps 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
+from server.diffusion.config import ExperimentConfig  # noqa: E402
+from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
+from server.store import Store  # noqa: E402
+
+
+def train_model(data_dir: Path, steps: int) -> str:
+    """A grid25 width-128 model, registered as a done run; returns its run id."""
+    config = ExperimentConfig.model_validate({"data": {"dataset": "grid25"}, "train": {"steps": steps, "batch": 512}})
+    setup = TrainingSetup.create(config)
+    for _ in train_steps(setup, report_every=steps):
+        pass
+    store = Store.open(data_dir)
+    store.put(config.run_id(), "trained", config.canonical_json(), "done")
+    save_checkpoint(store.model_path(config.run_id()), setup.net, config)
+    store.close()
+    return config.run_id()
+
+
+def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"], cwd=REPO, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
+
+
+def stream_once(client: httpx.Client, url: str) -> dict[str, float]:
+    start = time.perf_counter()
+    first_frame = None
+    frames, event, size = 0, "", 0
+    with client.stream("GET", url) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            size += len(line) + 1
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                json.loads(line[5:])
+                if event == "frame":
+                    frames += 1
+                    first_frame = first_frame or time.perf_counter() - start
+                elif event == "error":
+                    raise SystemExit(f"stream error: {line}")
+    assert first_frame is not None
+    return {"first_frame_ms": first_frame * 1000, "total_s": time.perf_counter() - start, "frames": frames,
+            "megabytes": size / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train-steps", type=int, default=200)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="modelab-bench-") as tmp:
+        data_dir = Path(tmp)
+        run_id = train_model(data_dir, args.train_steps)
+        server, base = start_server(data_dir)
+        try:
+            url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed=0"
+            with httpx.Client(timeout=120) as client:
+                runs = [stream_once(client, url) for _ in range(args.repeats + 1)]
+        finally:
+            server.terminate()
+            server.wait(15)
+    cold, warm = runs[0], runs[1:]
+    print(json.dumps({
+        "n": args.n, "T": 1000, "frames": args.frames, "width": 128, "dataset": "grid25",
+        "cpu_count": os.cpu_count(), "torch_threads_per_stream": 1,
+        "cold": {k: round(v, 3) for k, v in cold.items()},
+        "first_frame_ms_median": round(statistics.median(r["first_frame_ms"] for r in warm), 2),
+        "total_s_median": round(statistics.median(r["total_s"] for r in warm), 3),
+        "total_s_best": round(min(r["total_s"] for r in warm), 3),
+        "megabytes_per_stream": round(warm[0]["megabytes"], 2),
+        "goals": {"first_frame_ms": 100, "total_s": 5},
+    }))
+
+
+if __name__ == "__main__":
+    main()
