@@ -6,7 +6,9 @@ server.app:app`` in a subprocess (so the client's parsing does not share the ser
 streams ``n`` particles × T = 1000 steps with ``frames`` frames, ``repeats`` times:
 
 * ``first_frame_ms``: request sent → first ``frame`` event received (goal ≤ 100 ms);
-* ``total_s``: request sent → ``done`` received, every event read and JSON-decoded (goal ≤ 5 s).
+* ``total_s``: request sent → ``done`` received, every event read and JSON-decoded (goal ≤ 5 s);
+* ``engine_s``: the bare ``reverse_process`` loop in this process, same model, n, T and thread count,
+  interleaved with the streams: on a busy shared machine, ``total_s / engine_s`` is the server's cost.
 
 The first request also loads the checkpoint (reported separately as ``cold``).
 
@@ -34,12 +36,13 @@ sys.path.insert(0, str(REPO))
 
 from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
 from server.diffusion.config import ExperimentConfig  # noqa: E402
+from server.diffusion.sampling import NetworkDenoiser, reverse_process  # noqa: E402
 from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
 from server.store import Store  # noqa: E402
 
 
-def train_model(data_dir: Path, steps: int) -> str:
-    """A grid25 width-128 model, registered as a done run; returns its run id."""
+def train_model(data_dir: Path, steps: int) -> tuple[str, TrainingSetup]:
+    """A grid25 width-128 model, registered as a done run; returns its run id and training setup."""
     config = ExperimentConfig.model_validate({"data": {"dataset": "grid25"}, "train": {"steps": steps, "batch": 512}})
     setup = TrainingSetup.create(config)
     for _ in train_steps(setup, report_every=steps):
@@ -48,7 +51,15 @@ def train_model(data_dir: Path, steps: int) -> str:
     store.put(config.run_id(), "trained", config.canonical_json(), "done")
     save_checkpoint(store.model_path(config.run_id()), setup.net, config)
     store.close()
-    return config.run_id()
+    return config.run_id(), setup
+
+
+def engine_seconds(setup: TrainingSetup, n: int) -> float:
+    start = time.perf_counter()
+    denoiser = NetworkDenoiser(setup.net)
+    for _ in reverse_process(denoiser, setup.schedule, n=n, generator=torch.Generator().manual_seed(0)):
+        pass
+    return time.perf_counter() - start
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -106,16 +117,20 @@ def main() -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="modelab-bench-") as tmp:
         data_dir = Path(tmp)
-        run_id = train_model(data_dir, args.train_steps)
+        run_id, setup = train_model(data_dir, args.train_steps)
         server, base = start_server(data_dir)
         try:
             url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed=0"
+            runs, engine = [], []
             with httpx.Client(timeout=120) as client:
-                runs = [stream_once(client, url) for _ in range(args.repeats + 1)]
+                for _ in range(args.repeats + 1):
+                    runs.append(stream_once(client, url))
+                    engine.append(engine_seconds(setup, args.n))
         finally:
             server.terminate()
             server.wait(15)
     cold, warm = runs[0], runs[1:]
+    ratios = [r["total_s"] / e for r, e in zip(runs, engine, strict=True)]
     print(json.dumps({
         "n": args.n, "T": 1000, "frames": args.frames, "width": 128, "dataset": "grid25",
         "cpu_count": os.cpu_count(), "torch_threads_per_stream": 1,
@@ -123,6 +138,9 @@ def main() -> None:
         "first_frame_ms_median": round(statistics.median(r["first_frame_ms"] for r in warm), 2),
         "total_s_median": round(statistics.median(r["total_s"] for r in warm), 3),
         "total_s_best": round(min(r["total_s"] for r in warm), 3),
+        "engine_s_median": round(statistics.median(engine), 3),
+        "engine_s_best": round(min(engine), 3),
+        "total_over_engine_median": round(statistics.median(ratios), 3),
         "megabytes_per_stream": round(warm[0]["megabytes"], 2),
         "goals": {"first_frame_ms": 100, "total_s": 5},
     }))
