@@ -232,7 +232,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     result = reproduce(args.experiment, seed=args.seed, n_samples=args.n, recipe=args.recipe,
                        sample_seed=args.sample_seed, log=None if args.quiet else sys.stderr,
-                       device=checked_device(args))
+                       device=checked_device(args), save_model=args.save_model, steps=args.steps)
     print_json(result)
     return 0
 
@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--n", type=int, default=10_000, help="samples to draw (default 10,000)")
     rep.add_argument("--recipe", choices=["cpu", "paper"], default="cpu",
                      help="cpu: about a minute on 2 cores (default); paper: the official 10,000 epochs (GPU)")
+    rep.add_argument("--steps", type=int, help="override the recipe's training steps (reported in the output)")
+    rep.add_argument("--save-model", type=Path, dest="save_model", metavar="MODEL.safetensors",
+                     help="also write the trained checkpoint here")
     rep.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_threads_option(rep, 2)
     rep.set_defaults(func=cmd_reproduce)

@@ -17,7 +17,9 @@ PAPER_STEPS = {"1d-123": 20_000, "1d-1245": 50_000, "grid25": 100_000, "diamond2
 
 
 def paper_recipe(name: str) -> TrainConfig:
-    return TrainConfig(steps=PAPER_STEPS[name], batch=10_000, lr=1e-3, lr_schedule="constant", warmup=0)
+    return TrainConfig(
+        steps=PAPER_STEPS[name], batch=10_000, lr=1e-3, lr_schedule="constant", warmup=0, low_t_share=0.0
+    )
 
 
 def cpu_recipe(name: str) -> TrainConfig:
@@ -25,11 +27,13 @@ def cpu_recipe(name: str) -> TrainConfig:
     return TrainConfig()
 
 
-def experiment(name: str, *, seed: int = 0, recipe: str = "cpu") -> ExperimentConfig:
-    """The config of one of the paper's Gaussian experiments."""
+def experiment(name: str, *, seed: int = 0, recipe: str = "cpu", steps: int | None = None) -> ExperimentConfig:
+    """The config of one of the paper's Gaussian experiments (``steps`` overrides the recipe's)."""
     if name not in EXPERIMENT_NAMES:
         raise ValueError(f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENT_NAMES)}")
     if recipe not in ("cpu", "paper"):
         raise ValueError(f"unknown recipe {recipe!r}; expected 'cpu' or 'paper'")
     train = cpu_recipe(name) if recipe == "cpu" else paper_recipe(name)
-    return ExperimentConfig(data=DataConfig(dataset=name), train=train.model_copy(update={"seed": seed}))  # type: ignore[arg-type]
+    overrides = {"seed": seed} if steps is None else {"seed": seed, "steps": steps}
+    train = TrainConfig.model_validate({**train.model_dump(), **overrides})  # validates the bounds
+    return ExperimentConfig(data=DataConfig(dataset=name), train=train)  # type: ignore[arg-type]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
+from .checkpoint import save_checkpoint
 from .config import SamplerConfig
 from .experiment import ExperimentRun, sample_and_label
 from .recipes import experiment
@@ -32,10 +34,12 @@ def reproduce(
     sample_seed: int = 1,
     log: TextIO | None = None,
     device: str = "cpu",
+    save_model: Path | None = None,
+    steps: int | None = None,
 ) -> dict[str, Any]:
     """Train with the recipe, sample ``n_samples`` particles from the model and from the exact
     mixture denoiser on the same noise, and return one JSON-ready dict of figures."""
-    config = experiment(name, seed=seed, recipe=recipe)
+    config = experiment(name, seed=seed, recipe=recipe, steps=steps)
     setup = TrainingSetup.create(config, device)
     progress = None
     for progress in train_steps(setup, report_every=max(1, config.train.steps // 10)):
@@ -43,6 +47,9 @@ def reproduce(
             print(f"[{name}] step {progress.step}/{progress.steps} loss {progress.loss:.4f} "
                   f"{progress.elapsed:.1f}s", file=log, flush=True)
     assert progress is not None
+    if save_model is not None:
+        save_checkpoint(save_model, setup.net, config, train_seconds=f"{progress.elapsed:.2f}",
+                        final_loss=f"{progress.loss:.6f}", device=device, recipe=recipe)
     sampler = SamplerConfig(n=n_samples, seed=sample_seed)
     run = ExperimentRun(config, setup.schedule, setup.mixture)
     model = sample_and_label(NetworkDenoiser(setup.net), run, sampler, device=device)

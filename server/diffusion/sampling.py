@@ -7,7 +7,7 @@ Each step at timestep t (T−1 … 0) predicts ε̂ = ε_θ(x_t, t), forms the c
 and moves to x_{t−1}:
 
 * DDPM (ancestral, the paper's "fixed-large" variance σ_t² = β_t, no clipping):
-      x_{t−1} = c1_t x̂0 + c2_t x_t + [t > 0] √β_t z
+      x_{t−1} = c1_t x̂0 + c2_t x_t + [t > 0] √β_t z  =  (x_t − β_t / s_t · ε̂) / √α_t + [t > 0] √β_t z
 * DDIM(η) (Song et al. 2021):
       x_{t−1} = a_{t−1} x̂0 + √(1 − ᾱ_{t−1} − c²) ε̂ + c z,   c = η √β̃_t
 
@@ -91,16 +91,21 @@ def reverse_process(
     for t in range(schedule.T - 1, -1, -1):
         eps = denoiser.predict_eps(x, t)
         a_t, s_t = schedule.signal_scale(t), schedule.noise_scale(t)
+        # x̂0 is recorded, never divided back: early in a long chain a_t is ~1e-24 and x̂0 huge, so the
+        # moves below use the equivalent ε-forms, whose coefficients stay O(1) in float32.
         x0_pred = (x - s_t * eps) / a_t
         if sampler == "ddpm":
-            c1, c2 = schedule.posterior_mean_coefs(t)
-            x = c1 * x0_pred + c2 * x
+            # c1_t x̂0 + c2_t x_t  =  (x_t − β_t / s_t · ε̂) / √α_t
+            beta = float(schedule.betas[t])
+            x = (x - (beta / s_t) * eps) / math.sqrt(1.0 - beta)
             if t > 0:
-                x = x + math.sqrt(schedule.betas[t]) * torch.randn(x.shape, generator=generator, device=device)
+                x = x + math.sqrt(beta) * torch.randn(x.shape, generator=generator, device=device)
         else:
             abar_prev = float(schedule.alphas_bar_prev[t])
             c = eta * math.sqrt(schedule.posterior_variance(t))
-            x = math.sqrt(abar_prev) * x0_pred + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
+            # a_{t−1} x̂0 = (a_{t−1} / a_t)(x_t − s_t ε̂), the ratio taken in float64
+            ratio = math.sqrt(abar_prev / float(schedule.alphas_bar[t]))
+            x = ratio * (x - s_t * eps) + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
             if c > 0:
                 x = x + c * torch.randn(x.shape, generator=generator, device=device)
         yield ReverseStep(t=t, x=x, x0_pred=x0_pred)
