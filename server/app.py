@@ -20,12 +20,14 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from . import bundled, catalog
 from .admission import SamplingGate
 from .denoisers import DenoiserCache
 from .jobs import JobRunner
 from .plotly_asset import plotly_asset
-from .routes import pages, runs, streams
+from .routes import pages, results, runs, streams
 from .settings import Settings
+from .sharing import ComputationRegistry
 from .store import Store
 
 
@@ -44,17 +46,35 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": detail, "message": "; ".join(map(_error_line, errors))}, status_code=422)
 
 
+def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.BundledModel], str]:
+    """Register the bundled models and pick the run the page opens with: the bundled grid25 model,
+    else the grid25 exact denoiser (registered here, pinned, so it always exists)."""
+    models = bundled.load(store, settings.models_dir)
+    default = bundled.default_model(models)
+    if default is not None:
+        return models, default.run_id
+    run_id, config = catalog.oracle_default()
+    record = store.get(run_id)
+    if record is None or not record.pinned:
+        store.put(run_id, "oracle", config.canonical_json(), "done", pinned=True)
+    return models, run_id
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path)
+        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path,
+                                        max_bytes=settings.max_store_bytes)
+        app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
         app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
+        app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
+                                                     memory_size=settings.result_memory_size)
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
         try:
             yield
@@ -72,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, pages.router, runs.router, streams.router):
+    for router in (vendor, pages.router, runs.router, streams.router, results.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

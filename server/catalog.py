@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
+from .bundled import BundledModel
 from .diffusion.config import ALGO_VERSION, ExperimentConfig, TrainConfig
 from .diffusion.datasets import DATASET_DESCRIPTIONS, NAMED_MIXTURES
 from .diffusion.recipes import EXPERIMENT_NAMES, experiment
@@ -48,8 +50,10 @@ def _quick(config: ExperimentConfig, settings: Settings) -> ExperimentConfig:
     return config.model_copy(update={"train": TrainConfig.model_validate(train)})
 
 
-def presets(settings: Settings) -> list[PresetView]:
-    """Oracle, the default CPU recipe, and a quick variant for each of the paper's experiments."""
+def presets(settings: Settings, bundled: list[BundledModel] | tuple[BundledModel, ...] = ()) -> list[PresetView]:
+    """Oracle, the default CPU recipe, and a quick variant for each of the paper's experiments,
+    plus the bundled models: one whose config is a preset's makes that preset ready; another is
+    listed after its experiment's trained preset."""
     out: list[PresetView] = []
     for name in EXPERIMENT_NAMES:
         config = experiment(name)
@@ -62,4 +66,43 @@ def presets(settings: Settings) -> list[PresetView]:
         quick = _quick(config, settings)
         out.append(PresetView(id=f"{name}-quick", title=f"{title} · quick", kind="trained", config=quick,
                               description=f"{about} A short run ({quick.train.steps} steps) for a live demo."))
-    return [p for p in out if p.kind == "oracle" or p.config.train.steps <= settings.max_train_steps]
+    out = [p for p in out if p.kind == "oracle" or p.config.train.steps <= settings.max_train_steps]
+    for model in bundled:
+        out = _with_bundled(out, model)
+    return out
+
+
+def _with_bundled(presets: list[PresetView], model: BundledModel) -> list[PresetView]:
+    ready: dict[str, Any] = {"ready": True, "run_id": model.run_id, "metrics": model.card or None}
+    for i, preset in enumerate(presets):
+        if preset.kind == "trained" and preset.config == model.config:
+            return [*presets[:i], preset.model_copy(update={**ready, "title": bundled_title(model)}), *presets[i + 1:]]
+    dataset = model.config.data.dataset
+    view = PresetView(id=model.name, title=bundled_title(model), kind="trained", config=model.config,
+                      description=bundled_description(model), **ready)
+    after = max((i for i, p in enumerate(presets) if p.id in (dataset, f"{dataset}-quick")), default=len(presets) - 1)
+    return [*presets[:after + 1], view, *presets[after + 1:]]
+
+
+def bundled_title(model: BundledModel) -> str:
+    """From the card: the experiment's title and the recipe it was trained with."""
+    card = model.card
+    if isinstance(card.get("title"), str):
+        return card["title"]
+    base = _TITLES.get(str(card.get("experiment", model.config.data.dataset)), model.name)
+    recipe = card.get("recipe")
+    return f"{base} · trained ({recipe} recipe, ready)" if isinstance(recipe, str) else f"{base} · trained (ready)"
+
+
+def bundled_description(model: BundledModel) -> str:
+    card, steps = model.card, model.run_metrics()["steps"]
+    about = DATASET_DESCRIPTIONS.get(model.config.data.dataset, "")
+    where = f" on {card['device']}" if isinstance(card.get("device"), str) else ""
+    seconds = card.get("train_seconds")
+    took = f" in {seconds:.0f} s" if isinstance(seconds, int | float) else ""
+    return f"{about} Pre-trained: {steps} steps{where}{took}; ready to sample, no training wait.".strip()
+
+
+def oracle_default() -> tuple[str, ExperimentConfig]:
+    """The grid25 exact-denoiser run: the page's default when no bundled grid25 model exists."""
+    return run_identity("oracle", experiment("grid25"))

@@ -8,6 +8,8 @@ parameters (422), then too busy (429).
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,14 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from .admission import RETRY_AFTER_SECONDS, SamplingGate
-from .denoisers import DenoiserCache, LoadedModel
+from .denoisers import DenoiserCache
 from .diffusion.checkpoint import CheckpointError
 from .diffusion.config import ExperimentConfig, SamplerConfig
 from .diffusion.datasets import mixture_spec
 from .jobs import JobRunner
-from .sample_session import SampleRequest
+from .results import ResultDamaged, load_result, result_id
+from .sample_session import SampleRequest, SampleSession
 from .schemas import SampleQuery
 from .settings import Settings
+from .sharing import Computation, ComputationRegistry
 from .store import RunRecord, Store, is_run_id
 
 
@@ -47,11 +51,16 @@ def get_cache(request: Request) -> DenoiserCache:
     return request.app.state.denoisers
 
 
+def get_registry(request: Request) -> ComputationRegistry:
+    return request.app.state.computations
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 GateDep = Annotated[SamplingGate, Depends(get_gate)]
 CacheDep = Annotated[DenoiserCache, Depends(get_cache)]
+RegistryDep = Annotated[ComputationRegistry, Depends(get_registry)]
 
 
 def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidationError:
@@ -114,22 +123,84 @@ def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], sett
 SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
 
 
-async def sample_ticket(gate: GateDep, _request: SampleRequestDep) -> AsyncIterator[None]:
-    """429 when too many streams are open; the place is given back when the request ends, however it ends."""
-    if not gate.admit():
-        raise HTTPException(429, "too many sample streams at once; try again shortly",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: RegistryDep, gate: GateDep,
+                      cache: CacheDep, store: StoreDep, settings: SettingsDep) -> AsyncIterator[Computation]:
+    """The computation to follow: a live or remembered one, a stored result, or a new one.
+
+    Only a new computation takes a gate place (429 when full); joining one or replaying is free.
+    The viewer is counted until the request ends, however it ends (see ``ComputationRegistry``)."""
+    key = result_id(run.run_id, request.sampler, request.frames)
+    computation = registry.find(key) or await stored_computation(key, store, registry, forget_damaged=True)
+    if computation is None:
+        if not gate.admit():
+            raise HTTPException(429, "too many sample streams at once; try again shortly",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        try:
+            model = await asyncio.to_thread(cache.get, run)
+        except BaseException as exc:
+            gate.release()
+            if isinstance(exc, CheckpointError):
+                raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
+            raise
+        computation = registry.find(key)  # another request may have started it while the model loaded
+        if computation is not None:
+            gate.release()
+        else:
+            session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
+            computation = registry.start(session)
+    await asyncio.to_thread(store.touch, run.run_id)
+    with registry.watching(computation):
+        yield computation
+
+
+SampleFeedDep = Annotated[Computation, Depends(sample_feed)]
+
+
+# ---------------------------------------------------------------------------- stored results
+
+
+async def stored_computation(key: str, store: Store, registry: ComputationRegistry, *,
+                             forget_damaged: bool) -> Computation | None:
+    """A stored result loaded into memory (None when there is none, or, with ``forget_damaged``,
+    when its file is damaged: the file is dropped so the result is computed afresh)."""
+    record = await asyncio.to_thread(store.get_result, key)
+    if record is None or record.evicted_at is not None:
+        return None
     try:
-        yield
-    finally:
-        gate.release()
+        arrays = await asyncio.to_thread(load_result, store.result_path(key))
+    except ResultDamaged:
+        if not forget_damaged:
+            raise
+        await asyncio.to_thread(store.forget_result, key)
+        return None
+    params = json.loads(record.params_json)
+    return registry.remember(Computation.replay(arrays, record.run_id, str(arrays.meta.get("kind")), params))
 
 
-def loaded_model(run: DoneRunDep, cache: CacheDep, _ticket: Annotated[None, Depends(sample_ticket)]) -> LoadedModel:
-    try:
-        return cache.get(run)
-    except CheckpointError as exc:
-        raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
+async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep) -> Computation:
+    """404 for ids never produced (or not ids at all); 410 for results evicted or damaged on disk."""
+    computation = registry.find(result_id) if is_run_id(result_id) else None
+    if computation is None and is_run_id(result_id):
+        record = await asyncio.to_thread(store.get_result, result_id)
+        if record is not None and record.evicted_at is not None:
+            raise HTTPException(410, f"result {result_id} is no longer stored (evicted {record.evicted_at} to "
+                                     "save space); open its run and sample again")
+        try:
+            computation = await stored_computation(result_id, store, registry, forget_damaged=False)
+        except ResultDamaged as exc:
+            raise HTTPException(410, f"result {result_id} cannot be replayed: {exc}") from exc
+    if computation is None:
+        raise HTTPException(404, f"no result {result_id[:40]!r}")
+    await asyncio.to_thread(store.touch_result, result_id)
+    return computation
 
 
-LoadedModelDep = Annotated[LoadedModel, Depends(loaded_model)]
+ResultDep = Annotated[Computation, Depends(existing_result)]
+
+
+async def result_viewer(computation: ResultDep, registry: RegistryDep) -> AsyncIterator[Computation]:
+    with registry.watching(computation):
+        yield computation
+
+
+ResultViewerDep = Annotated[Computation, Depends(result_viewer)]

@@ -19,7 +19,8 @@ from .diffusion.detectors import roc_curve, trajectory_variance
 from .diffusion.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest_neighbour_pairs
 from .diffusion.metrics import summarize
 from .diffusion.sampling import ReverseStep, reverse_process
-from .encode import finite_or_none, frame_timesteps, typed_array
+from .encode import finite_or_none, frame_timesteps
+from .results import ResultArrays, frame_payload, result_id
 
 NOISE_BOUND = 4.0  # x_T ~ N(0, I): ±4 holds all of 10,000 particles with probability ≈ 0.5
 
@@ -33,6 +34,7 @@ class SampleRequest:
 class SampleSession:
     def __init__(self, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *, threads: int):
         self.run_id, self.kind, self.model, self.request = run_id, kind, model, request
+        self.result_id = result_id(run_id, request.sampler, request.frames)
         self.threads = threads
         self.steps_done = 0  # reverse steps computed so far
         schedule = model.run.schedule
@@ -45,6 +47,8 @@ class SampleSession:
             model.denoiser, schedule, n=sampler.n, generator=generator, sampler=sampler.sampler, eta=sampler.eta
         )
         self._frames_sent = 0
+        self._frame_x: list[np.ndarray] = []  # kept for the stored result (permalinks, exports)
+        self._frame_x0: list[np.ndarray] = []
         self._x0_last: list[torch.Tensor] = []  # x̂0 at t = K−1 … 0, each (N, D)
         self._x = torch.empty(0)
         self.finished = False
@@ -56,7 +60,7 @@ class SampleSession:
         means, sigmas = mixture.means.numpy(), mixture.sigmas.numpy()
         pairs = nearest_neighbour_pairs(means) if len(means) > 1 else np.zeros((0, 2), dtype=int)
         return {
-            "run_id": self.run_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
+            "run_id": self.run_id, "result_id": self.result_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
             "T": self.model.run.schedule.T, "sampler": sampler.sampler, "eta": sampler.eta, "seed": sampler.seed,
             "window": self.window, "frame_ts": self.frame_ts, "means": means.tolist(), "sigmas": sigmas.tolist(),
             "radius_sigma": SUPPORT_RADIUS_SIGMA, "nn_pairs": pairs.tolist(),
@@ -77,27 +81,25 @@ class SampleSession:
         self.steps_done += computed
         return frames
 
-    def result(self) -> dict[str, Any]:
-        """Labels, detector scores and the summary of the final samples (after the last frame)."""
+    def arrays(self, meta: dict[str, Any]) -> ResultArrays:
+        """Frames, labels, detector scores and summary of the finished stream (after the last frame)."""
         mixture = self.model.run.mixture
         samples = self._x.numpy()  # (N, D)
         x0_last = torch.stack(self._x0_last, dim=1).numpy()  # (N, K, D), t = K−1 … 0
         labels = label_samples(samples, mixture)
         variance = trajectory_variance(x0_last)  # (N,)
         roc = roc_curve(variance, labels.hallucinated)
-        return {
-            "samples": typed_array(samples, "f4"),
-            "label": typed_array(labels.label, "u1"),
-            "nearest_mode": typed_array(labels.nearest_mode, "i2"),
-            "between": typed_array(labels.between, "i2"),
-            "distance_sigma": typed_array(labels.distance_sigma, "f4"),
-            "variance": typed_array(variance, "f4"),
-            "x0_last": typed_array(x0_last, "f4"),
-            "x0_last_ts": list(range(self.window - 1, -1, -1)),
-            "summary": finite_or_none(summarize(samples, x0_last, mixture, labels=labels)),
-            "roc": {"fpr": typed_array(roc.fpr, "f4"), "tpr": typed_array(roc.tpr, "f4"),
-                    "thresholds": typed_array(roc.thresholds, "f4")},
-        }
+        return ResultArrays.build(
+            meta=meta, frame_t=self.frame_ts, frame_x=np.stack(self._frame_x), frame_x0=np.stack(self._frame_x0),
+            samples=samples, label=labels.label, nearest_mode=labels.nearest_mode, between=labels.between,
+            distance_sigma=labels.distance_sigma, variance=variance, x0_last=x0_last,
+            x0_last_t=np.arange(self.window - 1, -1, -1), roc_fpr=roc.fpr, roc_tpr=roc.tpr,
+            roc_thresholds=roc.thresholds, summary=finite_or_none(summarize(samples, x0_last, mixture, labels=labels)),
+        )
+
+    def result(self) -> dict[str, Any]:
+        """The `result` event of the finished stream."""
+        return self.arrays(self.meta()).result()
 
     # ------------------------------------------------------------------ helpers
 
@@ -111,8 +113,11 @@ class SampleSession:
     def _frame(self, step: ReverseStep) -> dict[str, Any]:
         index = self._frames_sent
         self._frames_sent += 1
-        x0 = None if step.x0_pred is None else typed_array(step.x0_pred.numpy(), "f4")
-        return {"index": index, "t": step.t, "x": typed_array(step.x.numpy(), "f4"), "x0": x0}
+        x, x0 = step.x.numpy(), None if step.x0_pred is None else step.x0_pred.numpy()
+        self._frame_x.append(x)
+        if x0 is not None:
+            self._frame_x0.append(x0)
+        return frame_payload(index, step.t, x, x0)
 
     def _bounds(self, means: np.ndarray, sigmas: np.ndarray, pairs: np.ndarray) -> dict[str, Any]:
         """Axis ranges: ``bounds`` hold the whole trajectory (noise included), ``data_bounds`` the modes.

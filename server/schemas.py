@@ -60,13 +60,38 @@ class PresetView(ApiModel):
     description: str
     kind: RunKind
     config: ExperimentConfig
+    # A bundled (pre-trained) model: its run id, ready to sample; metrics are the figures of its card.
+    ready: bool = False
+    run_id: str | None = None
+    metrics: dict[str, Any] | None = None
 
 
 class Health(ApiModel):
     status: Literal["ok"]
     queued: int
     running: int
-    sample_streams: int
+    sample_streams: int  # sampling computations admitted and not finished
+    sample_viewers: int  # clients following a computation or a replay
+    computations_started: int  # since the server started: identical requests share one
+
+
+class ResultLinks(ApiModel):
+    page: str  # /r/{result_id}
+    events: str  # SSE replay
+    npz: str
+    csv: str
+    config: str  # the run's config.json
+
+
+class ResultView(ApiModel):
+    """A sampling result: what produced it, whether it is still computing, and where to get it."""
+
+    result_id: str
+    run_id: str
+    kind: RunKind
+    status: Literal["computing", "done", "failed"]
+    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames}
+    links: ResultLinks
 
 
 class ErrorBody(ApiModel):
@@ -93,8 +118,9 @@ class SampleQuery(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such run (or not a run id)"},
+    404: {"model": ErrorBody, "description": "No such run or result (or not an id)"},
     409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
+    410: {"model": ErrorBody, "description": "The result was stored but is gone (evicted) or damaged"},
     422: {"model": ValidationErrorBody, "description": "Invalid parameters; each error names its field and limit"},
     429: {"model": ErrorBody, "description": "Too busy; retry after the number of seconds in Retry-After",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel, ConfigDict
 
 ENV_PREFIX = "MODELAB_"
@@ -40,6 +40,10 @@ class Settings(BaseModel):
     data_dir: Path
     templates_dir: Path = REPO_ROOT / "templates"
     static_dir: Path = REPO_ROOT / "static"
+    models_dir: Path = REPO_ROOT / "models"  # bundled checkpoints (*.safetensors + *.json cards), loaded at start
+
+    # The run store: artifacts beyond this many MB evict the least recently used unpinned runs and results.
+    max_store_mb: Annotated[float, Gt(0)] = 2048.0
 
     # Sampling streams.
     max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N
@@ -49,6 +53,7 @@ class Settings(BaseModel):
     sampling_waiting: Annotated[int, Ge(0), Le(1000)] = 8  # streams beyond that which may wait; then 429
     sample_chunk_steps: Annotated[int, Ge(1), Le(1000)] = 16  # reverse steps per worker-thread call
     model_cache_size: Annotated[int, Ge(1), Le(64)] = 4  # loaded checkpoints kept in memory
+    result_memory_size: Annotated[int, Ge(1), Le(256)] = 8  # finished sampling results kept in memory for replays
 
     # Training jobs.
     max_train_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = MAX_WEB_TRAIN_STEPS
@@ -79,6 +84,10 @@ class Settings(BaseModel):
     @property
     def runs_dir(self) -> Path:
         return self.data_dir / "runs"
+
+    @property
+    def max_store_bytes(self) -> int:
+        return int(self.max_store_mb * 1024 * 1024)
 
     def limits(self) -> dict[str, int]:
         """What the page needs to know to build valid requests (sent in the bootstrap)."""

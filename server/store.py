@@ -1,27 +1,45 @@
-"""Run metadata in SQLite (stdlib, WAL) and run artifacts as files under ``{data_dir}/runs/{run_id}/``.
+"""Run and result metadata in SQLite (stdlib, WAL); artifacts as files next to it.
 
-One connection guarded by a lock: every statement is a tiny single-row read or write, so
-serialising them costs less than juggling per-thread connections. Artifacts are safetensors
-written atomically by ``save_checkpoint``; nothing here ever unpickles.
+* ``{data_dir}/runs/{run_id}/model.safetensors``: a trained run's weights (``save_checkpoint``).
+* ``{data_dir}/results/{result_id}.npz``: one stored sampling result (``server.results``).
+
+One connection guarded by a lock: every statement is a tiny read or write, so serialising them
+costs less than juggling per-thread connections. Artifacts are written atomically (temp file +
+rename) and nothing here ever unpickles, so a ``kill -9`` leaves at worst a stray ``*.tmp`` file,
+swept at the next open together with files no row points to.
+
+Size cap: when artifacts exceed ``max_bytes``, the least recently used are deleted: an unpinned,
+finished run goes with all its results; a pinned run (the bundled models) is never deleted, but its
+results may be. An evicted result keeps its row (marked ``evicted_at``) so its permalink can say
+"no longer stored" (410) instead of "never existed" (404).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
+import shutil
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+log = logging.getLogger(__name__)
+
 RunKind = Literal["trained", "oracle"]
 RunStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 ACTIVE_STATUSES = ("queued", "running")
-_COLUMNS = "run_id, kind, config_json, status, created_at, finished_at, metrics_json, error, torch_version, threads"
-RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")
+_COLUMNS = ("run_id, kind, config_json, status, created_at, finished_at, metrics_json, error, torch_version, threads,"
+            " pinned, last_access, size_bytes")
+_RESULT_COLUMNS = "result_id, run_id, params_json, created_at, last_access, size_bytes, evicted_at"
+RUN_ID_PATTERN = re.compile(r"^[0-9a-f]{16}$")  # run ids and result ids alike
 MODEL_FILE = "model.safetensors"
+RESULT_SUFFIX = ".npz"
 CRASH_MESSAGE = "server stopped during training"
 
 _SCHEMA = """
@@ -36,8 +54,21 @@ CREATE TABLE IF NOT EXISTS runs (
     error        TEXT,
     torch_version TEXT,
     threads      INTEGER
-)
+);
+CREATE TABLE IF NOT EXISTS results (
+    result_id    TEXT PRIMARY KEY,
+    run_id       TEXT NOT NULL,
+    params_json  TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    last_access  REAL NOT NULL,
+    size_bytes   INTEGER NOT NULL,
+    evicted_at   TEXT
+);
+CREATE INDEX IF NOT EXISTS results_by_run ON results (run_id);
 """
+# Columns added after the first release: (name, declaration). Added in place to older databases.
+_RUN_COLUMNS_V2 = (("pinned", "INTEGER NOT NULL DEFAULT 0"), ("last_access", "REAL"),
+                   ("size_bytes", "INTEGER NOT NULL DEFAULT 0"))
 
 
 def is_run_id(value: str) -> bool:
@@ -60,29 +91,52 @@ class RunRecord:
     error: str | None
     torch_version: str | None
     threads: int | None
+    pinned: bool = False
+    last_access: float | None = None
+    size_bytes: int = 0
 
     @property
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
 
+@dataclass(frozen=True)
+class ResultRecord:
+    result_id: str
+    run_id: str
+    params_json: str
+    created_at: str
+    last_access: float
+    size_bytes: int
+    evicted_at: str | None
+
+
 class Store:
-    def __init__(self, data_dir: Path, connection: sqlite3.Connection):
+    def __init__(self, data_dir: Path, connection: sqlite3.Connection, max_bytes: int | None = None):
         self.data_dir = data_dir
+        self.max_bytes = max_bytes  # None: no cap
         self._db = connection
-        self._lock = threading.Lock()
+        # Re-entrant: eviction runs inside the methods that add bytes.
+        self._lock = threading.RLock()
 
     @classmethod
-    def open(cls, data_dir: Path, db_path: Path | None = None) -> Store:
-        """Open (creating) the database and mark runs a crash left queued/running as failed."""
+    def open(cls, data_dir: Path, db_path: Path | None = None, *, max_bytes: int | None = None) -> Store:
+        """Open (creating or upgrading) the database, fail runs a crash left active, sweep stray files."""
         (data_dir / "runs").mkdir(parents=True, exist_ok=True)
+        (data_dir / "results").mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: the lock serialises use across the loop, threadpool and job threads.
         db = sqlite3.connect(db_path or data_dir / "runs.sqlite3", isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA busy_timeout=5000")
-        db.execute(_SCHEMA)
-        store = cls(data_dir, db)
+        db.executescript(_SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+        for name, declaration in _RUN_COLUMNS_V2:
+            if name not in present:
+                db.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+        store = cls(data_dir, db, max_bytes)
         store.recover()
+        store.sweep()
+        store.enforce_cap()
         return store
 
     def close(self) -> None:
@@ -98,6 +152,34 @@ class Store:
             )
         return cursor.rowcount
 
+    def sweep(self) -> int:
+        """Delete temp files a crash left behind and artifacts no row points to; returns how many.
+
+        Only called at open, before any job or stream can be writing."""
+        with self._lock:
+            runs = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
+            results = {row[0] for row in self._db.execute("SELECT result_id FROM results WHERE evicted_at IS NULL")}
+        removed = 0
+        for path in (self.data_dir / "runs").iterdir():
+            if path.is_dir() and path.name not in runs:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+            elif path.is_dir():
+                for tmp in path.glob("*.tmp"):
+                    tmp.unlink(missing_ok=True)
+                    removed += 1
+        for path in (self.data_dir / "results").iterdir():
+            if path.suffix == RESULT_SUFFIX and path.stem in results:
+                continue
+            if path.is_file():
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        if removed:
+            log.info("swept %d stray artifact(s) from %s", removed, self.data_dir)
+        return removed
+
     # ------------------------------------------------------------------ paths
 
     def run_dir(self, run_id: str) -> Path:
@@ -107,6 +189,11 @@ class Store:
 
     def model_path(self, run_id: str) -> Path:
         return self.run_dir(run_id) / MODEL_FILE
+
+    def result_path(self, result_id: str) -> Path:
+        if not is_run_id(result_id):  # result ids have the same shape, and the same gate
+            raise ValueError(f"not a result id: {result_id[:40]!r}")
+        return self.data_dir / "results" / f"{result_id}{RESULT_SUFFIX}"
 
     # ------------------------------------------------------------------ rows
 
@@ -123,20 +210,31 @@ class Store:
             return [_record(row) for row in self._db.execute(query, (limit,)).fetchall()]
 
     def put(self, run_id: str, kind: RunKind, config_json: str, status: RunStatus, *,
-            metrics: dict[str, Any] | None = None) -> RunRecord:
-        """Insert a run, or reset an existing one (a failed/cancelled run being retried)."""
+            metrics: dict[str, Any] | None = None, pinned: bool = False) -> RunRecord:
+        """Insert a run, or reset an existing one (a failed/cancelled run being retried).
+
+        ``pinned`` only ever adds the pin: a bundled run stays pinned whatever is posted later."""
         now = utc_now()
         finished = now if status not in ACTIVE_STATUSES else None
         with self._lock:
             self._db.execute(
-                "INSERT INTO runs (run_id, kind, config_json, status, created_at, finished_at, metrics_json)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET status=excluded.status,"
-                " finished_at=excluded.finished_at, metrics_json=excluded.metrics_json, error=NULL",
-                (run_id, kind, config_json, status, now, finished, _dumps(metrics)),
+                "INSERT INTO runs (run_id, kind, config_json, status, created_at, finished_at, metrics_json, pinned,"
+                " last_access, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+                " status=excluded.status, finished_at=excluded.finished_at, metrics_json=excluded.metrics_json,"
+                " error=NULL, pinned=max(pinned, excluded.pinned), last_access=excluded.last_access,"
+                " size_bytes=excluded.size_bytes",
+                (run_id, kind, config_json, status, now, finished, _dumps(metrics), int(pinned), time.time(),
+                 self._file_size(self.model_path(run_id))),
             )
-        record = self.get(run_id)
+            record = self.get(run_id)
+            self.enforce_cap(keep=run_id)
         assert record is not None
         return record
+
+    def touch(self, run_id: str) -> None:
+        """Record a use of the run (LRU eviction keeps recently used runs)."""
+        with self._lock:
+            self._db.execute("UPDATE runs SET last_access=? WHERE run_id=?", (time.time(), run_id))
 
     def set_status(self, run_id: str, status: RunStatus) -> None:
         with self._lock:
@@ -146,10 +244,125 @@ class Store:
                error: str | None = None, torch_version: str | None = None, threads: int | None = None) -> None:
         with self._lock:
             self._db.execute(
-                "UPDATE runs SET status=?, finished_at=?, metrics_json=?, error=?, torch_version=?, threads=?"
-                " WHERE run_id=?",
-                (status, utc_now(), _dumps(metrics), error, torch_version, threads, run_id),
+                "UPDATE runs SET status=?, finished_at=?, metrics_json=?, error=?, torch_version=?, threads=?,"
+                " last_access=?, size_bytes=? WHERE run_id=?",
+                (status, utc_now(), _dumps(metrics), error, torch_version, threads, time.time(),
+                 self._file_size(self.model_path(run_id)), run_id),
             )
+            self.enforce_cap(keep=run_id)
+
+    # ------------------------------------------------------------------ results
+
+    def get_result(self, result_id: str) -> ResultRecord | None:
+        if not is_run_id(result_id):
+            return None
+        with self._lock:
+            row = self._db.execute(f"SELECT {_RESULT_COLUMNS} FROM results WHERE result_id=?", (result_id,)).fetchone()
+        return ResultRecord(*row) if row else None
+
+    def add_result(self, result_id: str, run_id: str, params_json: str) -> bool:
+        """Record the result file just written at ``result_path(result_id)``.
+
+        False (and the file removed) when its run no longer exists: it was evicted while sampling."""
+        path = self.result_path(result_id)
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO results (result_id, run_id, params_json, created_at, last_access, size_bytes)"
+                " SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM runs WHERE run_id=?)"
+                " ON CONFLICT(result_id) DO UPDATE SET last_access=excluded.last_access,"
+                " size_bytes=excluded.size_bytes, evicted_at=NULL",
+                (result_id, run_id, params_json, utc_now(), time.time(), self._file_size(path), run_id),
+            )
+            if cursor.rowcount == 0:
+                path.unlink(missing_ok=True)
+                return False
+            self.enforce_cap(keep=result_id)
+        return True
+
+    def touch_result(self, result_id: str) -> None:
+        """A replay uses the result and its run: both count as recently used."""
+        now = time.time()
+        with self._lock:
+            row = self._db.execute("UPDATE results SET last_access=? WHERE result_id=? RETURNING run_id",
+                                   (now, result_id)).fetchone()
+            if row:
+                self._db.execute("UPDATE runs SET last_access=? WHERE run_id=?", (now, row[0]))
+
+    def forget_result(self, result_id: str) -> None:
+        """Drop a damaged result file and its row (it will be computed again when asked for)."""
+        with self._lock:
+            self._db.execute("DELETE FROM results WHERE result_id=?", (result_id,))
+        self.result_path(result_id).unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ size cap
+
+    def usage(self) -> int:
+        """Bytes of artifacts the rows account for (weights and result files)."""
+        with self._lock:
+            runs = self._db.execute("SELECT coalesce(sum(size_bytes), 0) FROM runs").fetchone()[0]
+            results = self._db.execute(
+                "SELECT coalesce(sum(size_bytes), 0) FROM results WHERE evicted_at IS NULL").fetchone()[0]
+        return int(runs) + int(results)
+
+    def enforce_cap(self, keep: str | None = None) -> list[str]:
+        """Evict least recently used artifacts until under ``max_bytes``; returns the evicted ids.
+
+        ``keep`` (the artifact just written) is never chosen, so one oversized item survives alone."""
+        if self.max_bytes is None:
+            return []
+        evicted: list[str] = []
+        with self._lock:
+            total = self.usage()
+            if total <= self.max_bytes:
+                return []
+            for kind, item_id, size, _last in self._eviction_candidates():
+                if total <= self.max_bytes:
+                    break
+                if item_id == keep:
+                    continue
+                self._evict_run(item_id) if kind == "run" else self._evict_result(item_id)
+                evicted.append(item_id)
+                total -= size
+        if evicted:
+            log.info("store over %d bytes: evicted %s", self.max_bytes, ", ".join(evicted))
+        return evicted
+
+    def _eviction_candidates(self) -> list[tuple[str, str, int, float]]:
+        """(kind, id, bytes, last use), oldest first: unpinned finished runs with their results, and the
+        results of pinned runs one by one. Queued or running runs are never candidates."""
+        runs = self._db.execute(
+            "SELECT r.run_id, r.size_bytes + coalesce(sum(s.size_bytes), 0),"
+            " max(coalesce(r.last_access, 0), coalesce(max(s.last_access), 0))"
+            " FROM runs r LEFT JOIN results s ON s.run_id = r.run_id AND s.evicted_at IS NULL"
+            " WHERE r.pinned = 0 AND r.status NOT IN ('queued', 'running') GROUP BY r.run_id"
+        ).fetchall()
+        results = self._db.execute(
+            "SELECT s.result_id, s.size_bytes, s.last_access FROM results s JOIN runs r ON r.run_id = s.run_id"
+            " WHERE s.evicted_at IS NULL AND r.pinned = 1"
+        ).fetchall()
+        items = [("run", *row) for row in runs] + [("result", *row) for row in results]
+        return sorted(items, key=lambda item: item[3])
+
+    def _evict_run(self, run_id: str) -> None:
+        """Row first, files after: a crash in between leaves only orphans, which ``sweep`` removes."""
+        files = [row[0] for row in self._db.execute(
+            "SELECT result_id FROM results WHERE run_id=? AND evicted_at IS NULL", (run_id,))]
+        self._db.execute("UPDATE results SET evicted_at=? WHERE run_id=?", (utc_now(), run_id))
+        self._db.execute("DELETE FROM runs WHERE run_id=?", (run_id,))
+        for result_id in files:
+            self.result_path(result_id).unlink(missing_ok=True)
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    def _evict_result(self, result_id: str) -> None:
+        self._db.execute("UPDATE results SET evicted_at=? WHERE result_id=?", (utc_now(), result_id))
+        self.result_path(result_id).unlink(missing_ok=True)
+
+    @staticmethod
+    def _file_size(path: Path) -> int:
+        try:
+            return os.stat(path).st_size
+        except OSError:
+            return 0
 
 
 def _dumps(value: dict[str, Any] | None) -> str | None:
@@ -157,6 +370,8 @@ def _dumps(value: dict[str, Any] | None) -> str | None:
 
 
 def _record(row: tuple[Any, ...]) -> RunRecord:
-    run_id, kind, config_json, status, created, finished, metrics_json, error, torch_version, threads = row
+    (run_id, kind, config_json, status, created, finished, metrics_json, error, torch_version, threads,
+     pinned, last_access, size_bytes) = row
     metrics = json.loads(metrics_json) if metrics_json else None
-    return RunRecord(run_id, kind, config_json, status, created, finished, metrics, error, torch_version, threads)
+    return RunRecord(run_id, kind, config_json, status, created, finished, metrics, error, torch_version, threads,
+                     bool(pinned), last_access, size_bytes)

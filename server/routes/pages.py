@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from jinja2 import TemplateNotFound
 
 from .. import catalog
-from ..deps import GateDep, RunnerDep, SettingsDep
+from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
 from ..diffusion.config import ExperimentConfig, SamplerConfig
 from ..encode import EVENT_NAMES
 from ..plotly_asset import plotly_asset, plotly_url
 from ..schemas import Health
 from ..settings import Settings
+from .results import result_view
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
-def bootstrap(settings: Settings) -> dict[str, Any]:
-    """Everything the page needs before its first request, embedded with ``{{ bootstrap|tojson }}``."""
+def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Everything the page needs before its first request, embedded with ``{{ bootstrap|tojson }}``.
+
+    ``default_run``: the run the page opens with, ready to sample (the bundled grid25 model, else
+    the grid25 exact denoiser). ``permalink``: on /r/{result_id}, the result to replay (a
+    ``ResultView``: its ``links.events`` replays the stream); null on /."""
+    settings: Settings = request.app.state.settings
     return {
         "datasets": [d.model_dump(mode="json") for d in catalog.datasets()],
-        "presets": [p.model_dump(mode="json") for p in catalog.presets(settings)],
+        "presets": [p.model_dump(mode="json") for p in catalog.presets(settings, request.app.state.bundled)],
+        "default_run": request.app.state.default_run,
+        "permalink": permalink,
         "defaults": {
             "experiment": ExperimentConfig().model_dump(mode="json"),
             "sampler": SamplerConfig().model_dump(mode="json"),
@@ -37,10 +46,27 @@ def bootstrap(settings: Settings) -> dict[str, Any]:
 
 @router.get("/", name="index", response_class=HTMLResponse, tags=["pages"],
             responses={503: {"description": "The page template is not installed"}})
-def index(request: Request, settings: SettingsDep) -> Response:
+def index(request: Request) -> Response:
     """The lab's single page."""
+    return _page(request, bootstrap(request))
+
+
+@router.get("/r/{result_id}", name="permalink", response_class=HTMLResponse, tags=["pages"],
+            responses={404: {"description": "No such result"}, 410: {"description": "Result evicted or damaged"},
+                       503: {"description": "The page template is not installed"}})
+async def permalink(request: Request, result_id: str, store: StoreDep, registry: RegistryDep) -> Response:
+    """The page, told to replay one stored result (``bootstrap.permalink``) instead of sampling."""
+    try:
+        computation = await existing_result(result_id, store, registry)
+    except HTTPException as exc:  # a person opened this link: answer with a page, not JSON
+        return HTMLResponse(f"<!doctype html><title>Mode Interpolation Lab</title><p>{escape(str(exc.detail))}</p>"
+                            '<p><a href="/">Open the lab</a></p>', status_code=exc.status_code)
+    return _page(request, bootstrap(request, result_view(computation).model_dump(mode="json")))
+
+
+def _page(request: Request, boot: dict[str, Any]) -> Response:
     templates = request.app.state.templates
-    context = {"plotly_src": plotly_url(), "bootstrap": bootstrap(settings)}
+    context = {"plotly_src": plotly_url(), "bootstrap": boot}
     try:
         return templates.TemplateResponse(request, "index.html", context)
     except TemplateNotFound:
@@ -48,10 +74,11 @@ def index(request: Request, settings: SettingsDep) -> Response:
 
 
 @router.get("/healthz", name="health", tags=["pages"])
-def health(runner: RunnerDep, gate: GateDep) -> Health:
-    """Liveness, with the training queue and the open sample streams."""
+async def health(runner: RunnerDep, gate: GateDep, registry: RegistryDep) -> Health:
+    """Liveness, with the training queue, the sampling computations and their viewers."""
     queued, running = runner.counts()
-    return Health(status="ok", queued=queued, running=running, sample_streams=gate.open_streams)
+    return Health(status="ok", queued=queued, running=running, sample_streams=gate.open_streams,
+                  sample_viewers=registry.viewers, computations_started=registry.started)
 
 
 def plotly_js(request: Request) -> Response:

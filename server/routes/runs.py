@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from .. import catalog
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
@@ -35,9 +35,10 @@ def list_datasets() -> list[DatasetView]:
 
 
 @router.get("/presets", name="list_presets")
-def list_presets(settings: SettingsDep) -> list[PresetView]:
-    """Ready experiments: the exact denoiser, the default CPU recipe and a quick variant of each."""
-    return catalog.presets(settings)
+def list_presets(request: Request, settings: SettingsDep) -> list[PresetView]:
+    """Ready experiments: the exact denoiser, the default CPU recipe and a quick variant of each, and the
+    bundled pre-trained models (`ready`, with their `run_id` and the `metrics` of their card)."""
+    return catalog.presets(settings, request.app.state.bundled)
 
 
 @router.post("/runs", name="create_run", status_code=status.HTTP_202_ACCEPTED,

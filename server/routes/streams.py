@@ -13,10 +13,8 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from ..admission import SamplingGate
-from ..deps import GateDep, LoadedModelDep, RunDep, RunnerDep, SampleRequestDep, SettingsDep
-from ..encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT, error_event, sse
-from ..sample_session import SampleSession
+from ..deps import RunDep, RunnerDep, SampleFeedDep
+from ..encode import EVENT_DONE, EVENT_ERROR, error_event, sse
 from ..schemas import responses
 from ..store import RunRecord
 
@@ -49,34 +47,10 @@ async def run_events(run: RunDep, runner: RunnerDep) -> AsyncIterator[ServerSent
         runner.unsubscribe(run.run_id, queue)
 
 
-def _advance(session: SampleSession, gate: SamplingGate, steps: int) -> list[dict]:
-    """One chunk in a worker thread; the gate counts it so tests can see work stop."""
-    gate.chunk_started()
-    before = session.steps_done
-    try:
-        return session.advance(steps)
-    finally:
-        gate.chunk_finished(session.steps_done - before)
-
-
 @router.get("/runs/{run_id}/sample", name="sample_stream", response_class=EventSourceResponse,
             responses=responses(404, 409, 422, 429))
-async def sample_stream(run: RunDep, request: SampleRequestDep, model: LoadedModelDep, gate: GateDep,
-                        settings: SettingsDep) -> AsyncIterator[ServerSentEvent]:
-    """`meta`, one `frame` per entry of meta.frame_ts, `result`, then `done` (or `error` and the end)."""
-    session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
-    yield sse(EVENT_META, session.meta())
-    try:
-        while not session.finished:
-            # The semaphore is held per chunk, never across a `yield`: a slow reader holds no compute slot.
-            async with gate.compute():
-                frames = await asyncio.to_thread(_advance, session, gate, settings.sample_chunk_steps)
-            for frame in frames:
-                yield sse(EVENT_FRAME, frame)
-        async with gate.compute():
-            result = await asyncio.to_thread(session.result)
-        yield sse(EVENT_RESULT, result)
-        yield sse(EVENT_DONE, {})
-    except Exception as exc:  # a failure mid-stream can only be reported in-band
-        log.exception("sample stream of %s failed", run.run_id)
-        yield error_event(f"sampling failed: {type(exc).__name__}: {exc}")
+async def sample_stream(feed: SampleFeedDep) -> AsyncIterator[ServerSentEvent]:
+    """`meta` (with `result_id`), one `frame` per entry of meta.frame_ts, `result`, then `done`
+    (or `error` and the end). Identical requests share one computation (see ``server.sharing``)."""
+    async for event in feed.follow():
+        yield event

@@ -25,7 +25,8 @@ def test_index_renders_bootstrap_and_plotly_src(tmp_path: Path) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert f'src="{plotly_url()}"' in page.text
     boot = json.loads(page.text.split('type="application/json">')[1].split("</script>")[0])
-    assert set(boot) == {"datasets", "presets", "defaults", "limits", "events"}
+    assert set(boot) == {"datasets", "presets", "defaults", "limits", "events", "default_run", "permalink"}
+    assert boot["permalink"] is None and len(boot["default_run"]) == 16
     assert boot["defaults"]["experiment"] == ExperimentConfig().model_dump(mode="json")
     assert boot["defaults"]["sampler"] == SamplerConfig().model_dump(mode="json")
     assert boot["limits"]["max_sample_n"] == 10_000 and boot["limits"]["max_frames"] == 200
@@ -62,7 +63,8 @@ def test_plotly_is_served_gzipped_and_cached(client: TestClient) -> None:
 
 
 def test_health(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "queued": 0, "running": 0, "sample_streams": 0}
+    assert client.get("/healthz").json() == {"status": "ok", "queued": 0, "running": 0, "sample_streams": 0,
+                                             "sample_viewers": 0, "computations_started": 0}
 
 
 def test_openapi_documents_routes_and_errors(client: TestClient) -> None:

@@ -156,7 +156,7 @@ def test_too_many_streams_is_429(tmp_path: Path) -> None:
             events = parse_sse(open_stream.iter_lines())  # keep a reference: dropping it closes the stream
             assert next(events)[0] == "meta"  # admitted and streaming
             assert client.get("/healthz").json()["sample_streams"] == 1
-            busy = client.get(url)
+            busy = client.get(url + "&seed=1")  # another computation (the same url would join the open one)
             assert busy.status_code == 429 and busy.headers["Retry-After"] == "2"
         # The place comes back when the first stream ends (here: the client left it early).
         ok = read_events(client, f"/api/runs/{run_id}/sample?n=10&frames=2")
