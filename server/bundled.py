@@ -59,7 +59,7 @@ def discover(models_dir: Path) -> list[BundledModel]:
     if not models_dir.is_dir():
         return []
     found: list[BundledModel] = []
-    for path in sorted(models_dir.glob("*.safetensors")):
+    for path in sorted(models_dir.glob("*.safetensors"), key=lambda p: p.stem):
         try:
             checkpoint = load_checkpoint(path)
         except CheckpointError as exc:
@@ -70,7 +70,12 @@ def discover(models_dir: Path) -> list[BundledModel]:
             log.warning("skipping bundled model %s: trained under algorithm version %r, this is %r",
                         path.name, version, ALGO_VERSION)
             continue
-        found.append(BundledModel(path.stem, checkpoint.config.run_id(), checkpoint.config, _card(path), path))
+        run_id = checkpoint.config.run_id()
+        twin = next((m for m in found if m.run_id == run_id), None)
+        if twin is not None:  # one run, one preset: the same config twice is a packaging mistake
+            log.warning("skipping bundled model %s: same config (run %s) as %s", path.name, run_id, twin.path.name)
+            continue
+        found.append(BundledModel(path.stem, run_id, checkpoint.config, _card(path), path))
     return found
 
 

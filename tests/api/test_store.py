@@ -63,3 +63,106 @@ def tiny_config_json() -> str:
     from tests.support import TINY_CONFIG
 
     return ExperimentConfig.model_validate(TINY_CONFIG).canonical_json()
+
+
+# ---------------------------------------------------------------------------- size cap, pins, LRU
+
+
+def _done_run(store: Store, run_id: str, size: int, *, pinned: bool = False) -> None:
+    """A finished run whose weights file is ``size`` bytes."""
+    path = store.model_path(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"w" * size)
+    store.put(run_id, "trained", "{}", "done", pinned=pinned)
+
+
+def _result(store: Store, result_id: str, run_id: str, size: int) -> None:
+    store.result_path(result_id).write_bytes(b"r" * size)
+    assert store.add_result(result_id, run_id, "{}")
+
+
+def test_lru_eviction_spares_pinned_active_and_recent(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, max_bytes=10_000)
+    _done_run(store, "00000000000000b1", 3000, pinned=True)  # a bundled model: never evicted
+    _done_run(store, "00000000000000a1", 3000)
+    _done_run(store, "00000000000000a2", 3000)
+    store.put("00000000000000a9", "trained", "{}", "running")  # training: never evicted
+    store.touch("00000000000000a1")  # a1 used after a2: a2 is now the least recently used
+    assert store.usage() == 9000
+    _done_run(store, "00000000000000a3", 3000)  # 12,000 > 10,000: one run must go
+    assert store.get("00000000000000a2") is None and not store.run_dir("00000000000000a2").exists()
+    for kept in ("00000000000000b1", "00000000000000a1", "00000000000000a3", "00000000000000a9"):
+        assert store.get(kept) is not None
+    assert store.usage() == 9000
+
+    # A run goes with its results. Adding c2 to a1 is a use of a1, so a3 is now the least recently used.
+    _result(store, "00000000000000c1", "00000000000000b1", 500)
+    _result(store, "00000000000000c2", "00000000000000a1", 400)
+    store.touch_result("00000000000000c1")
+    _result(store, "00000000000000c3", "00000000000000b1", 900)  # 10,800 > 10,000
+    assert store.get("00000000000000a3") is None and store.get("00000000000000a1") is not None
+    assert store.usage() == 7800
+    # A pinned run stays, but its results go one by one, least recently used first.
+    store.touch("00000000000000a1")
+    store.max_bytes = 7500
+    assert store.enforce_cap() == ["00000000000000c1"]
+    evicted = store.get_result("00000000000000c1")
+    assert evicted is not None and evicted.evicted_at is not None  # its permalink can say "no longer stored"
+    assert not store.result_path("00000000000000c1").exists()
+    assert store.get_result("00000000000000c3").evicted_at is None  # type: ignore[union-attr]
+    assert store.get("00000000000000b1") is not None and store.usage() == 7300
+    # Evicting a run marks its results evicted too.
+    store.max_bytes = 3900
+    assert store.enforce_cap() == ["00000000000000c3", "00000000000000a1"]
+    assert store.get_result("00000000000000c2").evicted_at is not None  # type: ignore[union-attr]
+    assert store.usage() == 3000  # the pinned run alone: never evicted, even over the cap
+    store.max_bytes = 100
+    assert store.enforce_cap() == [] and store.get("00000000000000b1") is not None
+    store.close()
+
+
+def test_a_result_of_an_evicted_run_is_not_recorded(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    store.result_path("00000000000000c1").write_bytes(b"r")
+    assert not store.add_result("00000000000000c1", "00000000000000a1", "{}")  # no such run (any more)
+    assert store.get_result("00000000000000c1") is None and not store.result_path("00000000000000c1").exists()
+    store.close()
+
+
+def test_open_sweeps_temp_files_and_orphans(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    _done_run(store, "00000000000000a1", 10)
+    _result(store, "00000000000000c1", "00000000000000a1", 10)
+    store.close()
+    stray = [tmp_path / "runs" / "00000000000000a1" / "model.safetensorsXYZ.tmp",
+             tmp_path / "results" / "00000000000000c2.npzXYZ.tmp", tmp_path / "results" / "00000000000000c3.npz"]
+    for path in stray:
+        path.write_bytes(b"half")
+    (tmp_path / "runs" / "00000000000000ff").mkdir()  # a run dir whose row an eviction already deleted
+    reopened = Store.open(tmp_path)
+    assert not any(path.exists() for path in stray) and not (tmp_path / "runs" / "00000000000000ff").exists()
+    assert reopened.model_path("00000000000000a1").exists() and reopened.result_path("00000000000000c1").exists()
+    reopened.close()
+
+
+def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "runs.sqlite3")
+    old.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, config_json TEXT NOT NULL,"
+                " status TEXT NOT NULL, created_at TEXT NOT NULL, finished_at TEXT, metrics_json TEXT, error TEXT,"
+                " torch_version TEXT, threads INTEGER)")
+    old.execute("INSERT INTO runs VALUES ('00000000000000a1', 'oracle', '{}', 'done', 'now', 'now', NULL, NULL,"
+                " NULL, NULL)")
+    old.commit()
+    old.close()
+    store = Store.open(tmp_path)
+    record = store.get("00000000000000a1")
+    assert record is not None and record.status == "done" and not record.pinned and record.size_bytes == 0
+    store.close()
+
+
+def test_store_size_cap_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({"MODELAB_DATA_DIR": str(tmp_path), "MODELAB_MAX_STORE_MB": "0.5"})
+    assert settings.max_store_bytes == 512 * 1024
+    assert Settings.from_env({}).max_store_mb == 2048
