@@ -1,4 +1,4 @@
-"""``modelab``: train, sample, reproduce the paper's Gaussian experiments, and serve the lab.
+"""``modelab``: train, sample, reproduce the paper's Gaussian experiments, analyse them, and serve the lab.
 
 Every option's default comes from the config models in ``server/diffusion/config.py``. Bad input
 (unknown dataset, malformed mixture file, out-of-range value, missing checkpoint) prints one line
@@ -292,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     add_threads_option(rep, 2)
     rep.set_defaults(func=cmd_reproduce)
+
+    from .analysis_cli import add_analysis_commands  # mechanism, detectors, sweep, recursive (issue #5)
+
+    add_analysis_commands(sub)
 
     serve = sub.add_parser("serve", help="start the web lab", description="Serve the lab with uvicorn.")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
