@@ -1,0 +1,765 @@
+// Page controller: reads the bootstrap, wires the controls to the API and the views, and exposes
+// window.__lab so browser tests can wait on real progress instead of sleeping.
+
+import { createRun, cancelJob, getRun, openStream } from './api.js';
+import { columns, decode, flat } from './codec.js';
+import { state, on, emit } from './state.js';
+import { Player } from './animation.js';
+import { initEditor, setDataset, dataConfig, handlePlotPointerDown } from './editor.js';
+import { boundsOf, sigmasOf, SUPPORT_RADIUS_SIGMA } from './mixture.js';
+import {
+  renderMain, resetLoss, extendLoss, renderDetector, renderTrajectory, plotGeometry,
+} from './plots.js';
+import { detectorStats, readoutText, atThreshold, formatVariance } from './detector.js';
+
+const $ = (id) => document.getElementById(id);
+const fmt = (v) => Math.round(v).toLocaleString('en-US');
+const pct = (v) => `${(100 * v).toFixed(1)}%`;
+
+const boot = JSON.parse($('bootstrap').textContent || '{}');
+state.bootstrap = boot;
+
+// Event names are shared with the server through the bootstrap when it sends them.
+const EV = { progress: 'progress', done: 'done', error: 'error', meta: 'meta', frame: 'frame', result: 'result' };
+for (const [k, v] of Object.entries(boot.events ?? {})) if (k in EV && typeof v === 'string') EV[k] = v;
+
+const defaults = boot.defaults ?? {};
+const mainDiv = $('main-plot');
+const lossDiv = $('loss-plot');
+let trainStream = null;
+let sampleStream = null;
+let sampleCounter = 0;
+let det = null; // detector statistics of the current result
+let lastLossStep = -1;
+
+// ------------------------------------------------------------------ errors
+
+function showError(err) {
+  const li = document.createElement('li');
+  li.textContent = err && err.message ? err.message : String(err);
+  $('error-list').append(li);
+  $('errors').hidden = false;
+  for (const f of err?.fields ?? []) {
+    const input = document.querySelector(`[data-path="${CSS.escape(f.path)}"]`)
+      ?? document.querySelector(`[data-path^="${CSS.escape(f.path.split('.').slice(0, 2).join('.'))}"]`);
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      input.title = f.msg;
+    }
+  }
+}
+
+function clearErrors() {
+  $('error-list').replaceChildren();
+  $('errors').hidden = true;
+  for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('title');
+  }
+}
+
+on('error', showError);
+window.addEventListener('unhandledrejection', (ev) => showError(ev.reason ?? new Error('Unexpected failure')));
+
+// ------------------------------------------------------------------ form <-> config
+
+const TRAIN_FIELDS = [
+  ['f-steps', 'train', 'steps', 'int'], ['f-batch', 'train', 'batch', 'int'], ['f-lr', 'train', 'lr', 'float'],
+  ['f-lr-schedule', 'train', 'lr_schedule', 'str'], ['f-seed', 'train', 'seed', 'int'],
+  ['f-width', 'net', 'width', 'int'], ['f-blocks', 'net', 'blocks', 'int'],
+  ['f-T', 'schedule', 'T', 'int'], ['f-schedule', 'schedule', 'kind', 'str'],
+];
+const SAMPLE_FIELDS = [
+  ['s-n', 'n', 'int'], ['s-seed', 'seed', 'int'], ['s-sampler', 'sampler', 'str'], ['s-eta', 'eta', 'float'],
+  ['s-frames', 'frames', 'int'], ['s-window', 'window', 'int'],
+];
+
+function parseField(el, type) {
+  if (type === 'str') return el.value;
+  if (el.value.trim() === '') return null; // let the server name the missing field
+  const v = Number(el.value);
+  if (!Number.isFinite(v)) return el.value;
+  return type === 'int' && Number.isInteger(v) ? Math.trunc(v) : v;
+}
+
+function fillForm(config) {
+  for (const [id, section, key] of TRAIN_FIELDS) {
+    const v = config?.[section]?.[key];
+    if (v !== undefined && v !== null) $(id).value = String(v);
+  }
+}
+
+function readConfig() {
+  const base = structuredClone(defaults.experiment ?? {});
+  const config = { ...base, data: dataConfig() };
+  for (const [id, section, key, type] of TRAIN_FIELDS) {
+    config[section] = { ...(config[section] ?? {}), [key]: parseField($(id), type) };
+  }
+  return config;
+}
+
+function readSampler() {
+  const out = {};
+  for (const [id, key, type] of SAMPLE_FIELDS) out[key] = parseField($(id), type);
+  if (out.sampler !== 'ddim') out.eta = 0;
+  return out;
+}
+
+function fillSampler(s) {
+  const values = { n: 2000, seed: 0, sampler: 'ddpm', eta: 0, frames: 100, window: 10, ...(s ?? {}) };
+  for (const [id, key] of SAMPLE_FIELDS) $(id).value = String(values[key]);
+}
+
+// ------------------------------------------------------------------ training
+
+function setTraining(active) {
+  state.training.active = active;
+  $('train').disabled = active;
+  $('cancel').disabled = !active;
+}
+
+function setProgress(fraction, text) {
+  const p = Math.max(0, Math.min(1, fraction));
+  $('progress-fill').style.width = `${(100 * p).toFixed(1)}%`;
+  $('progress').setAttribute('aria-valuenow', String(Math.round(100 * p)));
+  if (text !== undefined) $('progress-text').textContent = text;
+}
+
+function secondsText(s) {
+  if (s === null || s === undefined || !Number.isFinite(s)) return '';
+  return s < 90 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function onProgress(p) {
+  state.training.step = p.step;
+  state.training.steps = p.steps;
+  if (p.status === 'queued') {
+    const pos = p.queue_position ? ` (position ${p.queue_position} in the queue)` : '';
+    setProgress(0, `Waiting for a free training slot${pos}…`);
+    return;
+  }
+  const eta = p.eta !== null && p.eta !== undefined ? ` · about ${secondsText(p.eta)} left` : '';
+  const loss = Number.isFinite(p.loss) ? ` · loss ${p.loss.toFixed(4)}` : '';
+  setProgress(p.steps ? p.step / p.steps : 0,
+    `Step ${fmt(p.step)} / ${fmt(p.steps)}${loss} · ${secondsText(p.elapsed)} elapsed${eta}`);
+  if (Number.isFinite(p.loss) && p.step > lastLossStep) {
+    lastLossStep = p.step;
+    extendLoss(lossDiv, p.step, p.loss);
+  }
+}
+
+async function onTrainDone(d) {
+  trainStream = null;
+  setTraining(false);
+  const status = d.status ?? 'done';
+  if (state.run) state.run.status = status;
+  if (status === 'done') {
+    const m = d.metrics ?? {};
+    if (Array.isArray(m.loss_history) && m.loss_history.length) resetLoss(lossDiv, m.loss_history);
+    setProgress(1, state.run?.kind === 'oracle'
+      ? 'Exact (oracle) denoiser: nothing to train.'
+      : `Trained ${fmt(m.steps ?? state.training.steps)} steps in ${secondsText(m.train_seconds)}`
+        + `${Number.isFinite(m.final_loss) ? `, final loss ${m.final_loss.toFixed(4)}` : ''}.`);
+    $('sample').disabled = false;
+    startSampling();
+    return;
+  }
+  if (status === 'cancelled') {
+    setProgress(0, 'Training cancelled.');
+    setSummary('Training was cancelled. Change the settings or train again.');
+    return;
+  }
+  let reason = '';
+  try {
+    const { body } = await getRun(state.run.run_id);
+    reason = body?.error ? `: ${body.error}` : '';
+  } catch { /* the message below still says what happened */ }
+  setProgress(0, 'Training failed.');
+  showError(new Error(`Training failed${reason}`));
+}
+
+function onTrainError(err) {
+  trainStream = null;
+  setTraining(false);
+  setProgress(0, 'Training stopped.');
+  showError(err);
+}
+
+async function trainAndSample() {
+  clearErrors();
+  closeStreams();
+  const kind = $('oracle').checked ? 'oracle' : 'trained';
+  const config = readConfig();
+  setTraining(true);
+  setProgress(0, kind === 'oracle' ? 'Preparing the exact denoiser…' : 'Submitting the training job…');
+  lastLossStep = -1;
+  resetLoss(lossDiv, [], kind === 'oracle' ? 'exact denoiser: nothing to train' : 'waiting for the first steps…');
+  let body;
+  try {
+    ({ body } = await createRun(kind, config));
+  } catch (err) {
+    setTraining(false);
+    setProgress(0, 'Not started.');
+    showError(err);
+    return;
+  }
+  state.run = { run_id: body.run_id, kind: body.kind ?? kind, status: body.status };
+  state.runMixture = structuredClone(state.mixture);
+  setSummary(kind === 'oracle' ? 'Using the exact denoiser of this mixture.' : `Training model ${body.run_id}…`);
+  trainStream = openStream(`/api/runs/${encodeURIComponent(body.run_id)}/events`,
+    { [EV.progress]: onProgress, [EV.done]: onTrainDone }, onTrainError,
+    { finalEvent: EV.done, errorEvent: EV.error });
+}
+
+async function cancelTraining() {
+  if (!state.run) return;
+  $('cancel').disabled = true;
+  setProgress(0, 'Cancelling…'); // before the request: its `done` event may arrive before the reply
+  try {
+    await cancelJob(state.run.run_id);
+  } catch (err) {
+    showError(err);
+    $('cancel').disabled = !state.training.active;
+  }
+}
+
+// ------------------------------------------------------------------ sampling
+
+function closeStreams() {
+  if (trainStream) trainStream.close();
+  if (sampleStream) sampleStream.close();
+  trainStream = null;
+  sampleStream = null;
+  state.sampling.active = false;
+}
+
+function clearSampling() {
+  if (sampleStream) sampleStream.close();
+  sampleStream = null;
+  sampleCounter += 1;
+  state.sampling = { active: false, meta: null, frames: [], result: null, framesReceived: 0, idx: null };
+  state.selected = null;
+  det = null;
+  player.pause();
+  player.index = 0;
+  syncDetector();
+  renderTrajectory($('traj-plot'), null);
+  $('traj-info').textContent = 'Click a particle in the main plot, or:';
+  syncPlayerControls(player);
+}
+
+function startSampling() {
+  if (!state.run) return;
+  clearErrors();
+  clearSampling();
+  const params = readSampler();
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) qs.set(k, v === null ? '' : String(v));
+  state.sampling.active = true;
+  state.sampling.params = params;
+  setSummary(`Sampling ${Number.isFinite(params.n) ? fmt(params.n) : ''} particles from noise…`);
+  sampleStream = openStream(`/api/runs/${encodeURIComponent(state.run.run_id)}/sample?${qs}`, {
+    [EV.meta]: onMeta, [EV.frame]: onFrame, [EV.result]: onResult, [EV.done]: onSampleDone,
+  }, (err) => {
+    sampleStream = null;
+    state.sampling.active = false;
+    setSummary('Sampling stopped: see the message above.');
+    showError(err);
+    syncPlayerControls(player);
+  }, { finalEvent: EV.done, errorEvent: EV.error });
+}
+
+function onMeta(meta) {
+  state.sampling.meta = meta;
+  state.sampling.frames = new Array(0);
+  $('time').max = String(Math.max((meta.frame_ts?.length ?? 1) - 1, 0));
+  player.index = 0;
+  player.play();
+}
+
+function onFrame(f) {
+  const frame = { index: f.index, t: f.t, x: columns(f.x), x0: f.x0 ? columns(f.x0) : null };
+  const frames = state.sampling.frames;
+  frames[Number.isInteger(f.index) ? f.index : frames.length] = frame;
+  state.sampling.framesReceived += 1;
+  if (!player.playing && player.index >= frames.length - 2) player.invalidate();
+  else if (player.playing) player.schedule();
+}
+
+function labelIndices(label) {
+  const buckets = [[], [], []];
+  for (let i = 0; i < label.length; i += 1) (buckets[label[i]] ?? buckets[2]).push(i);
+  return { support: Uint32Array.from(buckets[0]), between: Uint32Array.from(buckets[1]), outside: Uint32Array.from(buckets[2]) };
+}
+
+function onResult(r) {
+  const x0Last = decode(r.x0_last);
+  const result = {
+    samples: columns(r.samples),
+    label: flat(r.label),
+    nearest: flat(r.nearest_mode),
+    between: decode(r.between),
+    distance: flat(r.distance_sigma),
+    variance: flat(r.variance),
+    x0Last,
+    x0LastTs: r.x0_last_ts ?? [],
+    summary: r.summary ?? {},
+  };
+  state.sampling.result = result;
+  state.sampling.idx = labelIndices(result.label);
+  det = detectorStats(result.variance, result.label);
+  state.threshold = det.paperThreshold;
+  syncDetector();
+  setSummary(summaryText());
+  $('pick-between').disabled = state.sampling.idx.between.length + state.sampling.idx.outside.length === 0;
+  $('pick-support').disabled = state.sampling.idx.support.length === 0;
+  player.invalidate();
+}
+
+function onSampleDone() {
+  sampleStream = null;
+  state.sampling.active = false;
+  syncPlayerControls(player);
+  player.invalidate();
+}
+
+// ------------------------------------------------------------------ summary
+
+function setSummary(text) {
+  if ($('summary').textContent !== text) $('summary').textContent = text;
+}
+
+function summaryText() {
+  const { result, idx } = state.sampling;
+  if (!result) return $('summary').textContent;
+  const n = result.label.length;
+  const nb = idx.between.length;
+  const no = idx.outside.length;
+  let text = `${fmt(nb)} of ${fmt(n)} samples (${pct(nb / n)}) landed between modes`;
+  if (no) text += `; ${fmt(no)} (${pct(no / n)}) outside the outer modes`;
+  text += '.';
+  if (det && det.nBetween && Number.isFinite(det.paperThreshold)) {
+    const r = atThreshold(det, det.paperThreshold);
+    text += ` Keeping 96% of in-support samples, the variance detector removes ${pct(r.removedShare)} of them.`;
+  }
+  return text;
+}
+
+// ------------------------------------------------------------------ main view
+
+function geometry() {
+  const meta = state.sampling.meta;
+  const mixture = meta ? (state.runMixture ?? state.mixture) : state.mixture;
+  if (meta && Array.isArray(meta.means)) {
+    const means = meta.means.map((m) => (Array.isArray(m) ? m : [m]));
+    const sigmas = meta.sigmas ?? sigmasOf(mixture);
+    const mix = { means, sigma: sigmas, weights: mixture.weights?.length === means.length ? mixture.weights : null, n: mixture.n };
+    // data_bounds frame the modes (where hallucinations are visible); bounds also hold the initial noise.
+    const useData = $('zoom-modes').checked && meta.data_bounds;
+    const b = (useData ? meta.data_bounds : meta.bounds) ?? boundsOf(mix);
+    return { dim: means[0].length, means, sigmas, mixture: mix, radius: meta.radius_sigma ?? SUPPORT_RADIUS_SIGMA, bounds: b };
+  }
+  return {
+    dim: state.dim, means: mixture.means, sigmas: sigmasOf(mixture), mixture,
+    radius: SUPPORT_RADIUS_SIGMA, bounds: state.viewBounds ?? boundsOf(mixture),
+  };
+}
+
+const TRAIL_FRAMES = 30; // 2D: the selected particle's recent path (older frames are noise scribble)
+
+function selectedPath(dim, frames, i, index) {
+  if (i === null || !frames.length) return null;
+  if (dim === 1) {
+    return [Float32Array.from(frames, (_, j) => j), Float32Array.from(frames, (f) => (f ? f.x[0][i] : NaN))];
+  }
+  const from = Math.max(0, index - TRAIL_FRAMES);
+  const part = frames.slice(from, index + 1);
+  return [Float32Array.from(part, (f) => (f ? f.x[0][i] : NaN)), Float32Array.from(part, (f) => (f ? f.x[1][i] : NaN))];
+}
+
+function mainView(index) {
+  const g = geometry();
+  const { frames, meta, result, idx } = state.sampling;
+  const frame = frames[index] ?? null;
+  const i = state.selected;
+  const nParticles = frame ? frame.x[0].length : 0;
+  const lastIndex = (meta?.frame_ts?.length ?? 0) - 1;
+  return {
+    ...g,
+    frames: frames.filter(Boolean),
+    frame,
+    index,
+    idx: result ? idx : null,
+    isFinal: index === lastIndex,
+    nParticles,
+    nFrames: meta?.frame_ts?.length ?? 1,
+    frameTs: meta?.frame_ts ?? null,
+    defaultN: Number($('s-n').value) || 2000,
+    finalValues: g.dim === 1 ? (result ? result.samples[0] : (lastIndex >= 0 && frames[lastIndex] ? frames[lastIndex].x[0] : null)) : null,
+    selectedPath: selectedPath(g.dim, frames, i, index),
+    selectedPoint: frame && i !== null && g.dim === 2 ? [frame.x[0][i], frame.x[1][i]] : null,
+    editMode: state.editMode && g.dim === 2,
+    selectedMode: state.editMode ? state.selectedMode : null,
+    sampleKey: sampleCounter,
+    uirevision: `${state.dataset}|${g.dim}|${JSON.stringify(g.bounds)}`,
+  };
+}
+
+function renderIndex(index) {
+  return renderMain(mainDiv, mainView(index));
+}
+
+// ------------------------------------------------------------------ player
+
+const player = new Player({
+  available: () => state.sampling.frames.length,
+  complete: () => !state.sampling.active,
+  render: renderIndex,
+  onChange: syncPlayerControls,
+});
+
+function syncPlayerControls(p) {
+  const n = state.sampling.frames.length;
+  const has = n > 0;
+  for (const id of ['play', 'back10', 'back1', 'fwd1', 'fwd10', 'time']) $(id).disabled = !has;
+  $('play').textContent = p.playing ? '❚❚' : '▶';
+  $('play').setAttribute('aria-label', p.playing ? 'Pause' : 'Play');
+  $('time').value = String(p.index);
+  const ts = state.sampling.meta?.frame_ts;
+  const total = ts?.length ?? n;
+  $('time-label').textContent = has ? `frame ${p.index + 1}/${total} · t = ${state.sampling.frames[p.index]?.t ?? ts?.[p.index] ?? '—'}` : 't = —';
+}
+
+// ------------------------------------------------------------------ detector
+
+function syncDetector() {
+  const slider = $('threshold');
+  if (!det) {
+    renderDetector($('detector-plot'), null, 1);
+    slider.disabled = true;
+    $('threshold-reset').disabled = true;
+    $('detector-readout').textContent = state.sampling.active ? 'Waiting for the final samples…' : 'Sample to see the detector.';
+    return;
+  }
+  slider.disabled = false;
+  $('threshold-reset').disabled = false;
+  slider.min = String(det.range[0]);
+  slider.max = String(det.range[1]);
+  slider.step = String((det.range[1] - det.range[0]) / 500);
+  slider.value = String(Math.log10(Math.max(state.threshold, 1e-12)));
+  updateReadout();
+}
+
+function updateReadout() {
+  renderDetector($('detector-plot'), det, state.threshold);
+  const r = readoutText(det, state.threshold);
+  $('detector-readout').textContent = `${r.line} ${r.auroc} (between-mode vs in-support). Threshold ${formatVariance(state.threshold)}.`;
+  $('threshold').setAttribute('aria-valuetext', `threshold ${formatVariance(state.threshold)}: ${r.line}`);
+  if (state.selected !== null) showTrajectory(state.selected);
+}
+
+// ------------------------------------------------------------------ one particle
+
+function select(i) {
+  state.selected = i;
+  showTrajectory(i);
+  player.invalidate();
+}
+
+function showTrajectory(i) {
+  const { frames, result, meta } = state.sampling;
+  if (i === null || !frames.length) return;
+  const dim = frames[0].x.length;
+  const byT = new Map();
+  for (const f of frames) if (f && f.x0) byT.set(f.t, f.x0.map((col) => col[i]));
+  let K = 0;
+  if (result && result.x0Last) {
+    const [, k, d] = result.x0Last.shape;
+    K = k;
+    result.x0LastTs.forEach((t, j) => {
+      byT.set(t, Array.from({ length: d }, (_, c) => result.x0Last.data[(i * k + j) * d + c]));
+    });
+  }
+  const ts = [...byT.keys()].sort((a, b) => b - a);
+  const series = Array.from({ length: dim }, (_, c) => ts.map((t) => byT.get(t)[c]));
+  const windowStart = K ? ts.findIndex((t) => t <= K - 1) : -1;
+  const refs = [];
+  const g = geometry();
+  const modes = new Set();
+  if (result) {
+    modes.add(result.nearest[i]);
+    if (result.between && result.between.data[2 * i] >= 0) {
+      modes.add(result.between.data[2 * i]);
+      modes.add(result.between.data[2 * i + 1]);
+    }
+  }
+  for (const m of modes) if (g.means[m]) for (let c = 0; c < dim; c += 1) refs.push({ dim: c, value: g.means[m][c] });
+  const yRange = trajectoryRange(g, series, windowStart);
+  renderTrajectory($('traj-plot'), {
+    ts, positions: ts.map((_, p) => p), series, windowStart: windowStart >= 0 ? windowStart : null,
+    references: refs, highlight: result ? result.label[i] !== 0 : false,
+    yRange,
+    firstShown: firstSettled(series, yRange),
+  });
+  $('traj-info').textContent = particleText(i, meta);
+}
+
+function trajectoryRange(g, series, windowStart) {
+  const b = state.sampling.meta?.data_bounds ?? boundsOf(g.mixture);
+  let lo = Math.min(...b.x, ...(b.y ?? []));
+  let hi = Math.max(...b.x, ...(b.y ?? []));
+  for (const s of series) {
+    for (const v of s.slice(Math.max(windowStart, 0))) {
+      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+  }
+  const pad = 0.05 * (hi - lo);
+  return [lo - pad, hi + pad];
+}
+
+/** First position from which x̂0 stays near the data: earlier it is (x_t − s ε̂)/√ᾱ_t with √ᾱ_t ≈ 0. */
+function firstSettled(series, [lo, hi]) {
+  const span = hi - lo;
+  let first = 0;
+  series.forEach((s) => s.forEach((v, p) => {
+    if (!(v >= lo - span && v <= hi + span)) first = Math.max(first, p + 1);
+  }));
+  return Math.min(first, Math.max(series[0].length - 2, 0));
+}
+
+function modeName(k) {
+  const m = geometry().means[k];
+  if (!m) return `#${k}`;
+  return m.length === 1 ? `${+m[0].toFixed(3)}` : `(${m[0].toFixed(2)}, ${m[1].toFixed(2)})`;
+}
+
+function particleText(i, meta) {
+  const r = state.sampling.result;
+  if (!r) return `Sample #${i}: waiting for the final labels…`;
+  const label = r.label[i];
+  const b = r.between ? [r.between.data[2 * i], r.between.data[2 * i + 1]] : [-1, -1];
+  const where = label === 0 ? `in the support of the mode at ${modeName(r.nearest[i])}`
+    : label === 1 ? `between the modes at ${modeName(b[0])} and ${modeName(b[1])}` : 'outside the outer modes';
+  const v = r.variance[i];
+  const verdict = v > state.threshold ? 'removed' : 'kept';
+  const dist = label !== 0 && Number.isFinite(r.distance[i]) ? `, ${r.distance[i].toFixed(1)}σ from the nearest` : '';
+  const k = meta?.window ?? r.x0LastTs.length;
+  return `Sample #${i}: ${where}${dist}. x̂₀ variance over the last ${k} steps ${formatVariance(v)} → ${verdict} by the detector.`;
+}
+
+let pickCursor = { between: 0, support: 0 };
+function pick(kind) {
+  const idx = state.sampling.idx;
+  if (!idx) return;
+  const pool = kind === 'between' ? [...idx.between, ...idx.outside] : Array.from(idx.support);
+  if (!pool.length) return;
+  select(pool[pickCursor[kind] % pool.length]);
+  pickCursor[kind] += 1;
+}
+
+function nearestParticle(clientX, clientY) {
+  const frame = state.sampling.frames[player.index];
+  const geo = plotGeometry(mainDiv);
+  const at = geo && geo.toData(clientX, clientY);
+  if (!frame || !at) return null;
+  let best = 10; // px
+  let hit = null;
+  const dim = frame.x.length;
+  const xs = frame.x[0];
+  for (let i = 0; i < xs.length; i += 1) {
+    const q = dim === 1 ? geo.toPixel(player.index, xs[i]) : geo.toPixel(xs[i], frame.x[1][i]);
+    const d = dim === 1 ? Math.abs(q.py - at.py) + Math.abs(q.px - at.px) / 4 : Math.hypot(q.px - at.px, q.py - at.py);
+    if (d < best) { best = d; hit = i; }
+  }
+  return hit;
+}
+
+// ------------------------------------------------------------------ wiring
+
+function wirePlotPointer() {
+  mainDiv.addEventListener('pointerdown', (ev) => {
+    if (state.editMode && state.dim === 2 && !state.sampling.active) {
+      if (handlePlotPointerDown(ev, mainDiv)) ev.stopPropagation();
+      return;
+    }
+    const down = { x: ev.clientX, y: ev.clientY };
+    // On window: Plotly's zoom drag puts a cover over the page, so the pointerup lands outside the plot.
+    window.addEventListener('pointerup', (up) => {
+      if (Math.hypot(up.clientX - down.x, up.clientY - down.y) > 4) return; // a zoom drag, not a click
+      const i = nearestParticle(up.clientX, up.clientY);
+      if (i !== null) select(i);
+    }, { once: true, capture: true });
+  }, true);
+}
+
+function wireKeyboard() {
+  document.addEventListener('keydown', (ev) => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const t = ev.target;
+    if (t instanceof HTMLElement && t.closest('input, select, textarea, [contenteditable="true"]')) return;
+    if (!state.sampling.frames.length) return;
+    if (ev.key === ' ' || ev.code === 'Space') {
+      if (t instanceof HTMLButtonElement) return; // space on a focused button presses that button
+      ev.preventDefault();
+      player.toggle();
+    } else if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
+      ev.preventDefault();
+      const step = (ev.shiftKey ? 10 : 1) * (ev.key === 'ArrowRight' ? 1 : -1);
+      player.step(step);
+    } else if (ev.key === 'Home' || ev.key === 'End') {
+      ev.preventDefault();
+      player.pause();
+      player.seek(ev.key === 'Home' ? 0 : Infinity);
+    }
+  });
+}
+
+function wireControls() {
+  $('train').addEventListener('click', trainAndSample);
+  $('cancel').addEventListener('click', cancelTraining);
+  $('sample').addEventListener('click', startSampling);
+  $('oracle').addEventListener('change', (ev) => { $('train-fields').disabled = ev.target.checked; });
+  $('error-dismiss').addEventListener('click', clearErrors);
+  $('play').addEventListener('click', () => player.toggle());
+  $('back10').addEventListener('click', () => player.step(-10));
+  $('back1').addEventListener('click', () => player.step(-1));
+  $('fwd1').addEventListener('click', () => player.step(1));
+  $('fwd10').addEventListener('click', () => player.step(10));
+  $('time').addEventListener('input', (ev) => {
+    const index = Number(ev.target.value); // read first: pause() re-syncs the slider to the old index
+    player.pause();
+    player.seek(index);
+  });
+  $('speed').addEventListener('change', (ev) => player.setSpeed(Number(ev.target.value)));
+  $('zoom-modes').addEventListener('change', () => player.invalidate());
+  $('threshold').addEventListener('input', (ev) => {
+    state.threshold = 10 ** Number(ev.target.value);
+    updateReadout();
+  });
+  $('threshold-reset').addEventListener('click', () => {
+    if (!det) return;
+    state.threshold = det.paperThreshold;
+    syncDetector();
+  });
+  $('pick-between').addEventListener('click', () => pick('between'));
+  $('pick-support').addEventListener('click', () => pick('support'));
+  for (const el of document.querySelectorAll('[data-path], #s-n, #s-seed, #s-frames, #s-window, #s-eta')) {
+    el.addEventListener('input', () => el.removeAttribute('aria-invalid'));
+  }
+}
+
+function wirePresets() {
+  const presets = boot.presets ?? [];
+  const select = $('preset');
+  for (const p of presets) {
+    const opt = document.createElement('option');
+    opt.value = p.id;
+    opt.textContent = p.title ?? p.id;
+    select.append(opt);
+  }
+  select.addEventListener('change', () => {
+    const p = presets.find((x) => x.id === select.value);
+    $('preset-description').textContent = p?.description ?? '';
+    if (!p) return;
+    const config = structuredClone(p.config ?? {});
+    fillForm({ ...defaults.experiment, ...config,
+      train: { ...defaults.experiment?.train, ...config.train }, net: { ...defaults.experiment?.net, ...config.net },
+      schedule: { ...defaults.experiment?.schedule, ...config.schedule } });
+    $('oracle').checked = p.kind === 'oracle';
+    $('train-fields').disabled = p.kind === 'oracle';
+    const data = config.data ?? {};
+    setDataset(data.dataset ?? state.dataset, data.mixture ?? null);
+  });
+}
+
+function modesInside(bounds, means) {
+  return means.every((m) => m.every((v, j) => {
+    const r = bounds[j === 0 ? 'x' : 'y'];
+    return v >= r[0] && v <= r[1];
+  }));
+}
+
+on('mixture', ({ structural, reframe }) => {
+  // Axis ranges follow the dataset, not each edit: a mode added under the cursor must stay there.
+  if (reframe || !state.viewBounds || !modesInside(state.viewBounds, state.mixture.means)) {
+    state.viewBounds = boundsOf(state.mixture);
+  }
+  if (structural && state.sampling.frames.length && !state.sampling.active) {
+    clearSampling();
+    if (state.run) {
+      state.run = null;
+      $('sample').disabled = true;
+      setProgress(0, 'The mixture changed: train again (or use the exact model).');
+    }
+    setSummary('Mixture edited. Train a model (or use the exact one) to see where its samples land.');
+  }
+  player.invalidate();
+});
+
+function applyLimits(limits) {
+  // Only the shapes we recognise; the server validates everything anyway.
+  const set = (id, attr, v) => { if (Number.isFinite(v)) $(id)[attr] = String(v); };
+  set('s-n', 'max', limits?.max_sample_n);
+  set('s-frames', 'max', limits?.max_frames);
+  set('s-frames', 'min', limits?.min_frames);
+  set('f-steps', 'max', limits?.max_train_steps);
+}
+
+function init() {
+  initEditor(boot.datasets ?? []);
+  wireControls();
+  wirePresets();
+  wirePlotPointer();
+  wireKeyboard();
+  applyLimits(boot.limits);
+  fillForm(defaults.experiment ?? {});
+  fillSampler({ ...defaults.sampler, frames: defaults.frames ?? 100 });
+  const first = defaults.experiment?.data?.dataset ?? boot.datasets?.[0]?.name ?? 'grid25';
+  setDataset(first, defaults.experiment?.data?.mixture ?? null);
+  resetLoss(lossDiv);
+  syncDetector();
+  renderTrajectory($('traj-plot'), null);
+  syncPlayerControls(player);
+}
+
+// ------------------------------------------------------------------ test hook
+
+async function measurePlayback() {
+  const frames = state.sampling.frames.length;
+  if (!frames) throw new Error('nothing to play: sample first');
+  const speed = player.fps;
+  player.pause();
+  player.setSpeed(0);
+  player.seek(0);
+  await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+  const r0 = player.rendered;
+  const d0 = player.drawMs;
+  const t0 = performance.now();
+  player.play();
+  await new Promise((res) => {
+    const check = () => (player.playing || player.drawing || player.dirty ? requestAnimationFrame(check) : res());
+    requestAnimationFrame(check);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const rendered = player.rendered - r0;
+  player.setSpeed(speed);
+  return { frames: rendered, seconds, fps: rendered / seconds, drawMs: (player.drawMs - d0) / Math.max(rendered, 1) };
+}
+
+window.__lab = {
+  state,
+  player,
+  get framesReceived() { return state.sampling.framesReceived; },
+  get frameIndex() { return player.index; },
+  summaryText: () => $('summary').textContent,
+  detectorText: () => $('detector-readout').textContent,
+  errors: () => Array.from($('error-list').children, (li) => li.textContent),
+  measurePlayback,
+  emit,
+};
+
+try {
+  init();
+} catch (err) {
+  showError(new Error(`The page could not start: ${err.message}`));
+}
