@@ -43,9 +43,10 @@ def targets(name: str, r: dict[str, Any]) -> dict[str, dict[str, Any]]:
                                    r["share_off_bridges"] <= 0.002)
         auroc = r["variance_auroc"]
         out["auroc"] = check(">= 0.95", auroc, auroc is not None and not math.isnan(auroc) and auroc >= 0.95)
-        if name == "diamond25":
-            nn_pairs = r.get("between_nn_pair_share") or 0.0
-            out["nn_pairs_only"] = check("bridges only between nearest neighbours (±45°)", nn_pairs, nn_pairs >= 0.99)
+        second = r.get("between_on_second_nn_only") or 0.0
+        pairs = "modes sharing a y (or x) value" if name == "diamond25" else "diagonal neighbours"
+        out["no_second_nn_bridges"] = check(f"no between-mode samples on segments joining {pairs} only",
+                                            second, second == 0.0)
     else:
         gaps = r["gaps"]
         out["gap_mass"] = check("every gap holds far more than the true density (~1e-8)",

@@ -102,6 +102,19 @@ def nearest_neighbour_pairs(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray
     return np.stack([i, j], axis=1)
 
 
+def second_nearest_pairs(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
+    """(P, 2) pairs i < j at the second-smallest distance of either mode (grid diagonals, diamond same-y pairs)."""
+    d = np.sqrt(((means[:, None, :] - means[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    nearest = d.min(axis=1, keepdims=True)
+    farther = np.where(d > nearest * (1 + rtol), d, np.inf)
+    second = farther.min(axis=1, keepdims=True)
+    is_second = np.isfinite(second) & (d <= second * (1 + rtol)) & (d > nearest * (1 + rtol))
+    is_second = is_second | is_second.T
+    i, j = np.nonzero(np.triu(is_second, k=1))
+    return np.stack([i, j], axis=1)
+
+
 def distance_to_segments(samples: np.ndarray, means: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """(N,) distance from each sample to the closest of the given mode-to-mode segments."""
     x = np.asarray(samples, dtype=np.float64)[:, None, :]  # (N, 1, D)

@@ -20,6 +20,7 @@ from .ground_truth import (
     distance_to_segments,
     label_samples,
     nearest_neighbour_pairs,
+    second_nearest_pairs,
 )
 from .mixture import GaussianMixture
 
@@ -68,13 +69,18 @@ def summarize(
             # Between-mode samples far (> spacing / 4) from every nearest-neighbour segment: on a grid,
             # the cell interiors and diagonals.
             summary["share_off_bridges"] = float((d > spacing / 4).sum() / n)
-            nn = {(int(i), int(j)) for i, j in pairs}
-            pair_of = np.sort(labels.between[between], axis=1)
-            summary["between_nn_pair_share"] = float(np.mean([(int(i), int(j)) in nn for i, j in pair_of]))
+            # Of the between-mode samples, those on a segment joining second-nearest modes (the diagonals of the
+            # square grid; the same-y pairs of the diamond) and on no nearest-neighbour segment.
+            second = second_nearest_pairs(means)
+            if len(second):
+                d2 = distance_to_segments(samples[between], means, second)
+                summary["between_on_second_nn_only"] = float(((d2 <= BRIDGE_TOLERANCE) & (d > BRIDGE_TOLERANCE)).mean())
+            else:
+                summary["between_on_second_nn_only"] = 0.0
         else:
             summary["between_on_nn_segments"] = None
             summary["share_off_bridges"] = 0.0
-            summary["between_nn_pair_share"] = None
+            summary["between_on_second_nn_only"] = None
         summary["nn_spacing"] = spacing
     if mixture.dim == 1:
         summary["gaps"] = gap_shares(samples, mixture, radius_sigma)
