@@ -125,12 +125,12 @@ class TrainConfig(StrictModel):
 
     steps: Annotated[int, Ge(1), Le(200_000)] = 3000
     batch: Annotated[int, Ge(1), Le(20_000)] = 2048
-    lr: Annotated[float, Gt(0), Le(0.1)] = 3e-3
+    lr: Annotated[float, Gt(0), Le(0.1)] = 2e-2
     lr_schedule: LrSchedule = "cosine"
     warmup: Annotated[int, Ge(0), Le(10_000)] = 100
     # Share of each batch whose t is drawn from the first ``low_t_frac`` of the chain instead of all of it.
-    low_t_share: Annotated[float, Ge(0), Lt(1)] = 0.0
-    low_t_frac: Annotated[float, Gt(0), Le(1)] = 0.1
+    low_t_share: Annotated[float, Ge(0), Lt(1)] = 0.7
+    low_t_frac: Annotated[float, Gt(0), Le(1)] = 0.05
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
 
 
