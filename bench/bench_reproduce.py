@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -66,13 +68,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--save-models", type=Path, metavar="DIR",
+                        help="write each trained checkpoint and its card (the figures as JSON) to DIR/NAME[-sS]")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report: dict[str, Any] = {"threads": args.threads, "torch": torch.__version__, "runs": []}
     for name in args.experiments:
         for seed in args.seeds:
             print(f"[bench] {name} seed {seed}", file=sys.stderr, flush=True)
-            result = reproduce(name, seed=seed, n_samples=args.n, log=sys.stderr)
+            stem = name if seed == 0 else f"{name}-s{seed}"
+            model_path = args.save_models / f"{stem}.safetensors" if args.save_models else None
+            result = reproduce(name, seed=seed, n_samples=args.n, log=sys.stderr, save_model=model_path)
+            if args.save_models:
+                card = {"command": f"python bench/bench_reproduce.py {name} --seeds {seed} --save-models "
+                                   f"{args.save_models} (equivalently: modelab reproduce {name} --seed {seed} "
+                                   f"--save-model {model_path})",
+                        "machine": f"{os.cpu_count()}-core CPU, {args.threads} torch threads", **result}
+                (args.save_models / f"{stem}.json").write_text(json.dumps(card, indent=1) + "\n")
             result.pop("per_mode_share", None)
             report["runs"].append({"experiment": name, "seed": seed, "targets": targets(name, result),
                                    "figures": result})
