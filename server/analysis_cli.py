@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from .cli import (
     UsageError,
@@ -33,7 +34,7 @@ from .cli import (
 )
 from .diffusion.checkpoint import CheckpointError, load_checkpoint
 from .diffusion.config import ExperimentConfig, NetConfig, SamplerConfig, TrainConfig
-from .diffusion.datasets import training_set
+from .diffusion.datasets import describe_validation_error, training_set
 from .diffusion.detector_bench import bench_report, compute_scores, lid_t0_scan
 from .diffusion.experiment import ExperimentRun
 from .diffusion.mechanism import EpsFunction, mechanism_report, network_eps, oracle_eps
@@ -186,8 +187,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 e: Any = event
                 _log(f"[sweep] point {e.index + 1}/{e.total} {args.param}={e.value} seed {e.seed} run {e.run_id}"
                      f"{' (cached)' if e.cached else ''}")
-    except ValueError as exc:  # a value the config models reject (e.g. --values 5 for n_train)
-        raise UsageError(f"--values: {exc}") from exc
+    except ValidationError as exc:  # a value the config models reject (e.g. --values 5 for n_train)
+        raise UsageError(f"--values: {describe_validation_error(exc)}") from exc
     print_json({"seconds": round(time.perf_counter() - start, 2), **result})
     return 0
 

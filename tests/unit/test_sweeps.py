@@ -1,0 +1,117 @@
+"""Sweep plumbing on tiny configs: each parameter changes the right field, a repeated sweep is all cache
+hits and trains nothing, a sampler sweep trains one model per seed, and the aggregate has error bars."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.datasets import NAMED_MIXTURES
+from server.diffusion.result_cache import JsonDirCache, MemoryCache
+from server.diffusion.sweeps import (
+    PointDone,
+    PointStarted,
+    PointTraining,
+    SweepDone,
+    aggregate,
+    parse_value,
+    point_config,
+    run_sweep,
+)
+
+TINY = ExperimentConfig.model_validate({
+    "data": {"dataset": "1d-123", "n": 60},
+    "schedule": {"T": 20},
+    "net": {"width": 16, "blocks": 1},
+    "train": {"steps": 8, "batch": 32, "warmup": 2},
+})
+SAMPLER = SamplerConfig(n=40, window=3)
+
+
+def test_point_config_changes_one_field() -> None:
+    config, _ = point_config(TINY, SAMPLER, "n_train", 100, seed=3)
+    assert config.data.n == 100 and config.train.seed == 3
+    config, _ = point_config(TINY, SAMPLER, "spacing", 2.0, seed=0)
+    assert config.data.dataset == "custom" and config.data.mixture is not None
+    assert config.data.mixture.means == ((2.0,), (4.0,), (6.0,)) and config.data.mixture.n == 60
+    assert config.data.mixture.sigma == NAMED_MIXTURES["1d-123"].sigma
+    assert point_config(TINY, SAMPLER, "T", 50, 0)[0].schedule.T == 50
+    assert point_config(TINY, SAMPLER, "steps", 5, 0)[0].train.steps == 5
+    assert point_config(TINY, SAMPLER, "width", 32, 0)[0].net.width == 32
+    config, sampler = point_config(TINY, SAMPLER, "sampler", "ddim:0.5", 0)
+    assert config == TINY.model_copy(update={"train": TINY.train.model_copy(update={"seed": 0})})
+    assert sampler.sampler == "ddim" and sampler.eta == 0.5 and sampler.n == 40
+    with pytest.raises(ValueError):
+        point_config(TINY, SAMPLER, "n_train", 5, 0)  # below the config's minimum of 10
+
+
+def test_parse_value() -> None:
+    assert parse_value("n_train", "1000") == 1000
+    assert parse_value("spacing", "1.5") == 1.5
+    assert parse_value("sampler", "ddim:0.3") == "ddim:0.3"
+    for param, text in [("n_train", "ten"), ("spacing", "-1"), ("sampler", "ddpm:0.5"), ("sampler", "ddim:2"),
+                        ("sampler", "euler")]:
+        with pytest.raises(ValueError, match="values"):
+            parse_value(param, text)
+    with pytest.raises(ValueError, match="param"):
+        parse_value("lr", "1")
+
+
+def _run(param: str, values: list, seeds: list[int], cache: MemoryCache | JsonDirCache) -> tuple[list, dict]:  # type: ignore[type-arg]
+    events = list(run_sweep(TINY, SAMPLER, param, values, seeds, cache=cache, report_every=4))
+    assert isinstance(events[-1], SweepDone)
+    return events, events[-1].result
+
+
+def test_second_sweep_is_all_cache_hits_and_trains_nothing() -> None:
+    cache = MemoryCache()
+    events, first = _run("n_train", [30, 60], [0, 1], cache)
+    started = [e for e in events if isinstance(e, PointStarted)]
+    assert len(started) == 4 and not any(e.cached for e in started)
+    assert {e.index for e in events if isinstance(e, PointTraining)} == {0, 1, 2, 3}
+    assert len(cache.items) == 4
+
+    events, second = _run("n_train", [30, 60], [0, 1], cache)
+    assert not any(isinstance(e, PointTraining) for e in events)
+    assert all(e.cached for e in events if isinstance(e, PointStarted))
+    assert second["series"] == first["series"]
+    # Adding a seed trains only the new points.
+    events, third = _run("n_train", [30, 60], [0, 1, 2], cache)
+    assert {e.index for e in events if isinstance(e, PointTraining)} == {4, 5}
+    series = third["series"][0]
+    assert [r["seed"] for r in series["per_seed"]] == [0, 1, 2] and series["std"] >= 0.0
+    assert len([e for e in events if isinstance(e, PointDone)]) == 6
+
+
+def test_sampler_sweep_trains_once_per_seed(tmp_path: Path) -> None:
+    cache = JsonDirCache(tmp_path / "cache")
+    events, result = _run("sampler", ["ddpm", "ddim", "ddim:1"], [0], cache)
+    trained_points = {e.index for e in events if isinstance(e, PointTraining)}
+    assert trained_points == {0}
+    run_ids = {p["run_id"] for p in result["points"]}
+    assert len(run_ids) == 1 and len({p["key"] for p in result["points"]}) == 3
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 3
+    events, _ = _run("sampler", ["ddpm", "ddim", "ddim:1"], [0], cache)
+    assert not any(isinstance(e, PointTraining) for e in events)
+
+
+def test_json_cache_round_trip_and_bad_files(tmp_path: Path) -> None:
+    cache = JsonDirCache(tmp_path)
+    assert cache.get("0123456789abcdef") is None
+    cache.put("0123456789abcdef", {"a": 1.5, "b": [1, 2]})
+    assert cache.get("0123456789abcdef") == {"a": 1.5, "b": [1, 2]}
+    (tmp_path / "fedcba9876543210.json").write_text("{broken")
+    assert cache.get("fedcba9876543210") is None
+    with pytest.raises(ValueError, match="16 hex"):
+        cache.get("../../etc/passwd")
+    assert json.loads((tmp_path / "0123456789abcdef.json").read_text())["a"] == 1.5
+
+
+def test_aggregate_mean_std_per_seed() -> None:
+    rows = [{"value": 1, "seed": s, "run_id": str(s), "share_between_modes": v} for s, v in [(0, 0.1), (1, 0.3)]]
+    out = aggregate("n_train", [1], [0, 1], rows)
+    assert out["series"][0]["mean"] == pytest.approx(0.2)
+    assert out["series"][0]["std"] == pytest.approx(0.1414213, rel=1e-5)
