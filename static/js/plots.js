@@ -33,7 +33,7 @@ const CONFIG = {
 };
 const SMALL_CONFIG = { displayModeBar: false, responsive: true };
 const FAN_SUPPORT_LINES = 250; // fan lines drawn for in-support particles (the rest add nothing but ink)
-const FAN_HIGHLIGHT_LINES = 400;
+const FAN_HIGHLIGHT_LINES = 250;
 
 const fmtInt = (v) => Math.round(v).toLocaleString('en-US');
 
@@ -133,16 +133,16 @@ function build2D(view) {
       },
     },
     ...labelTraces(posX, posY, frame ? idx : null, names, view.isFinal),
-    {
+    // The selection traces exist only while a particle is selected: each WebGL trace is a draw call per frame.
+    ...(selectedPath ? [{
       type: 'scattergl', mode: 'lines', name: 'selected path', showlegend: false,
-      x: selectedPath ? selectedPath[0] : empty, y: selectedPath ? selectedPath[1] : empty,
-      line: { color: 'rgba(0,0,0,0.7)', width: 1.5 },
-    },
-    {
+      x: selectedPath[0], y: selectedPath[1], line: { color: 'rgba(0,0,0,0.7)', width: 1.5 },
+    }] : []),
+    ...(selectedPoint ? [{
       type: 'scattergl', mode: 'markers', name: 'selected', showlegend: false,
-      x: selectedPoint ? [selectedPoint[0]] : [], y: selectedPoint ? [selectedPoint[1]] : [],
+      x: [selectedPoint[0]], y: [selectedPoint[1]],
       marker: { symbol: 'circle-open', size: 16, color: COLORS.selected, line: { width: 2, color: COLORS.selected } },
-    },
+    }] : []),
   ];
   const layout = baseLayout({
     margin: { l: 44, r: 12, t: 8, b: 40 },
@@ -209,7 +209,7 @@ function fanTraces(view) {
     {
       type: 'scattergl', mode: 'lines', name: 'paths (between / outside)', showlegend: false,
       x: hot ? hot.x : empty, y: hot ? hot.y : empty,
-      line: { color: 'rgba(213,94,0,0.4)', width: 1 },
+      line: { color: 'rgba(213,94,0,0.28)', width: 1 },
     },
   ];
 }
