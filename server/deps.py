@@ -130,8 +130,11 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
     Only a new computation takes a gate place (429 when full); joining one or replaying is free.
     The viewer is counted until the request ends, however it ends (see ``ComputationRegistry``)."""
     key = result_id(run.run_id, request.sampler, request.frames)
-    computation = registry.find(key) or await stored_computation(key, store, registry, forget_damaged=True)
-    if computation is None:
+
+    async def create() -> Computation:
+        stored = await stored_computation(key, store, registry, forget_damaged=True)
+        if stored is not None:
+            return stored
         if not gate.admit():
             raise HTTPException(429, "too many sample streams at once; try again shortly",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
@@ -142,14 +145,12 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
             if isinstance(exc, CheckpointError):
                 raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
             raise
-        computation = registry.find(key)  # another request may have started it while the model loaded
-        if computation is not None:
-            gate.release()
-        else:
-            session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
-            computation = registry.start(session)
+        session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
+        return registry.start(session)
+
     await asyncio.to_thread(store.touch, run.run_id)
-    with registry.watching(computation):
+    computation = await registry.obtain(key, create)
+    with registry.watching(computation):  # no await between obtaining and counting the viewer
         yield computation
 
 
@@ -178,9 +179,13 @@ async def stored_computation(key: str, store: Store, registry: ComputationRegist
 
 
 async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep) -> Computation:
-    """404 for ids never produced (or not ids at all); 410 for results evicted or damaged on disk."""
-    computation = registry.find(result_id) if is_run_id(result_id) else None
-    if computation is None and is_run_id(result_id):
+    """404 for ids never produced (or not ids at all); 410 for results evicted or damaged on disk.
+
+    Concurrent requests for a stored result share one load of its file (``registry.obtain``)."""
+    if not is_run_id(result_id):
+        raise HTTPException(404, f"no result {result_id[:40]!r}")
+
+    async def load() -> Computation:
         record = await asyncio.to_thread(store.get_result, result_id)
         if record is not None and record.evicted_at is not None:
             raise HTTPException(410, f"result {result_id} is no longer stored (evicted {record.evicted_at} to "
@@ -189,8 +194,11 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
             computation = await stored_computation(result_id, store, registry, forget_damaged=False)
         except ResultDamaged as exc:
             raise HTTPException(410, f"result {result_id} cannot be replayed: {exc}") from exc
-    if computation is None:
-        raise HTTPException(404, f"no result {result_id[:40]!r}")
+        if computation is None:
+            raise HTTPException(404, f"no result {result_id}")
+        return computation
+
+    computation = registry.find(result_id) or await registry.obtain(result_id, load)
     await asyncio.to_thread(store.touch_result, result_id)
     return computation
 

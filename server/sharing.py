@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,6 +94,7 @@ class ComputationRegistry:
         self._memory_size = memory_size
         self._live: dict[str, Computation] = {}
         self._done: OrderedDict[str, Computation] = OrderedDict()  # finished, most recently used last
+        self._pending: dict[str, asyncio.Future[Computation]] = {}  # being created (see ``obtain``)
         self.started = 0  # computations started since the server started (the classroom bench reads it)
 
     # ------------------------------------------------------------------ lookup
@@ -109,13 +110,50 @@ class ComputationRegistry:
 
     def remember(self, computation: Computation) -> Computation:
         """Keep a finished computation (or a replay loaded from disk) for later viewers; returns the kept one."""
-        kept = self.find(computation.result_id)
+        kept = self._done.get(computation.result_id)
         if kept is not None:  # another request loaded it meanwhile
+            self._done.move_to_end(computation.result_id)
             return kept
         self._done[computation.result_id] = computation
         while len(self._done) > self._memory_size:
             self._done.popitem(last=False)
         return computation
+
+    async def obtain(self, result_id: str, create: Callable[[], Awaitable[Computation]]) -> Computation:
+        """The computation for ``result_id``; ``create`` runs once however many requests arrive together.
+
+        Requests that come while the first one is still loading the model or reading a stored result
+        wait for it instead of each taking a gate place (which would turn a class into a wall of 429s).
+        If the first one fails, they get its error (409/429); if it was cancelled (its client left), the
+        next one tries again."""
+        while True:
+            found = self.find(result_id)
+            if found is not None:
+                return found
+            pending = self._pending.get(result_id)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request itself was cancelled
+        future: asyncio.Future[Computation] = asyncio.get_running_loop().create_future()
+        self._pending[result_id] = future
+        try:
+            computation = await create()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody may be waiting, and that is fine
+            raise
+        else:
+            future.set_result(computation)
+            return computation
+        finally:
+            del self._pending[result_id]
 
     @property
     def live(self) -> int:

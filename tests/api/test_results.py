@@ -155,22 +155,27 @@ def test_exports(client: TestClient) -> None:
     assert client.get("/api/runs/0123456789abcdef/config.json").status_code == 404
 
 
-def test_identical_requests_share_one_computation(client: TestClient) -> None:
-    run_id = oracle_run(client, T=200)
-    url = f"/api/runs/{run_id}/sample?n=400&frames=40"
-    results: list[list] = []
+def test_identical_requests_share_one_computation(tmp_path: Path) -> None:
+    """Even with a single gate place, a class arriving at once gets one computation and no 429."""
+    settings = Settings(data_dir=tmp_path / "data", sampling_concurrency=1, sampling_waiting=0)
+    with TestClient(create_app(settings)) as client:
+        run_id = oracle_run(client, T=200)
+        url = f"/api/runs/{run_id}/sample?n=400&frames=40"
+        results: list[list] = []
+        start = threading.Barrier(8)
 
-    def read() -> None:
-        results.append(read_events(client, url))
+        def read() -> None:
+            start.wait()
+            results.append(read_events(client, url))
 
-    threads = [threading.Thread(target=read) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == 6 and all(r == results[0] for r in results)
-    assert results[0][-1][0] == "done"
-    assert client.get("/healthz").json()["computations_started"] == 1
+        threads = [threading.Thread(target=read) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(results) == 8 and all(r == results[0] for r in results)
+        assert results[0][-1][0] == "done"
+        assert client.get("/healthz").json()["computations_started"] == 1
 
 
 def test_a_late_viewer_gets_every_frame_and_outlives_the_first(client: TestClient) -> None:
@@ -195,3 +200,12 @@ def test_a_late_viewer_gets_every_frame_and_outlives_the_first(client: TestClien
     health = client.get("/healthz").json()
     assert health["computations_started"] == 1 and health["sample_viewers"] == 0
     assert client.get(f"/api/results/{rid}").json()["status"] == "done"
+
+
+def test_a_finished_result_is_replayed_from_memory(client: TestClient, app) -> None:  # type: ignore[no-untyped-def]
+    """Once finished, later viewers replay the kept events: the file is not even read again."""
+    run_id, rid = _stored_result(client)
+    app.state.store.result_path(rid).unlink()
+    replay = read_events(client, f"/api/results/{rid}/events")
+    assert replay[0][1]["result_id"] == rid and replay[-1][0] == "done"
+    assert client.get("/healthz").json()["computations_started"] == 1

@@ -81,7 +81,8 @@ def _result(store: Store, result_id: str, run_id: str, size: int) -> None:
     assert store.add_result(result_id, run_id, "{}")
 
 
-def test_lru_eviction_spares_pinned_active_and_recent(tmp_path: Path) -> None:
+def test_lru_eviction_spares_pinned_active_and_recent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("server.store.TOUCH_INTERVAL", 0.0)  # record every use: this test orders them
     store = Store.open(tmp_path, max_bytes=10_000)
     _done_run(store, "00000000000000b1", 3000, pinned=True)  # a bundled model: never evicted
     _done_run(store, "00000000000000a1", 3000)
@@ -159,6 +160,17 @@ def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     record = store.get("00000000000000a1")
     assert record is not None and record.status == "done" and not record.pinned and record.size_bytes == 0
+    store.close()
+
+
+def test_uses_close_together_are_written_once(tmp_path: Path) -> None:
+    store = Store.open(tmp_path)
+    store.put("00000000000000a1", "oracle", "{}", "done")
+    store.touch("00000000000000a1")
+    first = store.get("00000000000000a1").last_access  # type: ignore[union-attr]
+    store.touch("00000000000000a1")  # within TOUCH_INTERVAL: no second write
+    assert store.get("00000000000000a1").last_access == first  # type: ignore[union-attr]
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     store.close()
 
 
