@@ -74,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
         app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
-                                                     memory_size=settings.result_memory_size)
+                                                     memory_size=settings.result_memory_size,
+                                                     memory_bytes=int(settings.result_memory_mb * 1024 * 1024))
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
         try:
             yield

@@ -54,6 +54,7 @@ class Settings(BaseModel):
     sample_chunk_steps: Annotated[int, Ge(1), Le(1000)] = 16  # reverse steps per worker-thread call
     model_cache_size: Annotated[int, Ge(1), Le(64)] = 4  # loaded checkpoints kept in memory
     result_memory_size: Annotated[int, Ge(1), Le(256)] = 8  # finished sampling results kept in memory for replays
+    result_memory_mb: Annotated[float, Gt(0)] = 256.0  # ... and the memory they may hold together
 
     # Training jobs.
     max_train_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = MAX_WEB_TRAIN_STEPS

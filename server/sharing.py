@@ -53,6 +53,12 @@ class Computation:
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     @property
+    def nbytes(self) -> int:
+        """Memory held: the encoded events and the arrays."""
+        arrays = self.arrays.nbytes if self.arrays is not None else 0
+        return arrays + sum(len(e.raw_data or "") for e in self.events)
+
+    @property
     def status(self) -> str:
         return "done" if self.finished and not self.failed else "failed" if self.failed else "computing"
 
@@ -87,11 +93,13 @@ class Computation:
 
 
 class ComputationRegistry:
-    def __init__(self, store: Store, gate: SamplingGate, *, chunk_steps: int, memory_size: int):
+    def __init__(self, store: Store, gate: SamplingGate, *, chunk_steps: int, memory_size: int,
+                 memory_bytes: int = 256 * 1024 * 1024):
         self._store = store
         self._gate = gate
         self._chunk_steps = chunk_steps
         self._memory_size = memory_size
+        self._memory_bytes = memory_bytes
         self._live: dict[str, Computation] = {}
         self._done: OrderedDict[str, Computation] = OrderedDict()  # finished, most recently used last
         self._pending: dict[str, asyncio.Future[Computation]] = {}  # being created (see ``obtain``)
@@ -115,7 +123,10 @@ class ComputationRegistry:
             self._done.move_to_end(computation.result_id)
             return kept
         self._done[computation.result_id] = computation
-        while len(self._done) > self._memory_size:
+        # Bounded by count and by bytes (a 10,000 × 200-frame result is ~75 MB of events and arrays);
+        # a dropped one is replayed from its npz next time.
+        while len(self._done) > 1 and (len(self._done) > self._memory_size
+                                       or sum(c.nbytes for c in self._done.values()) > self._memory_bytes):
             self._done.popitem(last=False)
         return computation
 

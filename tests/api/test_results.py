@@ -209,3 +209,11 @@ def test_a_finished_result_is_replayed_from_memory(client: TestClient, app) -> N
     replay = read_events(client, f"/api/results/{rid}/events")
     assert replay[0][1]["result_id"] == rid and replay[-1][0] == "done"
     assert client.get("/healthz").json()["computations_started"] == 1
+
+
+def test_memory_keeps_a_bounded_number_of_results(tmp_path: Path) -> None:
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data", result_memory_size=1))) as client:
+        run_id, first = _stored_result(client)
+        read_events(client, f"/api/runs/{run_id}/sample?{QUERY}&sampler=ddim")  # pushes the first out of memory
+        client.app.state.store.result_path(first).unlink()  # type: ignore[attr-defined]
+        assert client.get(f"/api/results/{first}").status_code == 410  # so it is read from disk, and gone
