@@ -343,9 +343,8 @@ let lossEmpty = true;
 
 export function resetLoss(div, history = [], emptyText = 'the loss curve appears here while a model trains') {
   lossEmpty = history.length === 0;
+  if (lossEmpty) return Plotly.react(div, [], emptyLayout(emptyText, 110), SMALL_CONFIG);
   const layout = baseLayout({
-    annotations: lossEmpty ? [{ text: emptyText, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5,
-      showarrow: false, font: { size: 11, color: '#8795a3' } }] : [],
     margin: { l: 44, r: 8, t: 6, b: 30 },
     height: 110,
     xaxis: { title: { text: 'step', standoff: 0 }, gridcolor: COLORS.grid, zeroline: false },
@@ -360,10 +359,7 @@ export function resetLoss(div, history = [], emptyText = 'the loss curve appears
 }
 
 export function extendLoss(div, step, loss) {
-  if (lossEmpty) {
-    lossEmpty = false;
-    Plotly.relayout(div, { annotations: [] });
-  }
+  if (lossEmpty) return resetLoss(div, [[step, loss]]); // the first point brings the axes
   return Plotly.extendTraces(div, { x: [[step]], y: [[loss]] }, [0], 5000);
 }
 

@@ -51,7 +51,7 @@ def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type
 
     # Training: the loss curve grows and the progress bar fills (or the run ends first).
     page.wait_for_function(
-        "document.getElementById('loss-plot').data[0].x.length > 0"
+        "(document.getElementById('loss-plot').data[0]?.x.length ?? 0) > 0"
         " || window.__lab.state.sampling.meta !== null")
     page.wait_for_function("Number(document.getElementById('progress').getAttribute('aria-valuenow')) > 0")
 
@@ -130,9 +130,9 @@ def test_oracle_grid_keeps_highlight_when_scrubbing_back(lab) -> None:  # type: 
     assert page.text_content("#time-label").startswith("frame 1/40")
 
     # Clicking on a particle selects it (nearest within a few pixels) and shows its x̂0 over time.
+    page.evaluate("document.activeElement.blur()")  # keys typed into a form control stay there
     page.keyboard.press("End")
     page.wait_for_function("window.__lab.frameIndex === 39")
-    page.evaluate("document.activeElement.blur()")
     target = page.evaluate("""() => {
         const div = document.getElementById('main-plot'), fl = div._fullLayout, r = div.getBoundingClientRect();
         const f = window.__lab.state.sampling.frames[39];
