@@ -269,12 +269,16 @@ function startSampling() {
   }, { finalEvent: EV.done, errorEvent: EV.error });
 }
 
+const reducedMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)');
+
 function onMeta(meta) {
   state.sampling.meta = meta;
   state.sampling.frames = new Array(0);
   $('time').max = String(Math.max((meta.frame_ts?.length ?? 1) - 1, 0));
   player.index = 0;
-  player.play();
+  // With reduced motion asked for, nothing autoplays: the page shows the last frame received, and
+  // play, the arrows and the slider still replay the process on request.
+  if (reducedMotion?.matches) player.pause(); else player.play();
 }
 
 function onFrame(f) {
@@ -282,7 +286,9 @@ function onFrame(f) {
   const frames = state.sampling.frames;
   frames[Number.isInteger(f.index) ? f.index : frames.length] = frame;
   state.sampling.framesReceived += 1;
-  if (!player.playing && player.index >= frames.length - 2) player.invalidate();
+  const atNewest = player.index >= frames.length - 2;
+  if (reducedMotion?.matches && !player.playing && atNewest) player.seek(frames.length - 1); // follow, no motion
+  else if (!player.playing && atNewest) player.invalidate();
   else if (player.playing) player.schedule();
 }
 

@@ -224,3 +224,20 @@ def test_network_failure_is_shown_in_words(lab, page_log) -> None:  # type: igno
     page.click("#train")
     page.wait_for_selector("#errors:not([hidden])")
     assert "Cannot reach the lab server" in page.text_content("#error-list")
+
+
+def test_reduced_motion_shows_the_result_without_autoplay(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1200, "height": 800}, reduced_motion="reduce")
+    page = context.new_page()
+    try:
+        page.goto(live_server + "/")
+        page.wait_for_function("window.__lab !== undefined")
+        page.fill("#s-n", "300")
+        page.fill("#s-frames", "20")
+        page.select_option("#speed", "5")  # autoplay at 5 frames/s would still be running when the stream ends
+        use_oracle(page, "1d-123-oracle")
+        page.wait_for_function("!window.__lab.state.sampling.active")
+        assert page.evaluate("window.__lab.player.playing") is False
+        assert page.evaluate("window.__lab.frameIndex") == 19
+    finally:
+        context.close()
