@@ -265,7 +265,7 @@ def add_analysis_commands(sub: Any) -> None:
     det.add_argument("--windows", type=int, nargs="+", default=[], metavar="K",
                      help="extra variance windows K (each <= --window) reported as variance_K<K>")
     det.add_argument("--lid-t0", type=int, dest="lid_t0",
-                     help="t0 of the denoising-error score (default: first t with noise std >= √(σ·gap/2))")
+                     help="t0 of the denoising-error score (default: first t with noise std >= min(2σ, gap/4))")
     det.add_argument("--lid-draws", type=int, default=16, dest="lid_draws",
                      help="ε draws per sample for the denoising-error score, antithetic pairs (default 16)")
     det.add_argument("--lid-seed", type=int, default=0, dest="lid_seed", help="seed of those draws (default 0)")

@@ -107,7 +107,7 @@ def test_detectors_trains_then_scores(capsys: pytest.CaptureFixture[str]) -> Non
     assert code == 0, err
     report = _strict_json(out)
     assert report["model"] == "network" and report["n_samples"] == 80 and report["window"] == 4
-    assert set(report["detectors"]) == {"variance", "lid", "oracle", "nn_distance", "variance_K2"}
+    assert set(report["detectors"]) == {"variance", "lid", "oracle", "oracle_final", "nn_distance", "variance_K2"}
     assert [row["t0"] for row in report["lid_t0_scan"]] == [0, 3]
 
 

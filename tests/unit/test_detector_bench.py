@@ -40,7 +40,8 @@ def test_windowed_sampler_matches_run_sampler() -> None:
 
 def test_lid_is_small_on_modes_and_large_between_them() -> None:
     t0 = lid_timestep(GRID, SCHEDULE)
-    assert t0 == 4  # s_4 ≈ 0.084 ≥ √(0.0177 · 0.354) ≈ 0.079 > s_3
+    assert t0 == 1  # s_1 ≈ 0.047 ≥ 2σ ≈ 0.035 > s_0 ≈ 0.032
+    assert lid_timestep(GaussianMixture.from_spec(NAMED_MIXTURES["1d-123"]), SCHEDULE) == 6
     means = GRID.means.numpy()
     midpoint = (means[0] + means[1]) / 2
     points = np.stack([means[12], midpoint, means[6]]).astype(np.float32)
@@ -94,13 +95,14 @@ def test_bench_on_a_blurred_model_ranks_detectors() -> None:
                             SamplerConfig(n=600, seed=0, window=5), windows=[2, 3], lid_draws=4)
     report = bench_report(result)
     assert 0.05 < report["share_hallucinated"] < 0.6
-    assert set(report["detectors"]) == {"variance", "lid", "oracle", "nn_distance", "variance_K2", "variance_K3"}
+    assert set(report["detectors"]) == {"variance", "lid", "oracle", "oracle_final", "nn_distance", "variance_K2",
+                                         "variance_K3"}
     assert report["detectors"]["nn_distance"]["auroc"] > 0.9
     assert 0.0 <= report["detectors"]["oracle"]["auroc"] <= 1.0
     ranked = report["ranking_by_auroc"]
     aurocs = [report["detectors"][n]["auroc"] for n in ranked]
     assert aurocs == sorted(aurocs, reverse=True) and report["winner"] == ranked[0]
-    assert "oracle" not in ranked
+    assert "oracle" not in ranked and "oracle_final" not in ranked
     assert len(report["detectors"]["lid"]["roc"]["fpr"]) == 101
     with pytest.raises(ValueError, match="window"):
         compute_scores(OracleDenoiser(blurred, SHORT), SHORT, truth, None, SamplerConfig(n=10, window=3), windows=[4])
