@@ -34,11 +34,9 @@ from server.diffusion.detector_bench import bench_report, compute_scores
 from server.diffusion.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.diffusion.mechanism import mechanism_report, network_eps
 from server.diffusion.recipes import experiment
-from server.diffusion.recursive import RECURSIVE_N, recursive_recipe, run_recursive
-from server.diffusion.recursive import collect as collect_recursive
+from server.diffusion.recursive import RECURSIVE_N, GenerationDone, RecursiveDone, recursive_recipe, run_recursive
 from server.diffusion.sampling import NetworkDenoiser
-from server.diffusion.sweeps import collect as collect_sweep
-from server.diffusion.sweeps import run_sweep
+from server.diffusion.sweeps import PointDone, SweepDone, run_sweep
 from server.diffusion.training import TrainingSetup, train_steps
 
 TEN_MINUTES = 600.0
@@ -147,7 +145,13 @@ def main() -> None:
         if args.quick:
             base = base.model_copy(update={"train": base.train.model_copy(update=quick_train)})
         t0 = time.perf_counter()
-        result = collect_sweep(run_sweep(base, SamplerConfig(n=n, seed=1), "n_train", values, [0]))
+        result: dict[str, Any] = {}
+        for event in run_sweep(base, SamplerConfig(n=n, seed=1), "n_train", values, [0]):
+            if isinstance(event, PointDone):
+                log(f"sweep point {event.index + 1}/{event.total}: n_train {event.result['value']} between "
+                    f"{event.result['share_between_modes']:.4f} ({time.perf_counter() - t0:.0f}s)")
+            elif isinstance(event, SweepDone):
+                result = event.result
         seconds = time.perf_counter() - t0
         means = [s["mean"] for s in result["series"]]
         report["claims"]["2_training_set_size"] = check(
@@ -164,8 +168,13 @@ def main() -> None:
         train_cfg = TrainConfig.model_validate({**recipe.model_dump(), **(quick_train if args.quick else {})})
         config = ExperimentConfig(data=config.data.model_copy(update={"n": n_keep}), train=train_cfg)
         t0 = time.perf_counter()
-        events = run_recursive(config, SamplerConfig(seed=1), generations=5, filters=["variance", "random"])
-        result = collect_recursive(events)
+        result = {}
+        for ev in run_recursive(config, SamplerConfig(seed=1), generations=5, filters=["variance", "random"]):
+            if isinstance(ev, GenerationDone):
+                log(f"generation {ev.generation} {ev.filter}: between {ev.result['share_between_modes']:.4f} kept "
+                    f"{ev.result['kept']['share_between_modes']:.4f} ({time.perf_counter() - t0:.0f}s)")
+            elif isinstance(ev, RecursiveDone):
+                result = ev.result
         seconds = time.perf_counter() - t0
         curves = result["curves"]
         report["claims"]["9_recursive"] = check(

@@ -112,3 +112,21 @@ def test_report_rejects_out_of_range_t() -> None:
     mixture = _mixture("1d-123")
     with pytest.raises(ValueError, match="t: every timestep"):
         mechanism_report(oracle_eps(mixture, SCHEDULE), mixture, SCHEDULE, [1000])
+
+
+@pytest.mark.slow
+def test_trained_network_is_a_ramp_where_the_exact_denoiser_steps() -> None:
+    """A short real training run (1d-123, ~10 s): at t ≤ 10 the exact midpoint slope is many times the
+    learned one and ε errs by whole noise units; at t ≥ 199 the two ε agree to a fraction of a unit."""
+    from server.diffusion.config import DataConfig, ExperimentConfig, TrainConfig
+    from server.diffusion.training import TrainingSetup, train_steps
+
+    torch.set_num_threads(1)
+    config = ExperimentConfig(data=DataConfig(dataset="1d-123", n=2000), train=TrainConfig(steps=600, batch=512))
+    setup = TrainingSetup.create(config)
+    for _ in train_steps(setup, report_every=600):
+        pass
+    summary = mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0], n_curve=101)["summary"]
+    assert summary["denoiser_slope_ratio_small_t_max"] > 5
+    assert summary["eps_abs_error_max_small_t"] > 1.0
+    assert summary["eps_abs_error_max_large_t"] < summary["eps_abs_error_max_small_t"] / 4
