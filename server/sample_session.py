@@ -63,6 +63,7 @@ class SampleSession:
             "run_id": self.run_id, "result_id": self.result_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
             "T": self.model.run.schedule.T, "sampler": sampler.sampler, "eta": sampler.eta, "seed": sampler.seed,
             "window": self.window, "frame_ts": self.frame_ts, "means": means.tolist(), "sigmas": sigmas.tolist(),
+            "weights": mixture.weights.numpy().round(12).tolist(),  # mode probabilities (sum to 1)
             "radius_sigma": SUPPORT_RADIUS_SIGMA, "nn_pairs": pairs.tolist(),
             **self._bounds(means, sigmas, pairs),
         }

@@ -9,10 +9,11 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from jinja2 import TemplateNotFound
 
-from .. import catalog
+from .. import catalog, url_state
 from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
 from ..diffusion.config import ExperimentConfig, SamplerConfig
 from ..encode import EVENT_NAMES
+from ..lessons import lessons_for_page
 from ..plotly_asset import plotly_asset, plotly_url
 from ..schemas import Health
 from ..settings import Settings
@@ -27,19 +28,23 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
 
     ``default_run``: the run the page opens with, ready to sample (the bundled grid25 model, else
     the grid25 exact denoiser). ``permalink``: on /r/{result_id}, the result to replay (a
-    ``ResultView``: its ``links.events`` replays the stream); null on /."""
+    ``ResultView``: its ``links.events`` replays the stream); null on /. ``url_spec``: the URL hash
+    codec (server/url_state.py); ``lessons``: the classroom lessons (server/lessons.py), steps as hashes."""
     settings: Settings = request.app.state.settings
+    presets = catalog.presets(settings, request.app.state.bundled)
     return {
         "datasets": [d.model_dump(mode="json") for d in catalog.datasets()],
-        "presets": [p.model_dump(mode="json") for p in catalog.presets(settings, request.app.state.bundled)],
+        "presets": [p.model_dump(mode="json") for p in presets],
         "default_run": request.app.state.default_run,
         "permalink": permalink,
         "defaults": {
             "experiment": ExperimentConfig().model_dump(mode="json"),
             "sampler": SamplerConfig().model_dump(mode="json"),
-            "frames": 100,
+            "frames": url_state.FRAMES_DEFAULT,
         },
         "limits": settings.limits(),
+        "url_spec": url_state.build_spec(settings.limits()),
+        "lessons": lessons_for_page(presets),
         "events": EVENT_NAMES,
     }
 
