@@ -25,7 +25,9 @@ def test_index_renders_bootstrap_and_plotly_src(tmp_path: Path) -> None:
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert f'src="{plotly_url()}"' in page.text
     boot = json.loads(page.text.split('type="application/json">')[1].split("</script>")[0])
-    assert set(boot) == {"datasets", "presets", "defaults", "limits", "events", "default_run", "permalink"}
+    assert set(boot) == {"datasets", "presets", "defaults", "limits", "events", "default_run", "permalink",
+                         "url_spec", "lessons"}
+    assert all(s["ready"] for lesson in boot["lessons"] for s in lesson["steps"])  # bundled or exact: no training
     assert boot["permalink"] is None and len(boot["default_run"]) == 16
     assert boot["defaults"]["experiment"] == ExperimentConfig().model_dump(mode="json")
     assert boot["defaults"]["sampler"] == SamplerConfig().model_dump(mode="json")
