@@ -22,10 +22,11 @@ from fastapi.templating import Jinja2Templates
 
 from . import bundled, catalog
 from .admission import SamplingGate
+from .analysis_jobs import AnalysisRunner
 from .denoisers import DenoiserCache
 from .jobs import JobRunner
 from .plotly_asset import plotly_asset
-from .routes import pages, results, runs, streams
+from .routes import analysis, pages, results, runs, streams
 from .settings import Settings
 from .sharing import ComputationRegistry
 from .store import Store
@@ -71,6 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
+        app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis.ANALYSIS_QUEUE,
+                                            threads=settings.torch_threads,
+                                            progress_interval=settings.progress_interval)
+        app.state.analysis.start(asyncio.get_running_loop())
+        app.state.analysis_gate = analysis.ComputeGate(1)
         app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
         app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
@@ -80,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await asyncio.to_thread(app.state.analysis.stop)
             await asyncio.to_thread(runner.stop)
             store.close()
 
@@ -93,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, pages.router, runs.router, streams.router, results.router):
+    for router in (vendor, pages.router, runs.router, streams.router, results.router, analysis.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

@@ -1,0 +1,415 @@
+"""Analysis jobs for the /analysis page: sweeps and recursive training in a sibling of ``JobRunner``.
+
+Same patterns as ``server.jobs``: a bounded FIFO served by plain slot threads (torch threads set
+per thread), one job per content id (posting the same request returns the same job), a
+``threading.Event`` checked between engine events for cancellation, progress fanned out to SSE
+subscribers through small bounded ``asyncio.Queue``s, ``QueueFull`` (→ 429) when the queue is full.
+
+Caching: every sweep point's figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
+(the engine's ``ResultCache`` protocol, keyed by run id + sampler settings), and every finished
+job's result to ``{data_dir}/analysis/jobs/{job_id}.json``: a repeated request is answered from
+disk without training, also after a restart.
+
+Also here: the synchronous computations of the mechanism and detector-bench views, cached the
+same way under ``{data_dir}/analysis/views``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from fastapi.sse import ServerSentEvent
+
+from .denoisers import LoadedModel
+from .diffusion.config import ExperimentConfig, SamplerConfig
+from .diffusion.datasets import training_set
+from .diffusion.detector_bench import bench_report, compute_scores
+from .diffusion.mechanism import mechanism_report, network_eps, oracle_eps
+from .diffusion.recursive import (
+    GenerationDone,
+    GenerationStarted,
+    GenerationTraining,
+    RecursiveDone,
+    run_recursive,
+)
+from .diffusion.result_cache import JsonDirCache
+from .diffusion.sampling import NetworkDenoiser
+from .diffusion.sweeps import PointDone, PointStarted, PointTraining, SweepDone, run_sweep
+from .diffusion.training import seeded_generator
+from .encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
+
+log = logging.getLogger(__name__)
+
+JobKind = Literal["sweep", "recursive"]
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+EVENT_POINT = "point"  # a sweep point finished: {index, total, result}
+EVENT_GENERATION = "generation"  # a recursive generation finished: {generation, filter, result}
+SUBSCRIBER_QUEUE_SIZE = 64  # point/generation events must not be dropped: sized well above any job
+ANALYSIS_VERSION = "1"
+
+
+def content_id(kind: str, payload: dict[str, Any]) -> str:
+    """16 hex digits of (kind, canonical JSON of the validated request)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"analysis/{ANALYSIS_VERSION}/{kind}/{text}".encode()).hexdigest()[:16]
+
+
+class AnalysisQueueFull(Exception):
+    def __init__(self, retry_after: int):
+        super().__init__(f"the analysis queue is full; retry in about {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class AnalysisJob:
+    job_id: str
+    kind: JobKind
+    request: dict[str, Any]
+    work: Callable[[], Iterator[Any]]  # the engine's event generator
+    total: int  # points (sweep) or generation × filter (recursive)
+    status: JobStatus = "queued"
+    done_units: int = 0
+    cached_units: int = 0
+    current: str = ""
+    step: int = 0
+    steps: int = 0
+    started: float = 0.0
+    partial: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    subscribers: set[asyncio.Queue[ServerSentEvent]] = field(default_factory=set)
+    last_publish: float = 0.0
+
+    def progress(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "kind": self.kind, "status": self.status, "done": self.done_units,
+                "total": self.total, "cached": self.cached_units, "current": self.current, "step": self.step,
+                "steps": self.steps, "elapsed": round(time.monotonic() - self.started, 2) if self.started else 0.0}
+
+    def view(self) -> dict[str, Any]:
+        return finite_or_none({**self.progress(), "request": self.request, "partial": list(self.partial),
+                               "result": self.result, "error": self.error})
+
+
+class AnalysisRunner:
+    def __init__(self, data_dir: Path, *, slots: int, queue_size: int, threads: int,
+                 progress_interval: float = 0.1):
+        self.root = data_dir / "analysis"
+        self.points = JsonDirCache(self.root / "points")
+        self.views = JsonDirCache(self.root / "views")
+        self.jobs_dir = self.root / "jobs"
+        self.slots, self.queue_size, self.threads = slots, queue_size, threads
+        self.progress_interval = progress_interval
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._queue: deque[AnalysisJob] = deque()
+        self._active: dict[str, AnalysisJob] = {}
+        self._finished: dict[str, AnalysisJob] = {}  # this process's cancelled/failed jobs, for GET
+        self._threads: list[threading.Thread] = []
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        for i in range(self.slots):
+            thread = threading.Thread(target=self._slot, name=f"modelab-analysis-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            self._stopping = True
+            queued = list(self._queue)
+            self._queue.clear()
+            for job in self._active.values():
+                job.cancel.set()
+            self._wakeup.notify_all()
+        for job in queued:
+            self._finish(job, "cancelled", error="server stopped")
+        for thread in self._threads:
+            thread.join(timeout)
+
+    # ------------------------------------------------------------------ jobs
+
+    def stored(self, job_id: str) -> dict[str, Any] | None:
+        """A finished job's view from disk (None when never finished here)."""
+        try:
+            value = json.loads((self.jobs_dir / f"{job_id}.json").read_text())
+        except (OSError, json.JSONDecodeError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def submit(self, job: AnalysisJob) -> tuple[dict[str, Any], bool]:
+        """Queue ``job`` unless the same one is active or stored; (view, queued_now). Raises ``AnalysisQueueFull``."""
+        with self._lock:
+            active = self._active.get(job.job_id)
+            if active is not None:
+                return active.view(), False
+            stored = self.stored(job.job_id)
+            if stored is not None:
+                return stored, False
+            if self._stopping or len(self._queue) >= self.queue_size:
+                raise AnalysisQueueFull(self._retry_after())
+            self._finished.pop(job.job_id, None)
+            self._active[job.job_id] = job
+            self._queue.append(job)
+            self._wakeup.notify()
+            return job.view(), True
+
+    def view(self, job_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            job = self._active.get(job_id) or self._finished.get(job_id)
+            if job is not None:
+                return job.view()
+        return self.stored(job_id)
+
+    def cancel(self, job_id: str) -> bool:
+        with self._lock:
+            job = self._active.get(job_id)
+            if job is None:
+                return False
+            job.cancel.set()
+            was_queued = job in self._queue
+            if was_queued:
+                self._queue.remove(job)
+        if was_queued:
+            self._finish(job, "cancelled")
+        return True
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return len(self._queue), len(self._active) - len(self._queue)
+
+    def subscribe(self, job_id: str) -> asyncio.Queue[ServerSentEvent] | None:
+        """On the loop thread: a queue starting with the partial results so far and the progress; None
+        when the job is not active."""
+        with self._lock:
+            job = self._active.get(job_id)
+            if job is None:
+                return None
+            first = [sse(_unit_event(job.kind), finite_or_none(p)) for p in job.partial]
+            first.append(sse(EVENT_PROGRESS, job.progress()))
+        queue: asyncio.Queue[ServerSentEvent] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE + len(first))
+        for event in first:
+            queue.put_nowait(event)
+        job.subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, job_id: str, queue: asyncio.Queue[ServerSentEvent]) -> None:
+        with self._lock:
+            job = self._active.get(job_id)
+        if job is not None:
+            job.subscribers.discard(queue)
+
+    # ------------------------------------------------------------------ slot threads
+
+    def _slot(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._stopping:
+                    self._wakeup.wait()
+                if self._stopping:
+                    return
+                job = self._queue.popleft()
+                job.status = "running"
+                job.started = time.monotonic()
+                event = sse(EVENT_PROGRESS, job.progress())
+            self._publish(job, event)
+            self._run(job)
+
+    def _run(self, job: AnalysisJob) -> None:
+        torch.set_num_threads(self.threads)
+        events = job.work()
+        try:
+            for event in events:
+                if job.cancel.is_set():
+                    self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
+                    return
+                self._on_event(job, event)
+        except Exception as exc:  # one failing job must leave the slot serving the queue
+            log.exception("analysis job %s failed", job.job_id)
+            self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            if job.result is None:
+                self._finish(job, "failed", error="the job ended without a result")
+            else:
+                self._finish(job, "done")
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+
+    def _on_event(self, job: AnalysisJob, event: Any) -> None:
+        unit: dict[str, Any] | None = None
+        with self._lock:
+            if isinstance(event, PointStarted):
+                job.current = f"point {event.index + 1}/{event.total}: value {event.value}, seed {event.seed}"
+                job.step, job.steps = 0, 0
+                if event.cached:
+                    job.cached_units += 1
+            elif isinstance(event, GenerationStarted):
+                job.current = f"generation {event.generation}, filter {event.filter}"
+                job.step, job.steps = 0, 0
+            elif isinstance(event, PointTraining | GenerationTraining):
+                job.step, job.steps = event.progress.step, event.progress.steps
+            elif isinstance(event, PointDone):
+                unit = {"index": event.index, "total": event.total, "result": event.result}
+            elif isinstance(event, GenerationDone):
+                unit = {"generation": event.generation, "filter": event.filter, "result": event.result}
+            elif isinstance(event, SweepDone | RecursiveDone):
+                job.result = finite_or_none(event.result)
+            if unit is not None:
+                job.done_units += 1
+                job.partial.append(finite_or_none(unit))
+            now = time.monotonic()
+            due = unit is not None or now - job.last_publish >= self.progress_interval
+            if due:
+                job.last_publish = now
+                progress = sse(EVENT_PROGRESS, job.progress())
+        if unit is not None:
+            self._publish(job, sse(_unit_event(job.kind), finite_or_none(unit)))
+        if due:
+            self._publish(job, progress)
+
+    def _finish(self, job: AnalysisJob, status: JobStatus, *, error: str | None = None) -> None:
+        with self._lock:
+            job.status, job.error = status, error
+            if status == "done":
+                job.done_units = job.total
+            view = job.view()
+        if status == "done":
+            self.jobs_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.jobs_dir / f"{job.job_id}.json.tmp"
+            tmp.write_text(json.dumps(view, allow_nan=False))
+            tmp.replace(self.jobs_dir / f"{job.job_id}.json")
+        with self._lock:
+            self._active.pop(job.job_id, None)
+            if status != "done":
+                self._finished[job.job_id] = job
+        if status == "failed":
+            event = sse(EVENT_ERROR, {"message": error or "analysis job failed", "status": status})
+        else:
+            event = sse(EVENT_DONE, view)
+        self._publish(job, event)
+
+    def _retry_after(self) -> int:
+        return 5
+
+    def _publish(self, job: AnalysisJob, event: ServerSentEvent) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(_fan_out, job, event)
+            except RuntimeError:
+                pass
+
+
+def _unit_event(kind: str) -> str:
+    return EVENT_POINT if kind == "sweep" else EVENT_GENERATION
+
+
+def _fan_out(job: AnalysisJob, event: ServerSentEvent) -> None:
+    for queue in list(job.subscribers):
+        if queue.full():
+            queue.get_nowait()
+        queue.put_nowait(event)
+
+
+# ---------------------------------------------------------------------------- job factories
+
+
+def sweep_job(runner: AnalysisRunner, request: dict[str, Any], base: ExperimentConfig, sampler: SamplerConfig,
+              param: str, values: list[Any], seeds: list[int]) -> AnalysisJob:
+    report_every = max(1, base.train.steps // 40)
+
+    def work() -> Iterator[Any]:
+        return run_sweep(base, sampler, param, values, seeds, cache=runner.points, report_every=report_every)
+
+    return AnalysisJob(content_id("sweep", request), "sweep", request, work, len(values) * len(seeds))
+
+
+def recursive_job(request: dict[str, Any], config: ExperimentConfig, sampler: SamplerConfig, *, generations: int,
+                  filters: list[str], oversample: float, lid_draws: int, scatter_points: int) -> AnalysisJob:
+    report_every = max(1, config.train.steps // 40)
+
+    def work() -> Iterator[Any]:
+        return run_recursive(config, sampler, generations=generations, filters=filters, oversample=oversample,
+                             lid_draws=lid_draws, scatter_points=scatter_points, report_every=report_every)
+
+    return AnalysisJob(content_id("recursive", request), "recursive", request, work, generations * len(filters))
+
+
+# ---------------------------------------------------------------------------- synchronous views
+
+
+def _f4(values: Any) -> dict[str, str]:
+    return typed_array(np.asarray(values, dtype=np.float64), "f4")
+
+
+def mechanism_view(model: LoadedModel, t: int, *, slopes: bool, n_curve: int, n_map: int) -> dict[str, Any]:
+    """The mechanism report at one t (curves; 2D: error map and ε fields), slopes over t if asked."""
+    torch.set_num_threads(1)
+    run = model.run
+    denoiser = model.denoiser
+    eps = network_eps(denoiser.net) if isinstance(denoiser, NetworkDenoiser) else oracle_eps(run.mixture, run.schedule)
+    report = mechanism_report(eps, run.mixture, run.schedule, [t], slope_ts=None if slopes else [],
+                              n_curve=n_curve, n_map=n_map)
+    at = report["timesteps"][0]
+    curves = {k: _f4(at[k]) for k in ("denoiser_exact", "denoiser_learned", "eps_exact", "eps_learned")}
+    view: dict[str, Any] = {
+        "T": report["T"], "dim": report["dim"], "t": t, "a_t": at["a_t"], "s_t": at["s_t"],
+        "n_midpoints": report["n_midpoints"], "coordinate": _f4(report["curve_coordinate"]), **curves,
+        "eps_relative_error": at["eps_relative_error"], "eps_abs_error_max": at["eps_abs_error_max"],
+        "means": run.mixture.means.numpy().tolist(), "sigmas": run.mixture.sigmas.numpy().tolist(),
+        "map": None, "midpoint_slopes": report["midpoint_slopes"] if slopes else None,
+        "summary": report["summary"] if slopes else None,
+    }
+    if "map" in at:
+        m = at["map"]
+        view["map"] = {"x": _f4(m["x"]), "y": _f4(m["y"]), "abs_eps_error": _f4(m["abs_eps_error"]),
+                       "abs_eps_error_max": m["abs_eps_error_max"], "field_x": _f4(m["field_x"]),
+                       "field_y": _f4(m["field_y"]), "field_eps_exact": _f4(m["field_eps_exact"]),
+                       "field_eps_learned": _f4(m["field_eps_learned"])}
+    return finite_or_none(view)
+
+
+def detector_view(model: LoadedModel, sampler: SamplerConfig, *, lid_draws: int, trained: bool) -> dict[str, Any]:
+    """The detector bench on one set of samples, with the variance detector at every K in 2 … window."""
+    torch.set_num_threads(1)
+    run = model.run
+    config = run.config
+    points = None
+    if trained:
+        train_points, _ = training_set(config.data, seeded_generator(config.train.seed, "data"))
+        points = train_points.numpy()
+    windows = list(range(2, sampler.window + 1))
+    start = time.perf_counter()
+    scores = compute_scores(model.denoiser, run.schedule, run.mixture, points, sampler, windows=windows,
+                            lid_draws=lid_draws)
+    report = bench_report(scores)
+    detectors = report["detectors"]
+    by_k = {k: detectors.pop(f"variance_K{k}") for k in windows}
+    labels = scores.labels.label
+    shown = min(len(labels), 2000)
+    report.update({
+        "seconds": round(time.perf_counter() - start, 2),
+        "variance_by_window": {str(k): v for k, v in by_k.items()},
+        "samples": typed_array(scores.samples.samples[:shown].astype(np.float32), "f4"),
+        "labels": typed_array(labels[:shown].astype(np.uint8), "u1"),
+        "means": run.mixture.means.numpy().tolist(),
+        "has_training_points": trained,
+    })
+    return finite_or_none(report)
