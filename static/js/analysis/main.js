@@ -1,0 +1,50 @@
+// The /analysis page: a stored-run picker feeding the mechanism and detector views, and two job
+// views (sweeps, recursive training). window.__analysis exposes state so browser tests wait on
+// real progress instead of sleeping.
+
+import { $, BOOT, clearErrors } from './common.js';
+import * as mechanism from './mechanism.js';
+import * as bench from './bench.js';
+import * as sweeps from './sweeps.js';
+import * as recursive from './recursive.js';
+
+function pickRun(runId) {
+  const run = BOOT.runs.find((r) => r.run_id === runId);
+  if (!run) return;
+  const url = new URL(window.location.href);
+  url.searchParams.set('run', run.run_id);
+  window.history.replaceState(null, '', url);
+  $('run-info').textContent = `Run ${run.run_id} · T = ${run.T}. The mechanism and detector views read this run; `
+    + 'sweeps and recursive training train their own models.';
+  mechanism.setRun(run);
+  bench.setRun(run);
+}
+
+function init() {
+  const select = $('run');
+  for (const r of BOOT.runs) select.add(new Option(`${r.label} · ${r.run_id}`, r.run_id));
+  if (!BOOT.runs.length) select.add(new Option('no finished run yet — train one in the lab', ''));
+  $('error-dismiss').addEventListener('click', clearErrors);
+  mechanism.init();
+  bench.init();
+  sweeps.init();
+  recursive.init();
+  const wanted = new URL(window.location.href).searchParams.get('run');
+  const first = BOOT.runs.find((r) => r.run_id === wanted) ?? BOOT.runs.find((r) => r.run_id === BOOT.default_run)
+    ?? BOOT.runs[0];
+  select.addEventListener('change', () => pickRun(select.value));
+  if (first) {
+    select.value = first.run_id;
+    pickRun(first.run_id);
+  }
+}
+
+init();
+
+window.__analysis = {
+  mechanism: mechanism.mechanismState,
+  bench: bench.benchState,
+  sweeps: sweeps.sweepState,
+  recursive: recursive.recursiveState,
+  errors: () => Array.from($('error-list').children, (li) => li.textContent),
+};
