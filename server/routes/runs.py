@@ -58,7 +58,9 @@ def create_run(body: CreateRun, response: Response, store: StoreDep, runner: Run
         else:
             response.status_code = status.HTTP_200_OK
         return run_view(record)
-    if config.train.steps > settings.max_train_steps:
+    existing = store.get(run_id)
+    # The step limit bounds new training only: a finished run (a bundled paper-recipe model) is answered as is.
+    if config.train.steps > settings.max_train_steps and (existing is None or existing.status != "done"):
         raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
     try:
         record, queued = runner.submit(run_id, config)

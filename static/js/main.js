@@ -1,14 +1,14 @@
 // Page controller: reads the bootstrap, wires the controls to the API and the views, and exposes
 // window.__lab so browser tests can wait on real progress instead of sleeping.
 
-import { createRun, cancelJob, getRun, openStream } from './api.js';
+import { createRun, cancelJob, getRun, openStream, requestJSON } from './api.js';
 import { columns, decode, flat } from './codec.js';
-import { state, on, emit } from './state.js';
+import { state, on, emit, encodeHash, decodeHash } from './state.js';
 import { Player } from './animation.js';
 import { initEditor, setDataset, dataConfig, handlePlotPointerDown } from './editor.js';
 import { boundsOf, sigmasOf, SUPPORT_RADIUS_SIGMA } from './mixture.js';
 import {
-  renderMain, resetLoss, extendLoss, renderDetector, renderTrajectory, plotGeometry,
+  renderMain, resetLoss, extendLoss, renderDetector, renderTrajectory, plotGeometry, layerOf,
 } from './plots.js';
 import { detectorStats, readoutText, atThreshold, formatVariance } from './detector.js';
 
@@ -35,6 +35,7 @@ let lastLossStep = -1;
 // ------------------------------------------------------------------ errors
 
 function showError(err) {
+  state.opened = true; // from now on the address bar follows the page even if the opening run failed
   const li = document.createElement('li');
   li.textContent = err && err.message ? err.message : String(err);
   $('error-list').append(li);
@@ -90,8 +91,11 @@ function fillForm(config) {
 }
 
 function readConfig() {
-  const base = structuredClone(defaults.experiment ?? {});
-  const config = { ...base, data: dataConfig() };
+  // The base is the config last loaded (default run, preset, link): fields without an input survive.
+  const base = structuredClone(state.baseConfig ?? defaults.experiment ?? {});
+  const data = dataConfig();
+  if (base.data && base.data.dataset === data.dataset && data.dataset !== 'custom') data.n = base.data.n ?? null;
+  const config = { ...base, data };
   for (const [id, section, key, type] of TRAIN_FIELDS) {
     config[section] = { ...(config[section] ?? {}), [key]: parseField($(id), type) };
   }
@@ -161,7 +165,7 @@ async function onTrainDone(d) {
       : `Trained ${fmt(m.steps ?? state.training.steps)} steps in ${secondsText(m.train_seconds)}`
         + `${Number.isFinite(m.final_loss) ? `, final loss ${m.final_loss.toFixed(4)}` : ''}.`);
     $('sample').disabled = false;
-    startSampling();
+    startSampling({ keepErrors: true }); // errors were cleared when training was asked for; keep a link's
     return;
   }
   if (status === 'cancelled') {
@@ -185,9 +189,10 @@ function onTrainError(err) {
   showError(err);
 }
 
-async function trainAndSample() {
-  clearErrors();
+async function trainAndSample({ keepErrors = false } = {}) {
+  if (!keepErrors) clearErrors();
   closeStreams();
+  clearSampling();
   const kind = $('oracle').checked ? 'oracle' : 'trained';
   const config = readConfig();
   setTraining(true);
@@ -248,17 +253,25 @@ function clearSampling() {
   syncPlayerControls(player);
 }
 
-function startSampling() {
+function startSampling({ keepErrors = false } = {}) {
   if (!state.run) return;
-  clearErrors();
-  clearSampling();
+  if (!keepErrors) clearErrors();
   const params = readSampler();
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) qs.set(k, v === null ? '' : String(v));
+  startStream(`/api/runs/${encodeURIComponent(state.run.run_id)}/sample?${qs}`, params,
+    `Sampling ${Number.isFinite(params.n) ? fmt(params.n) : ''} particles from noise…`);
+}
+
+/** Follow a sample stream, live (/sample) or a stored result's replay (/api/results/{id}/events). */
+function startStream(url, params, text) {
+  clearSampling();
   state.sampling.active = true;
   state.sampling.params = params;
-  setSummary(`Sampling ${Number.isFinite(params.n) ? fmt(params.n) : ''} particles from noise…`);
-  sampleStream = openStream(`/api/runs/${encodeURIComponent(state.run.run_id)}/sample?${qs}`, {
+  state.producedKey = formKey();
+  setExports(null);
+  setSummary(text);
+  sampleStream = openStream(url, {
     [EV.meta]: onMeta, [EV.frame]: onFrame, [EV.result]: onResult, [EV.done]: onSampleDone,
   }, (err) => {
     sampleStream = null;
@@ -276,6 +289,10 @@ function onMeta(meta) {
   state.sampling.frames = new Array(0);
   $('time').max = String(Math.max((meta.frame_ts?.length ?? 1) - 1, 0));
   player.index = 0;
+  if (pendingView && pendingView.frame !== null && pendingView.frame !== undefined) {
+    player.pause(); // a link to one frame: no autoplay, the frame is shown once it has arrived
+    return;
+  }
   // With reduced motion asked for, nothing autoplays: the page shows the last frame received, and
   // play, the arrows and the slider still replay the process on request.
   if (reducedMotion?.matches) player.pause(); else player.play();
@@ -315,6 +332,11 @@ function onResult(r) {
   state.sampling.idx = labelIndices(result.label);
   det = detectorStats(result.variance, result.label);
   state.threshold = det.paperThreshold;
+  state.thresholdCustom = false;
+  if (pendingView && Number.isFinite(pendingView.threshold)) {
+    state.threshold = pendingView.threshold;
+    state.thresholdCustom = true;
+  }
   syncDetector();
   setSummary(summaryText());
   $('pick-between').disabled = state.sampling.idx.between.length + state.sampling.idx.outside.length === 0;
@@ -325,8 +347,15 @@ function onResult(r) {
 function onSampleDone() {
   sampleStream = null;
   state.sampling.active = false;
+  setExports(state.sampling.meta);
+  const view = pendingView;
+  pendingView = null;
+  if (view) applyViewAfterResult(view);
   syncPlayerControls(player);
+  syncConcealed();
   player.invalidate();
+  state.opened = true;
+  scheduleHash();
 }
 
 // ------------------------------------------------------------------ summary
@@ -338,6 +367,10 @@ function setSummary(text) {
 function summaryText() {
   const { result, idx } = state.sampling;
   if (!result) return $('summary').textContent;
+  if (state.concealed) {
+    return `${fmt(result.label.length)} samples. Predict: will any land between the modes, and where? `
+      + 'Then press “Reveal”.';
+  }
   const n = result.label.length;
   const nb = idx.between.length;
   const no = idx.outside.length;
@@ -359,7 +392,9 @@ function geometry() {
   if (meta && Array.isArray(meta.means)) {
     const means = meta.means.map((m) => (Array.isArray(m) ? m : [m]));
     const sigmas = meta.sigmas ?? sigmasOf(mixture);
-    const mix = { means, sigma: sigmas, weights: mixture.weights?.length === means.length ? mixture.weights : null, n: mixture.n };
+    const weights = meta.weights?.length === means.length ? meta.weights
+      : (mixture.weights?.length === means.length ? mixture.weights : null);
+    const mix = { means, sigma: sigmas, weights, n: mixture.n };
     // data_bounds frame the modes (where hallucinations are visible); bounds also hold the initial noise.
     const useData = $('zoom-modes').checked && meta.data_bounds;
     const b = (useData ? meta.data_bounds : meta.bounds) ?? boundsOf(mix);
@@ -395,7 +430,7 @@ function mainView(index) {
     frames: frames.filter(Boolean),
     frame,
     index,
-    idx: result ? idx : null,
+    idx: result && !state.concealed ? idx : null,
     isFinal: index === lastIndex,
     nParticles,
     nFrames: meta?.frame_ts?.length ?? 1,
@@ -408,11 +443,24 @@ function mainView(index) {
     selectedMode: state.editMode ? state.selectedMode : null,
     sampleKey: sampleCounter,
     uirevision: `${state.dataset}|${g.dim}|${JSON.stringify(g.bounds)}`,
+    layers: state.layers,
+    presenter: state.presenter,
   };
 }
 
 function renderIndex(index) {
-  return renderMain(mainDiv, mainView(index));
+  const drawn = renderMain(mainDiv, mainView(index));
+  if (!mainDiv.labLegendHook && typeof mainDiv.on === 'function') {
+    mainDiv.labLegendHook = true;
+    // The legend toggles the page's layers (so the URL carries them) instead of Plotly's own state.
+    mainDiv.on('plotly_legendclick', (ev) => {
+      const layer = layerOf(ev.data?.[ev.curveNumber]?.name ?? '');
+      if (layer) setLayer(layer, !state.layers.has(layer));
+      return false;
+    });
+    mainDiv.on('plotly_legenddoubleclick', () => false);
+  }
+  return drawn;
 }
 
 // ------------------------------------------------------------------ player
@@ -434,6 +482,7 @@ function syncPlayerControls(p) {
   const ts = state.sampling.meta?.frame_ts;
   const total = ts?.length ?? n;
   $('time-label').textContent = has ? `frame ${p.index + 1}/${total} · t = ${state.sampling.frames[p.index]?.t ?? ts?.[p.index] ?? '—'}` : 't = —';
+  scheduleHash();
 }
 
 // ------------------------------------------------------------------ detector
@@ -470,6 +519,7 @@ function select(i) {
   state.selected = i;
   showTrajectory(i);
   player.invalidate();
+  scheduleHash();
 }
 
 function showTrajectory(i) {
@@ -503,7 +553,7 @@ function showTrajectory(i) {
   const yRange = trajectoryRange(g, series, windowStart);
   renderTrajectory($('traj-plot'), {
     ts, positions: ts.map((_, p) => p), series, windowStart: windowStart >= 0 ? windowStart : null,
-    references: refs, highlight: result ? result.label[i] !== 0 : false,
+    references: refs, highlight: result && !state.concealed ? result.label[i] !== 0 : false,
     yRange,
     firstShown: firstSettled(series, yRange),
   });
@@ -542,6 +592,7 @@ function modeName(k) {
 function particleText(i, meta) {
   const r = state.sampling.result;
   if (!r) return `Sample #${i}: waiting for the final labels…`;
+  if (state.concealed) return `Sample #${i}: where it landed is hidden until the reveal.`;
   const label = r.label[i];
   const b = r.between ? [r.between.data[2 * i], r.between.data[2 * i + 1]] : [-1, -1];
   const where = label === 0 ? `in the support of the mode at ${modeName(r.nearest[i])}`
@@ -637,21 +688,29 @@ function wireControls() {
     player.seek(index);
   });
   $('speed').addEventListener('change', (ev) => player.setSpeed(Number(ev.target.value)));
-  $('zoom-modes').addEventListener('change', () => player.invalidate());
+  $('zoom-modes').addEventListener('change', () => { player.invalidate(); scheduleHash(); });
   $('threshold').addEventListener('input', (ev) => {
     state.threshold = 10 ** Number(ev.target.value);
+    state.thresholdCustom = true;
     updateReadout();
+    scheduleHash();
   });
   $('threshold-reset').addEventListener('click', () => {
     if (!det) return;
     state.threshold = det.paperThreshold;
+    state.thresholdCustom = false;
     syncDetector();
+    scheduleHash();
   });
   $('pick-between').addEventListener('click', () => pick('between'));
   $('pick-support').addEventListener('click', () => pick('support'));
   for (const el of document.querySelectorAll('[data-path], #s-n, #s-seed, #s-frames, #s-window, #s-eta')) {
     el.addEventListener('input', () => el.removeAttribute('aria-invalid'));
   }
+  for (const el of document.querySelectorAll('.controls input, .controls select')) {
+    el.addEventListener('change', scheduleHash);
+  }
+  wireSharing();
 }
 
 function wirePresets() {
@@ -668,9 +727,10 @@ function wirePresets() {
     $('preset-description').textContent = p?.description ?? '';
     if (!p) return;
     const config = structuredClone(p.config ?? {});
-    fillForm({ ...defaults.experiment, ...config,
+    state.baseConfig = { ...defaults.experiment, ...config,
       train: { ...defaults.experiment?.train, ...config.train }, net: { ...defaults.experiment?.net, ...config.net },
-      schedule: { ...defaults.experiment?.schedule, ...config.schedule } });
+      schedule: { ...defaults.experiment?.schedule, ...config.schedule } };
+    fillForm(state.baseConfig);
     $('oracle').checked = p.kind === 'oracle';
     $('train-fields').disabled = p.kind === 'oracle';
     const data = config.data ?? {};
@@ -690,7 +750,7 @@ on('mixture', ({ structural, reframe }) => {
   if (reframe || !state.viewBounds || !modesInside(state.viewBounds, state.mixture.means)) {
     state.viewBounds = boundsOf(state.mixture);
   }
-  if (structural && state.sampling.frames.length && !state.sampling.active) {
+  if (structural && (state.sampling.frames.length || state.sampling.active)) {
     clearSampling();
     if (state.run) {
       state.run = null;
@@ -711,6 +771,291 @@ function applyLimits(limits) {
   set('f-steps', 'max', limits?.max_train_steps);
 }
 
+
+// ------------------------------------------------------------------ links, lessons, classroom flags
+// The URL hash carries config + sampler + view (codec spec from the server: bootstrap.url_spec) and is
+// rewritten on every change; ?lesson=, ?hide=, ?presenter=1 and ?predict=1 are classroom flags.
+
+const spec = boot.url_spec ?? null;
+const query = new URLSearchParams(window.location.search);
+const lessons = boot.lessons ?? [];
+let lesson = lessons.find((l) => l.id === query.get('lesson')) ?? null;
+let pendingView = null; // view state to restore once the stream it belongs to has finished
+let hashTimer = null;
+const ALL_LAYERS = spec?.fields.find((f) => f.key === 'ly')?.default ?? ['support', 'between', 'outside', 'paths', 'bands'];
+state.layers = new Set(ALL_LAYERS);
+state.lessonStep = null;
+state.concealed = false;
+state.presenter = false;
+
+const flag = (name) => ['1', 'true', 'on', 'yes', ''].includes(query.get(name) ?? 'no');
+
+function samplerTree() {
+  return readSampler();
+}
+
+function formKey() {
+  return spec ? encodeHash(spec, readConfig(), samplerTree(), { kind: $('oracle').checked ? 'oracle' : 'trained' }) : '';
+}
+
+function viewState() {
+  const { meta, frames, active } = state.sampling;
+  const lastIndex = (meta?.frame_ts?.length ?? 0) - 1;
+  const paused = !player.playing && frames.length > 0 && !active;
+  return {
+    kind: $('oracle').checked ? 'oracle' : 'trained',
+    result: meta?.result_id && !active && state.producedKey === formKey() ? meta.result_id : null,
+    frame: paused && player.index !== lastIndex ? player.index : null,
+    particle: state.selected,
+    threshold: state.thresholdCustom && Number.isFinite(state.threshold) ? state.threshold : null,
+    layers: ALL_LAYERS.filter((l) => state.layers.has(l)),
+    zoom: $('zoom-modes').checked,
+    step: lesson ? state.lessonStep : null,
+  };
+}
+
+function currentHash() {
+  return spec ? encodeHash(spec, readConfig(), samplerTree(), viewState()) : '';
+}
+
+function writeHash() {
+  hashTimer = null;
+  if (!spec || !state.opened) return;
+  const h = currentHash();
+  const url = `${window.location.pathname}${window.location.search}${h ? `#${h}` : ''}`;
+  const now = `${window.location.pathname}${window.location.search}${window.location.hash}`;
+  if (url !== now) window.history.replaceState(null, '', url);
+}
+
+function scheduleHash() {
+  if (!spec || !state.opened || hashTimer !== null) return;
+  hashTimer = setTimeout(writeHash, 60);
+}
+
+function setLayer(layer, visible) {
+  if (visible) state.layers.add(layer); else state.layers.delete(layer);
+  const box = document.querySelector(`[data-layer="${layer}"]`);
+  if (box) box.checked = visible;
+  player.invalidate();
+  scheduleHash();
+}
+
+function setExports(meta) {
+  const links = {
+    'export-csv': meta ? `/api/results/${meta.result_id}/export.csv?table=particles` : null,
+    'export-frames': meta ? `/api/results/${meta.result_id}/export.csv?table=frames` : null,
+    'export-npz': meta ? `/api/results/${meta.result_id}/export.npz` : null,
+    'export-config': meta ? `/api/runs/${meta.run_id}/config.json` : null,
+  };
+  for (const [id, href] of Object.entries(links)) {
+    const a = $(id);
+    if (href) { a.href = href; a.setAttribute('download', ''); a.removeAttribute('aria-disabled'); } else {
+      a.removeAttribute('href');
+      a.setAttribute('aria-disabled', 'true');
+    }
+  }
+}
+
+function exportChart(format) {
+  const id = $('export-chart').value;
+  const div = $(id);
+  if (!div || !div.data) { showError(new Error('That chart has nothing to export yet.')); return; }
+  const name = `modelab-${id.replace('-plot', '')}${state.sampling.meta ? `-${state.sampling.meta.result_id}` : ''}`;
+  Plotly.downloadImage(div, { format, filename: name, scale: format === 'png' ? 2 : 1 })
+    .catch((err) => showError(new Error(`Export failed: ${err.message ?? err}`)));
+}
+
+async function copyLink() {
+  writeHash();
+  const url = window.location.href;
+  const box = $('share-url');
+  box.value = url;
+  box.hidden = false;
+  let copied = false;
+  try {
+    if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(url); copied = true; }
+  } catch { /* no clipboard permission: the link is selected in the box instead */ }
+  box.focus();
+  box.select();
+  $('share-status').textContent = copied ? 'Link copied.' : 'Press Ctrl+C to copy the link.';
+}
+
+function syncConcealed() {
+  const concealed = state.concealed;
+  $('predict').checked = concealed;
+  $('reveal').hidden = !(concealed && state.sampling.result);
+  $('detector-card').classList.toggle('concealed', concealed);
+  $('pick-between').disabled = concealed || !state.sampling.idx
+    || state.sampling.idx.between.length + state.sampling.idx.outside.length === 0;
+  if (state.sampling.result) setSummary(summaryText());
+  if (state.selected !== null) showTrajectory(state.selected);
+  player.invalidate();
+}
+
+function setConcealed(on) {
+  state.concealed = on;
+  $('predict').checked = on;
+  syncConcealed();
+}
+
+function setPresenter(on) {
+  state.presenter = on;
+  $('presenter').checked = on;
+  document.body.classList.toggle('presenter', on);
+  player.invalidate();
+}
+
+function applyHideFlags() {
+  const raw = query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(',');
+  const flags = new Set(raw.split(',').map((x) => x.trim()).filter(Boolean));
+  for (const el of document.querySelectorAll('[data-hide]')) {
+    if (el.dataset.hide.split(/\s+/).some((f) => flags.has(f))) el.hidden = true;
+  }
+  if (flags.has('controls')) document.querySelector('.controls').hidden = true;
+}
+
+/** Fill the form with a full config (from a link, a lesson step or a run) and remember it as the base. */
+function applyConfig(config, kind) {
+  state.baseConfig = structuredClone(config);
+  fillForm(config);
+  $('oracle').checked = kind === 'oracle';
+  $('train-fields').disabled = kind === 'oracle';
+  setDataset(config.data?.dataset ?? 'grid25', config.data?.mixture ?? null);
+}
+
+function applyViewBeforeStream(view) {
+  if (!view) return;
+  if (Array.isArray(view.layers)) for (const l of ALL_LAYERS) setLayer(l, view.layers.includes(l));
+  if (typeof view.zoom === 'boolean') $('zoom-modes').checked = view.zoom;
+}
+
+function applyViewAfterResult(view) {
+  const n = state.sampling.result?.label.length ?? 0;
+  if (Number.isInteger(view.frame)) {
+    player.pause();
+    player.seek(Math.min(view.frame, state.sampling.frames.length - 1));
+  }
+  if (Number.isInteger(view.particle) && view.particle < n) select(view.particle);
+  else if (view.select) pick(view.select === 'between' ? 'between' : 'support');
+}
+
+function reportLinkProblems(problems) {
+  if (!problems.length) return;
+  const list = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
+  showError(new Error(`This link has values the lab cannot use, so their defaults are shown instead — ${list}.`));
+}
+
+function renderLesson() {
+  const box = $('lesson');
+  if (!lesson) { box.hidden = true; return; }
+  const i = Math.min(Math.max((state.lessonStep ?? 1) - 1, 0), lesson.steps.length - 1);
+  const step = lesson.steps[i];
+  box.hidden = false;
+  $('lesson-title').textContent = lesson.title;
+  $('lesson-count').textContent = `step ${i + 1} of ${lesson.steps.length}`;
+  $('lesson-step-title').textContent = step.title;
+  $('lesson-text').textContent = step.text;
+  $('lesson-prev').disabled = i === 0;
+  $('lesson-next').disabled = i === lesson.steps.length - 1;
+  $('lesson-select').value = lesson.id;
+}
+
+/** Open one lesson step: its state (a hash, like any link), its text and its predict switch. */
+function goToStep(number, { keepErrors = false } = {}) {
+  const step = lesson.steps[number - 1];
+  if (!step) return Promise.resolve();
+  state.lessonStep = number;
+  renderLesson();
+  const decoded = decodeHash(spec, step.hash);
+  setConcealed(step.predict || flag('predict'));
+  return openState(decoded, { select: step.select, keepErrors });
+}
+
+function openState(decoded, extra = {}) {
+  applyConfig(decoded.config, decoded.view.kind);
+  fillSampler(decoded.sampler);
+  applyViewBeforeStream(decoded.view);
+  pendingView = { ...decoded.view, ...extra };
+  return trainAndSample({ keepErrors: extra.keepErrors ?? true });
+}
+
+/** Replay a stored result (GET /api/results/{id} object) through the same stream code: no computation. */
+async function replayResult(res, view) {
+  const { body: run } = await getRun(res.run_id);
+  applyConfig(run.config, run.kind);
+  fillSampler(res.params);
+  applyViewBeforeStream(view);
+  state.run = { run_id: run.run_id, kind: run.kind, status: run.status };
+  state.runMixture = structuredClone(state.mixture);
+  $('sample').disabled = run.status !== 'done';
+  const history = run.metrics?.loss_history;
+  if (Array.isArray(history) && history.length) resetLoss(lossDiv, history);
+  else resetLoss(lossDiv, [], run.kind === 'oracle' ? 'exact denoiser: nothing to train' : undefined);
+  setProgress(1, `Stored result ${res.result_id} of run ${run.run_id}: replayed, not recomputed.`);
+  pendingView = view ?? {};
+  startStream(res.links.events, res.params, 'Replaying a stored result…');
+}
+
+/** What the page opens with: a permalink, a link's hash, a lesson step, or the ready default run. */
+async function openFromUrl() {
+  const hash = window.location.hash;
+  const decoded = spec && hash.length > 1 ? decodeHash(spec, hash) : null;
+  if (decoded) reportLinkProblems(decoded.problems);
+  if (flag('presenter')) setPresenter(true);
+  if (lesson) {
+    state.lessonStep = Math.min(decoded?.view.step ?? 1, lesson.steps.length);
+    renderLesson();
+    const step = lesson.steps[state.lessonStep - 1];
+    setConcealed(Boolean(step.predict) || flag('predict'));
+    if (!decoded && !boot.permalink) return goToStep(state.lessonStep, { keepErrors: true });
+  } else if (flag('predict')) setConcealed(true);
+  if (boot.permalink) return replayResult(boot.permalink, decoded?.view);
+  if (decoded?.view.result) {
+    try {
+      const { body } = await requestJSON('GET', `/api/results/${encodeURIComponent(decoded.view.result)}`);
+      if (body.status !== 'failed') return replayResult(body, decoded.view);
+    } catch (err) {
+      showError(new Error(`The stored result of this link could not be opened (${err.message}); `
+        + 'computing it again from the link’s settings.'));
+    }
+  }
+  if (decoded) return openState(decoded);
+  if (boot.default_run && query.get('open') !== 'none') { // ?open=none: start empty, nothing sampled
+    const { body } = await getRun(boot.default_run);
+    applyConfig(body.config, body.kind);
+    pendingView = null;
+    return trainAndSample();
+  }
+  state.opened = true;
+  return undefined;
+}
+
+function wireSharing() {
+  $('copy-link').addEventListener('click', copyLink);
+  $('export-png').addEventListener('click', () => exportChart('png'));
+  $('export-svg').addEventListener('click', () => exportChart('svg'));
+  $('presenter').addEventListener('change', (ev) => setPresenter(ev.target.checked));
+  $('predict').addEventListener('change', (ev) => setConcealed(ev.target.checked));
+  $('reveal').addEventListener('click', () => setConcealed(false));
+  for (const box of document.querySelectorAll('[data-layer]')) {
+    box.addEventListener('change', () => setLayer(box.dataset.layer, box.checked));
+  }
+  const sel = $('lesson-select');
+  for (const l of lessons) {
+    const opt = document.createElement('option');
+    opt.value = l.id;
+    opt.textContent = l.title;
+    sel.append(opt);
+  }
+  sel.addEventListener('change', () => {
+    const q = new URLSearchParams(window.location.search);
+    if (sel.value) q.set('lesson', sel.value); else q.delete('lesson');
+    window.location.assign(`/?${q}`); // a lesson is a fresh page: its first step, its flags
+  });
+  $('lesson-prev').addEventListener('click', () => goToStep((state.lessonStep ?? 1) - 1));
+  $('lesson-next').addEventListener('click', () => goToStep((state.lessonStep ?? 1) + 1));
+}
+
 function init() {
   initEditor(boot.datasets ?? []);
   wireControls();
@@ -726,6 +1071,13 @@ function init() {
   syncDetector();
   renderTrajectory($('traj-plot'), null);
   syncPlayerControls(player);
+  applyHideFlags();
+  renderLesson();
+  openFromUrl().then(() => { state.openRequested = true; }, (err) => {
+    state.openRequested = true;
+    state.opened = true;
+    showError(err);
+  });
 }
 
 // ------------------------------------------------------------------ test hook
@@ -760,6 +1112,8 @@ window.__lab = {
   summaryText: () => $('summary').textContent,
   detectorText: () => $('detector-readout').textContent,
   errors: () => Array.from($('error-list').children, (li) => li.textContent),
+  currentHash,
+  get opened() { return Boolean(state.openRequested); },
   measurePlayback,
   emit,
 };

@@ -299,8 +299,39 @@ let mainBusy = false;
 let mainPending = null;
 
 /** Draw the main plot; calls arriving while Plotly is busy collapse into the newest one. */
+/** Layer of a main-plot trace (the URL's `ly` key and the legend toggle it). */
+export function layerOf(name) {
+  if (name.startsWith('in support') || name === 'particles') return 'support';
+  if (name.startsWith('between')) return 'between';
+  if (name.startsWith('outside')) return 'outside';
+  if (name.startsWith('paths')) return 'paths';
+  return null;
+}
+
+/** Visible layers (hidden ones stay in the legend) and presenter mode (large type, thick markers). */
+function styleMain(traces, layout, view) {
+  const layers = view.layers;
+  const scale = view.presenter ? 2 : 1;
+  const out = traces.map((t) => {
+    const layer = layerOf(t.name ?? '');
+    let next = t;
+    if (layer && layers && !layers.has(layer)) next = { ...next, visible: t.showlegend ? 'legendonly' : false };
+    if (scale !== 1 && next.marker?.size) next = { ...next, marker: { ...next.marker, size: next.marker.size * scale } };
+    if (scale !== 1 && next.line?.width) next = { ...next, line: { ...next.line, width: next.line.width * 1.8 } };
+    return next;
+  });
+  const lay = { ...layout };
+  if (layers && !layers.has('bands')) lay.shapes = (lay.shapes ?? []).filter((sh) => sh.layer !== 'below');
+  if (view.presenter) {
+    lay.font = { ...FONT, size: 18 };
+    lay.legend = { ...lay.legend, font: { size: 17 } };
+  }
+  return { traces: out, layout: lay };
+}
+
 export function renderMain(div, view) {
-  const { traces, layout } = view.dim === 1 ? build1D(view) : build2D(view);
+  const built = view.dim === 1 ? build1D(view) : build2D(view);
+  const { traces, layout } = styleMain(built.traces, built.layout, view);
   if (mainBusy) {
     mainPending = { traces, layout };
     return Promise.resolve();

@@ -101,7 +101,9 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def lab(page, live_server: str):  # type: ignore[no-untyped-def]
-    """The lab page, loaded and initialised."""
-    page.goto(live_server + "/")
-    page.wait_for_function("window.__lab !== undefined && document.querySelectorAll('#dataset option').length > 0")
+    """The lab page, loaded and initialised, without opening the default run (``?open=none``): each test
+    asks for its own run, and a test that wants the ready default run opens ``/`` itself."""
+    page.goto(live_server + "/?open=none")
+    page.wait_for_function("window.__lab !== undefined && document.querySelectorAll('#dataset option').length > 0"
+                           " && window.__lab.opened")
     return page

@@ -28,8 +28,12 @@ def use_oracle(page, preset: str) -> None:  # type: ignore[no-untyped-def]
     wait_result(page)
 
 
-def test_page_loads_offline_with_the_bundled_plotly(lab) -> None:  # type: ignore[no-untyped-def]
+def test_page_loads_offline_with_the_bundled_plotly(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     import plotly.offline
+
+    lab = page
+    lab.goto(live_server + "/")
+    lab.wait_for_function("window.__lab && window.__lab.state.opened && !window.__lab.state.sampling.active")
 
     assert lab.evaluate("window.Plotly.version") == plotly.offline.get_plotlyjs_version()
     datasets = lab.eval_on_selector_all("#dataset option", "os => os.map(o => o.value)")
@@ -38,7 +42,8 @@ def test_page_loads_offline_with_the_bundled_plotly(lab) -> None:  # type: ignor
     # The default dataset (grid25) is drawn: 25 support discs, one WebGL plot only.
     assert lab.evaluate("document.getElementById('main-plot').layout.shapes.length") == 25
     assert lab.evaluate("document.querySelectorAll('canvas.gl-canvas-context').length") <= 3
-    assert "Pick a dataset" in summary(lab)
+    # Ready the moment it opens: the default (bundled) run, sampled with no training.
+    assert lab.evaluate("window.__lab.state.run.run_id") == lab.evaluate("window.__lab.state.bootstrap.default_run")
 
 
 def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type: ignore[no-untyped-def]
