@@ -49,11 +49,23 @@ SCATTER_POINTS = 1000
 
 
 def recursive_recipe() -> TrainConfig:
-    """A lighter per-generation recipe so 5 generations × 2 filters fit in minutes on 2 cores.
+    """The default CPU recipe at half the batch (1,024), for N = ``RECURSIVE_N`` = 5,000 points.
 
-    Measured in the bench (bench/bench_claims.py, item 9): see the module docstring of that script.
+    Budget: 5 generations × 2 filters is 9 trainings (generation 0 is shared) and 9 samplings of
+    5,125 particles × 1,000 steps, in ≤ 10 minutes on 2 idle cores. Measured on grid25 generation 0
+    (1 torch thread on the busy 2-core dev machine, so slower than idle):
+
+        steps × batch, N            train   sample   between-mode share
+        3000 × 2048, N 10,000       152 s    46 s    0.95%   (the full default recipe)
+        1500 × 2048, N 10,000        77 s    42 s    2.16%
+        3000 × 1024, N 5,000         84 s    32 s    1.25%   ← this recipe
+        1500 × 1024, N 5,000         ~40 s   ~30 s   4.2%    (too many: the 2.5% budget cannot remove them)
+
+    The share must stay near or below the 2.5% filter budget, or no filter at equal budget can keep a
+    generation clean; halving the batch keeps it there at half the training time. Fewer particles
+    (N) would cut sampling further but raise the share (paper §3.5: smaller N, more interpolation).
     """
-    return TrainConfig(steps=1500, batch=1024)
+    return TrainConfig().model_copy(update={"batch": 1024})
 
 
 @dataclass(frozen=True)
