@@ -88,6 +88,10 @@ def load_model(args: argparse.Namespace, device: str) -> LoadedModel:
     if not has_data:
         raise UsageError("give --model CKPT, or --dataset/--mixture (with --model oracle, or to train now)")
     if args.model == "oracle":
+        training = [g for g in _model_args_given(args) if g not in ("dataset", "mixture", "n_train", "T", "schedule")]
+        if training:
+            flags = ", ".join("--" + g.replace("_", "-") for g in training)
+            raise UsageError(f"{flags}: training options do not apply to --model oracle")
         config = ExperimentConfig(data=data_config(args), schedule=schedule_config(args))
         return LoadedModel(config, None, ExperimentRun.for_oracle(config))
     config = experiment_config(args)

@@ -44,6 +44,7 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
         (["mechanism", "--model", str(garbage), "--dataset", "grid25", "--t", "0"], "--dataset"),
         (["mechanism", "--model", "oracle", "--dataset", "grid25", "--t", "0", "--n-map", "1"], "--n-map"),
         (["detectors", "--model", "oracle", "--dataset", "1d-123", "--windows", "20"], "--windows"),
+        (["detectors", "--model", "oracle", "--dataset", "1d-123", "--steps", "20"], "do not apply"),
         (["detectors", "--model", "oracle", "--dataset", "1d-123", "--lid-draws", "3"], "--lid-draws"),
         (["detectors", "--model", "oracle", "--dataset", "1d-123", "--lid-t0", "5000"], "--lid-t0"),
         (["detectors", "--model", "oracle", "--dataset", "1d-123", "--n", "0"], "--n"),

@@ -13,6 +13,7 @@ from server.diffusion.detector_bench import (
     bench_report,
     compute_scores,
     downsampled_roc,
+    final_posterior_variance,
     lid_score,
     lid_timestep,
     nearest_training_distance,
@@ -67,6 +68,15 @@ def test_oracle_posterior_variance_orders_mode_and_midpoint() -> None:
     x = np.stack([means[12], (means[12] + means[13]) / 2])[:, None, :].repeat(2, axis=1)  # (2, K=2, D)
     pv = oracle_posterior_variance(GRID, SCHEDULE, x, np.array([1, 0]))
     assert pv[1] > 100 * pv[0]
+
+
+def test_final_posterior_variance_orders_mode_and_midpoint() -> None:
+    means = GRID.means.numpy()
+    x = np.stack([means[12], (means[12] + means[13]) / 2])
+    pv = final_posterior_variance(GRID, SCHEDULE, x, lid_timestep(GRID, SCHEDULE))
+    # Two equally likely components gap apart: tr Cov / D ≤ gap² / 8 (less: m_k shrinks towards x).
+    gap = float(np.linalg.norm(means[12] - means[13]))
+    assert pv[1] > 100 * pv[0] and 0.5 * gap**2 / 8 < pv[1] <= gap**2 / 8
 
 
 def test_nearest_training_distance_brute_force() -> None:
