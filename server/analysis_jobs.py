@@ -1,9 +1,8 @@
 """Analysis jobs for the /analysis page: sweeps and recursive training in a sibling of ``JobRunner``.
 
-Same patterns as ``server.jobs``: a bounded FIFO served by plain slot threads (torch threads set
-per thread), one job per content id (posting the same request returns the same job), a
-``threading.Event`` checked between engine events for cancellation, progress fanned out to SSE
-subscribers through small bounded ``asyncio.Queue``s, ``QueueFull`` (→ 429) when the queue is full.
+The queue, slots, cancel events and fan-out are ``server.job_queue.SlotRunner``, as for ``JobRunner``.
+Here: one job per content id (posting the same request returns the same job), cancellation checked
+between engine events, and subscriber queues that replay the units finished so far.
 
 Caching: every sweep point's figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
 (the engine's ``ResultCache`` protocol, keyed by run id + sampler settings), and every finished
@@ -16,13 +15,10 @@ same way under ``{data_dir}/analysis/views``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,11 +45,11 @@ from .diffusion.sampling import NetworkDenoiser
 from .diffusion.sweeps import PointDone, PointStarted, PointTraining, SweepDone, run_sweep
 from .diffusion.training import seeded_generator
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
+from .job_queue import JobQueueFull, JobStatus, QueuedJob, SlotRunner
 
 log = logging.getLogger(__name__)
 
 JobKind = Literal["sweep", "recursive"]
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 EVENT_POINT = "point"  # a sweep point finished: {index, total, result}
 EVENT_GENERATION = "generation"  # a recursive generation finished: {generation, filter, result}
 SUBSCRIBER_QUEUE_SIZE = 64  # point/generation events must not be dropped: sized well above any job
@@ -66,14 +62,12 @@ def content_id(kind: str, payload: dict[str, Any]) -> str:
     return hashlib.sha256(f"analysis/{ANALYSIS_VERSION}/{kind}/{text}".encode()).hexdigest()[:16]
 
 
-class AnalysisQueueFull(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"the analysis queue is full; retry in about {retry_after} s")
-        self.retry_after = retry_after
+class AnalysisQueueFull(JobQueueFull):
+    queue_name = "analysis"
 
 
 @dataclass
-class AnalysisJob:
+class AnalysisJob(QueuedJob):
     job_id: str
     kind: JobKind
     request: dict[str, Any]
@@ -89,9 +83,10 @@ class AnalysisJob:
     partial: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    subscribers: set[asyncio.Queue[ServerSentEvent]] = field(default_factory=set)
-    last_publish: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.job_id
 
     def progress(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "kind": self.kind, "status": self.status, "done": self.done_units,
@@ -103,45 +98,19 @@ class AnalysisJob:
                                "result": self.result, "error": self.error})
 
 
-class AnalysisRunner:
+class AnalysisRunner(SlotRunner[AnalysisJob]):
+    thread_name = "modelab-analysis"
+
     def __init__(self, data_dir: Path, *, slots: int, queue_size: int, threads: int,
                  progress_interval: float = 0.1):
         self.root = data_dir / "analysis"
         self.points = JsonDirCache(self.root / "points")
         self.views = JsonDirCache(self.root / "views")
         self.jobs_dir = self.root / "jobs"
-        self.slots, self.queue_size, self.threads = slots, queue_size, threads
+        super().__init__(slots)
+        self.queue_size, self.threads = queue_size, threads
         self.progress_interval = progress_interval
-        self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
-        self._queue: deque[AnalysisJob] = deque()
-        self._active: dict[str, AnalysisJob] = {}
         self._finished: dict[str, AnalysisJob] = {}  # this process's cancelled/failed jobs, for GET
-        self._threads: list[threading.Thread] = []
-        self._stopping = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        for i in range(self.slots):
-            thread = threading.Thread(target=self._slot, name=f"modelab-analysis-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            self._stopping = True
-            queued = list(self._queue)
-            self._queue.clear()
-            for job in self._active.values():
-                job.cancel.set()
-            self._wakeup.notify_all()
-        for job in queued:
-            self._finish(job, "cancelled", error="server stopped")
-        for thread in self._threads:
-            thread.join(timeout)
 
     # ------------------------------------------------------------------ jobs
 
@@ -165,9 +134,7 @@ class AnalysisRunner:
             if self._stopping or len(self._queue) >= self.queue_size:
                 raise AnalysisQueueFull(self._retry_after())
             self._finished.pop(job.job_id, None)
-            self._active[job.job_id] = job
-            self._queue.append(job)
-            self._wakeup.notify()
+            self._enqueue(job)
             return job.view(), True
 
     def view(self, job_id: str) -> dict[str, Any] | None:
@@ -177,59 +144,21 @@ class AnalysisRunner:
                 return job.view()
         return self.stored(job_id)
 
-    def cancel(self, job_id: str) -> bool:
-        with self._lock:
-            job = self._active.get(job_id)
-            if job is None:
-                return False
-            job.cancel.set()
-            was_queued = job in self._queue
-            if was_queued:
-                self._queue.remove(job)
-        if was_queued:
-            self._finish(job, "cancelled")
-        return True
+    def _first_events(self, job: AnalysisJob) -> list[ServerSentEvent]:
+        """The partial results so far, then the progress."""
+        first = [sse(_unit_event(job.kind), finite_or_none(p)) for p in job.partial]
+        first.append(sse(EVENT_PROGRESS, job.progress()))
+        return first
 
-    def counts(self) -> tuple[int, int]:
-        with self._lock:
-            return len(self._queue), len(self._active) - len(self._queue)
-
-    def subscribe(self, job_id: str) -> asyncio.Queue[ServerSentEvent] | None:
-        """On the loop thread: a queue starting with the partial results so far and the progress; None
-        when the job is not active."""
-        with self._lock:
-            job = self._active.get(job_id)
-            if job is None:
-                return None
-            first = [sse(_unit_event(job.kind), finite_or_none(p)) for p in job.partial]
-            first.append(sse(EVENT_PROGRESS, job.progress()))
-        queue: asyncio.Queue[ServerSentEvent] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE + len(first))
-        for event in first:
-            queue.put_nowait(event)
-        job.subscribers.add(queue)
-        return queue
-
-    def unsubscribe(self, job_id: str, queue: asyncio.Queue[ServerSentEvent]) -> None:
-        with self._lock:
-            job = self._active.get(job_id)
-        if job is not None:
-            job.subscribers.discard(queue)
+    def _subscriber_maxsize(self, backlog: int) -> int:
+        return SUBSCRIBER_QUEUE_SIZE + backlog
 
     # ------------------------------------------------------------------ slot threads
 
-    def _slot(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._stopping:
-                    self._wakeup.wait()
-                if self._stopping:
-                    return
-                job = self._queue.popleft()
-                job.status = "running"
-                job.started = time.monotonic()
-                event = sse(EVENT_PROGRESS, job.progress())
-            self._publish(job, event)
-            self._run(job)
+    def _mark_running(self, job: AnalysisJob) -> ServerSentEvent:
+        job.status = "running"
+        job.started = time.monotonic()
+        return sse(EVENT_PROGRESS, job.progress())
 
     def _run(self, job: AnalysisJob) -> None:
         torch.set_num_threads(self.threads)
@@ -309,23 +238,9 @@ class AnalysisRunner:
     def _retry_after(self) -> int:
         return 5
 
-    def _publish(self, job: AnalysisJob, event: ServerSentEvent) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            try:
-                self._loop.call_soon_threadsafe(_fan_out, job, event)
-            except RuntimeError:
-                pass
-
 
 def _unit_event(kind: str) -> str:
     return EVENT_POINT if kind == "sweep" else EVENT_GENERATION
-
-
-def _fan_out(job: AnalysisJob, event: ServerSentEvent) -> None:
-    for queue in list(job.subscribers):
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(event)
 
 
 # ---------------------------------------------------------------------------- job factories

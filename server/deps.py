@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from .admission import RETRY_AFTER_SECONDS, SamplingGate
-from .denoisers import DenoiserCache
+from .denoisers import DenoiserCache, LoadedModel
 from .diffusion.checkpoint import CheckpointError
 from .diffusion.config import ExperimentConfig, SamplerConfig
 from .diffusion.datasets import mixture_spec
@@ -31,36 +31,20 @@ from .sharing import Computation, ComputationRegistry
 from .store import RunRecord, Store, is_run_id
 
 
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+def app_state(name: str) -> Callable[[Request], Any]:
+    """A dependency giving ``request.app.state.<name>``, the shared objects ``create_app`` sets up once."""
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+    get.__name__ = f"get_{name}"
+    return get
 
 
-def get_store(request: Request) -> Store:
-    return request.app.state.store
-
-
-def get_runner(request: Request) -> JobRunner:
-    return request.app.state.runner
-
-
-def get_gate(request: Request) -> SamplingGate:
-    return request.app.state.gate
-
-
-def get_cache(request: Request) -> DenoiserCache:
-    return request.app.state.denoisers
-
-
-def get_registry(request: Request) -> ComputationRegistry:
-    return request.app.state.computations
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
-RunnerDep = Annotated[JobRunner, Depends(get_runner)]
-GateDep = Annotated[SamplingGate, Depends(get_gate)]
-CacheDep = Annotated[DenoiserCache, Depends(get_cache)]
-RegistryDep = Annotated[ComputationRegistry, Depends(get_registry)]
+SettingsDep = Annotated[Settings, Depends(app_state("settings"))]
+StoreDep = Annotated[Store, Depends(app_state("store"))]
+RunnerDep = Annotated[JobRunner, Depends(app_state("runner"))]
+GateDep = Annotated[SamplingGate, Depends(app_state("gate"))]
+CacheDep = Annotated[DenoiserCache, Depends(app_state("denoisers"))]
+RegistryDep = Annotated[ComputationRegistry, Depends(app_state("computations"))]
 
 
 def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidationError:
@@ -72,6 +56,14 @@ def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidati
 
 
 # ---------------------------------------------------------------------------- runs
+
+
+def load_model(cache: DenoiserCache, run: RunRecord) -> LoadedModel:
+    """The run's denoiser (blocking: call in a thread); 409 when its model file is missing or damaged."""
+    try:
+        return cache.get(run)
+    except CheckpointError as exc:
+        raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
 
 
 def existing_run(run_id: str, store: StoreDep) -> RunRecord:
@@ -139,11 +131,9 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
             raise HTTPException(429, "too many sample streams at once; try again shortly",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         try:
-            model = await asyncio.to_thread(cache.get, run)
-        except BaseException as exc:
+            model = await asyncio.to_thread(load_model, cache, run)
+        except BaseException:
             gate.release()
-            if isinstance(exc, CheckpointError):
-                raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
             raise
         session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
         return registry.start(session)

@@ -1,23 +1,17 @@
 """JobRunner: a bounded FIFO of training jobs run by a fixed number of slot threads.
 
-* One job per run id: submitting a config that is queued, running or done returns that run.
-* Slots are plain threads (torch releases the GIL in its kernels, so the event loop stays
-  responsive); each job sets its own torch thread count inside its thread.
-* Cancellation is a ``threading.Event`` the training loop checks between steps.
-* Progress fans out to SSE subscribers through small bounded ``asyncio.Queue``s, fed from the job
-  thread with ``loop.call_soon_threadsafe``; a full queue drops its oldest event (each progress
-  event describes the whole state, so only the newest matters).
+The queue, slots, cancel events and subscriber fan-out are ``server.job_queue.SlotRunner``; here:
 
-Threading: ``_lock`` guards the queue, the active jobs and their fields; subscriber sets are only
-touched on the event-loop thread (subscribe, unsubscribe and fan-out all run there).
+* One job per run id: submitting a config that is queued, running or done returns that run.
+* Each job sets its own torch thread count inside its slot thread.
+* Subscriber queues are small: each progress event describes the whole state, so when one is
+  full only the newest matters.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import statistics
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,6 +22,7 @@ from fastapi.sse import ServerSentEvent
 
 from .diffusion.config import ExperimentConfig
 from .encode import EVENT_DONE, EVENT_PROGRESS, error_event, finite_or_none, sse
+from .job_queue import JobQueueFull, QueuedJob, SlotRunner
 from .settings import Settings
 from .store import RunRecord, Store
 from .trainer import LossHistory, StepReport, TrainingCancelled, train_and_save
@@ -38,14 +33,12 @@ SUBSCRIBER_QUEUE_SIZE = 8
 SECONDS_PER_SAMPLE_STEP = 1.2e-5  # ETA prior (1 thread, width 128): ~25 ms per step at batch 2048
 
 
-class QueueFull(Exception):
-    def __init__(self, retry_after: int):
-        super().__init__(f"the training queue is full; retry in about {retry_after} s")
-        self.retry_after = retry_after
+class QueueFull(JobQueueFull):
+    queue_name = "training"
 
 
 @dataclass
-class Job:
+class Job(QueuedJob):
     run_id: str
     config: ExperimentConfig
     status: str = "queued"
@@ -53,9 +46,10 @@ class Job:
     loss: float | None = None
     elapsed: float = 0.0
     loss_history: list[list[float]] = field(default_factory=list)
-    cancel: threading.Event = field(default_factory=threading.Event)
-    subscribers: set[asyncio.Queue[ServerSentEvent]] = field(default_factory=set)
-    last_publish: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.run_id
 
     @property
     def steps(self) -> int:
@@ -67,41 +61,14 @@ class Job:
         return self.config.train.steps * self.config.train.batch
 
 
-class JobRunner:
+class JobRunner(SlotRunner[Job]):
+    thread_name = "modelab-train"
+
     def __init__(self, settings: Settings, store: Store):
+        super().__init__(settings.training_slots)
         self.settings = settings
         self.store = store
-        self._lock = threading.Lock()
-        self._wakeup = threading.Condition(self._lock)
-        self._queue: deque[Job] = deque()
-        self._active: dict[str, Job] = {}  # queued or running, by run id
-        self._threads: list[threading.Thread] = []
-        self._stopping = False
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._rates: deque[float] = deque(maxlen=20)  # measured seconds per sample-step of finished jobs
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        for i in range(self.settings.training_slots):
-            thread = threading.Thread(target=self._slot, name=f"modelab-train-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Cancel everything: queued jobs at once, running ones at their next step; join the slots."""
-        with self._lock:
-            self._stopping = True
-            queued = list(self._queue)
-            self._queue.clear()
-            for job in self._active.values():
-                job.cancel.set()
-            self._wakeup.notify_all()
-        for job in queued:
-            self._finish(job, "cancelled", error="server stopped")
-        for thread in self._threads:
-            thread.join(timeout)
 
     # ------------------------------------------------------------------ submitting and cancelling
 
@@ -115,33 +82,14 @@ class JobRunner:
             if self._stopping or len(self._queue) >= self.settings.queue_size:
                 raise QueueFull(self._retry_after())
             record = self.store.put(run_id, "trained", config.canonical_json(), "queued")
-            job = Job(run_id, config)
-            self._active[run_id] = job
-            self._queue.append(job)
-            self._wakeup.notify()
+            self._enqueue(Job(run_id, config))
         return record, True
 
-    def cancel(self, run_id: str) -> bool:
-        """Cancel a queued or running job; False when there is none."""
-        with self._lock:
-            job = self._active.get(run_id)
-            if job is None:
-                return False
-            job.cancel.set()
-            was_queued = job in self._queue
-            if was_queued:
-                self._queue.remove(job)
-        if was_queued:
-            self._finish(job, "cancelled")
-            self._publish_positions()
-        return True
+    def _cancelled_while_queued(self, job: Job) -> None:
+        self._finish(job, "cancelled")
+        self._publish_positions()
 
     # ------------------------------------------------------------------ reading state
-
-    def counts(self) -> tuple[int, int]:
-        """(queued, running) jobs."""
-        with self._lock:
-            return len(self._queue), len(self._active) - len(self._queue)
 
     def job(self, run_id: str) -> Job | None:
         with self._lock:
@@ -155,40 +103,22 @@ class JobRunner:
                 return None
             return {"status": job.status, "metrics": self._partial_metrics(job)}
 
-    def subscribe(self, run_id: str) -> asyncio.Queue[ServerSentEvent] | None:
-        """On the loop thread: a queue that starts with the current progress; None if not active."""
-        with self._lock:
-            job = self._active.get(run_id)
-            if job is None:
-                return None
-            first = self._progress_event(job)
-        queue: asyncio.Queue[ServerSentEvent] = asyncio.Queue(maxsize=SUBSCRIBER_QUEUE_SIZE)
-        queue.put_nowait(first)
-        job.subscribers.add(queue)
-        return queue
+    def _first_events(self, job: Job) -> list[ServerSentEvent]:
+        return [self._progress_event(job)]
 
-    def unsubscribe(self, run_id: str, queue: asyncio.Queue[ServerSentEvent]) -> None:
-        with self._lock:
-            job = self._active.get(run_id)
-        if job is not None:
-            job.subscribers.discard(queue)
+    def _subscriber_maxsize(self, backlog: int) -> int:
+        return SUBSCRIBER_QUEUE_SIZE
 
     # ------------------------------------------------------------------ slot threads
 
-    def _slot(self) -> None:
-        while True:
-            with self._lock:
-                while not self._queue and not self._stopping:
-                    self._wakeup.wait()
-                if self._stopping:
-                    return
-                job = self._queue.popleft()
-                job.status = "running"
-                started = self._progress_event(job)
-            self.store.set_status(job.run_id, "running")
-            self._publish(job, started)
-            self._publish_positions()
-            self._run(job)
+    def _mark_running(self, job: Job) -> ServerSentEvent:
+        job.status = "running"
+        return self._progress_event(job)
+
+    def _started(self, job: Job, event: ServerSentEvent) -> None:
+        self.store.set_status(job.run_id, "running")
+        self._publish(job, event)
+        self._publish_positions()
 
     def _run(self, job: Job) -> None:
         try:
@@ -277,17 +207,3 @@ class JobRunner:
             events = [(job, self._progress_event(job)) for job in self._queue]
         for job, event in events:
             self._publish(job, event)
-
-    def _publish(self, job: Job, event: ServerSentEvent) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            try:
-                self._loop.call_soon_threadsafe(_fan_out, job, event)
-            except RuntimeError:  # loop closed between the check and the call (shutdown)
-                pass
-
-
-def _fan_out(job: Job, event: ServerSentEvent) -> None:
-    for queue in list(job.subscribers):
-        if queue.full():
-            queue.get_nowait()  # drop the oldest: the newest event carries the whole state
-        queue.put_nowait(event)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le, MaxLen, MinLen
@@ -37,8 +38,7 @@ from ..analysis_jobs import (
     recursive_job,
     sweep_job,
 )
-from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, field_error
-from ..diffusion.checkpoint import CheckpointError
+from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
 from ..diffusion.recursive import FILTERS
 from ..diffusion.sweeps import SWEEP_PARAMS, parse_value, sweep_points
@@ -134,11 +134,7 @@ class JobView(ApiModel):
 # ---------------------------------------------------------------------------- dependencies
 
 
-def get_analysis(request: Request) -> AnalysisRunner:
-    return request.app.state.analysis
-
-
-AnalysisDep = Annotated[AnalysisRunner, Depends(get_analysis)]
+AnalysisDep = Annotated[AnalysisRunner, Depends(app_state("analysis"))]
 
 
 class ComputeGate:
@@ -154,11 +150,7 @@ class ComputeGate:
         self._semaphore.release()
 
 
-def get_compute_gate(request: Request) -> ComputeGate:
-    return request.app.state.analysis_gate
-
-
-ComputeGateDep = Annotated[ComputeGate, Depends(get_compute_gate)]
+ComputeGateDep = Annotated[ComputeGate, Depends(app_state("analysis_gate"))]
 
 
 def _value_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
@@ -315,11 +307,8 @@ async def mechanism(run: DoneRunDep, query: Annotated[MechanismQuery, Depends(me
     key = content_id("mechanism", {"run": run.run_id, **query.model_dump()})
 
     def compute() -> dict[str, Any]:
-        try:
-            model = cache.get(run)
-        except CheckpointError as exc:
-            raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
-        return mechanism_view(model, query.t, slopes=query.slopes, n_curve=query.n_curve, n_map=query.n_map)
+        return mechanism_view(load_model(cache, run), query.t, slopes=query.slopes, n_curve=query.n_curve,
+                              n_map=query.n_map)
 
     return {"run_id": run.run_id, "kind": run.kind, **await _computed(gate, analysis, key, compute)}
 
@@ -333,11 +322,7 @@ async def detectors(run: DoneRunDep, query: Annotated[DetectorQuery, Depends(det
     key = content_id("detectors", {"run": run.run_id, **query.model_dump()})
 
     def compute() -> dict[str, Any]:
-        try:
-            model = cache.get(run)
-        except CheckpointError as exc:
-            raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
-        return detector_view(model, sampler, lid_draws=query.lid_draws, trained=run.kind == "trained")
+        return detector_view(load_model(cache, run), sampler, lid_draws=query.lid_draws, trained=run.kind == "trained")
 
     return {"run_id": run.run_id, "kind": run.kind, **await _computed(gate, analysis, key, compute)}
 
@@ -399,11 +384,6 @@ async def job_events(job: JobDep, analysis: AnalysisDep) -> AsyncIterator[Server
         else:
             yield sse(EVENT_DONE, final)
         return
-    try:
-        while True:
-            event = await queue.get()
+    async with aclosing(analysis.follow(job["job_id"], queue)) as events:
+        async for event in events:
             yield event
-            if event.event in (EVENT_DONE, EVENT_ERROR):
-                return
-    finally:
-        analysis.unsubscribe(job["job_id"], queue)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from fastapi import APIRouter
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from ..deps import RunDep, RunnerDep, SampleFeedDep
-from ..encode import EVENT_DONE, EVENT_ERROR, error_event, sse
+from ..encode import EVENT_DONE, error_event, sse
 from ..schemas import responses
 from ..store import RunRecord
 
@@ -37,14 +38,9 @@ async def run_events(run: RunDep, runner: RunnerDep) -> AsyncIterator[ServerSent
         record = await asyncio.to_thread(runner.store.get, run.run_id)
         yield final_event(record or run)
         return
-    try:
-        while True:
-            event = await queue.get()
+    async with aclosing(runner.follow(run.run_id, queue)) as events:
+        async for event in events:
             yield event
-            if event.event in (EVENT_DONE, EVENT_ERROR):
-                return
-    finally:
-        runner.unsubscribe(run.run_id, queue)
 
 
 @router.get("/runs/{run_id}/sample", name="sample_stream", response_class=EventSourceResponse,
