@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,30 +33,11 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.support import serve_in_subprocess  # noqa: E402
+
 FRAME, DONE, ERROR = b"event: frame\n", b"event: done\n", b"event: error\n"
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], cwd=REPO, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
 
 
 def grid25_run(client: httpx.Client) -> tuple[str, str]:
@@ -150,7 +129,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="per request, seconds")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="modelab-classroom-") as tmp:
-        server, base = start_server(Path(tmp))
+        server, base = serve_in_subprocess(Path(tmp))
         try:
             with httpx.Client(base_url=base, timeout=30) as client:
                 run_id, preset = grid25_run(client)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from server.app import create_app  # noqa: E402
 from server.settings import Settings  # noqa: E402
+from tests.support import serve_in_thread  # noqa: E402
 
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -48,24 +48,8 @@ def shrink(path: Path) -> None:
     write_palette_png(read_png(path), path)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_server(data_dir: Path) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    app = create_app(Settings(data_dir=data_dir, torch_threads=2))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    return server, thread, f"http://127.0.0.1:{port}"
+    return serve_in_thread(create_app(Settings(data_dir=data_dir, torch_threads=2)))
 
 
 def measure(base: str, n: int, frames: int, repeats: int, preset: str, screenshot: Path | None) -> dict[str, object]:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ from server.diffusion.config import ExperimentConfig  # noqa: E402
 from server.diffusion.sampling import NetworkDenoiser, reverse_process  # noqa: E402
 from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
 from server.store import Store  # noqa: E402
+from tests.support import serve_in_subprocess  # noqa: E402
 
 
 def train_model(data_dir: Path, steps: int) -> tuple[str, TrainingSetup]:
@@ -60,29 +59,6 @@ def engine_seconds(setup: TrainingSetup, n: int) -> float:
     for _ in reverse_process(denoiser, setup.schedule, n=n, generator=torch.Generator().manual_seed(0)):
         pass
     return time.perf_counter() - start
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"], cwd=REPO, env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or server.poll() is not None:
-            server.kill()
-            raise SystemExit("the server did not start")
-        time.sleep(0.1)
 
 
 def stream_once(client: httpx.Client, url: str) -> dict[str, float]:
@@ -118,7 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="modelab-bench-") as tmp:
         data_dir = Path(tmp)
         run_id, setup = train_model(data_dir, args.train_steps)
-        server, base = start_server(data_dir)
+        server, base = serve_in_subprocess(data_dir)
         try:
             url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}"
             runs, engine = [], []

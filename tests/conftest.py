@@ -7,19 +7,16 @@ yields its base URL. Override ``live_settings`` in a test module to change limit
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.support import TINY_CONFIG, free_port
+from tests.support import TINY_CONFIG, serve_in_thread
 
 
 @pytest.fixture
@@ -51,19 +48,9 @@ def live_app(live_settings: Settings) -> FastAPI:
 @pytest.fixture
 def live_server(live_app: FastAPI) -> Iterator[str]:
     """A real uvicorn on loopback in a background thread; yields ``http://127.0.0.1:<port>``."""
-    port = free_port()
-    config = uvicorn.Config(live_app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="live-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
+    server, thread, base = serve_in_thread(live_app, name="live-uvicorn", lifespan="on", timeout_graceful_shutdown=5)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
         server.should_exit = True
         thread.join(15)

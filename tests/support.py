@@ -1,13 +1,25 @@
-"""Helpers shared by the API, live and browser tests: a tiny training config and SSE reading."""
+"""Helpers shared by the API, live and browser tests (and the benches): a tiny training config, SSE
+reading, and a real uvicorn on loopback (in a thread, or in a subprocess with its own GIL)."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+REPO = Path(__file__).resolve().parents[1]
 
 # A model that trains in about a second: 1D three-mode mixture, short chain, small batch.
 TINY_CONFIG: dict[str, Any] = {
@@ -50,3 +62,43 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def serve_in_thread(app: FastAPI, *, name: str | None = None,
+                    **options: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """uvicorn serving ``app`` on a free loopback port in a daemon thread, once started:
+    (server, thread, base URL). Stop it with ``server.should_exit = True`` and ``thread.join``."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def serve_in_subprocess(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``uvicorn server.app:app`` in a child process on ``data_dir`` (one torch thread), once
+    /healthz answers: (process, base URL). A separate process, so a client measuring it does not
+    share its GIL. Stop it with ``terminate`` and ``wait``."""
+    port = free_port()
+    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"], cwd=REPO, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return server, base
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or server.poll() is not None:
+            server.kill()
+            raise SystemExit("the server did not start")
+        time.sleep(0.1)
