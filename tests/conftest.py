@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.settings import Settings
-from tests.support import TINY_CONFIG, serve_in_thread
+from tests.support import TINY_CONFIG, register_run, serve_in_thread
 
 
 @pytest.fixture
@@ -81,13 +81,4 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path
 @pytest.fixture
 def trained_run(client: TestClient, app: FastAPI, tiny_checkpoint: tuple[str, Path]) -> str:
     """A done trained run in the app's store (as if trained through the API); returns its run id."""
-    from server.diffusion.config import ExperimentConfig
-
-    config_json, path = tiny_checkpoint
-    run_id = ExperimentConfig.model_validate_json(config_json).run_id()
-    store = app.state.store
-    metrics = {"steps": 200, "train_seconds": 1.0, "final_loss": 0.3, "loss_history": [[200, 0.3]]}
-    store.put(run_id, "trained", config_json, "done", metrics=metrics)
-    store.model_path(run_id).parent.mkdir(parents=True, exist_ok=True)
-    store.model_path(run_id).write_bytes(path.read_bytes())
-    return run_id
+    return register_run(app.state.store, *tiny_checkpoint)

@@ -19,6 +19,9 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from server.diffusion.config import ExperimentConfig
+from server.store import Store
+
 REPO = Path(__file__).resolve().parents[1]
 
 # A model that trains in about a second: 1D three-mode mixture, short chain, small batch.
@@ -53,6 +56,17 @@ def read_events(client: TestClient, url: str) -> list[tuple[str, Any]]:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         return list(parse_sse(response.iter_lines()))
+
+
+def register_run(store: Store, config_json: str, checkpoint: Path) -> str:
+    """Put a finished trained run (``config_json`` with the weights at ``checkpoint``) into ``store``, as
+    if trained through the API; returns its run id."""
+    run_id = ExperimentConfig.model_validate_json(config_json).run_id()
+    metrics = {"steps": 200, "train_seconds": 1.0, "final_loss": 0.3, "loss_history": [[200, 0.3]]}
+    store.put(run_id, "trained", config_json, "done", metrics=metrics)
+    store.model_path(run_id).parent.mkdir(parents=True, exist_ok=True)
+    store.model_path(run_id).write_bytes(checkpoint.read_bytes())
+    return run_id
 
 
 # ---------------------------------------------------------------------------- live server

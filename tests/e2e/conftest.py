@@ -107,3 +107,9 @@ def lab(page, live_server: str):  # type: ignore[no-untyped-def]
     page.wait_for_function("window.__lab !== undefined && document.querySelectorAll('#dataset option').length > 0"
                            " && window.__lab.opened")
     return page
+
+
+def fill_fields(page, values: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """Type each value into the input named by its selector."""
+    for selector, value in values.items():
+        page.fill(selector, value)

@@ -9,22 +9,17 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
+from tests.support import register_run
+
+from .conftest import fill_fields
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
 def stored_run(live_server: str, live_app: FastAPI, tiny_checkpoint: tuple[str, Path]) -> str:
     """The tiny trained run (1d-123, T = 100) as a finished run of the live server's store."""
-    from server.diffusion.config import ExperimentConfig
-
-    config_json, path = tiny_checkpoint
-    run_id = ExperimentConfig.model_validate_json(config_json).run_id()
-    store = live_app.state.store
-    metrics = {"steps": 200, "train_seconds": 1.0, "final_loss": 0.3, "loss_history": [[200, 0.3]]}
-    store.put(run_id, "trained", config_json, "done", metrics=metrics)
-    store.model_path(run_id).parent.mkdir(parents=True, exist_ok=True)
-    store.model_path(run_id).write_bytes(path.read_bytes())
-    return run_id
+    return register_run(live_app.state.store, *tiny_checkpoint)
 
 
 @pytest.fixture
@@ -88,9 +83,8 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
     page.select_option("#sw-param", "n_train")
     for selector, value in {"#sw-dataset": "1d-123"}.items():
         page.select_option(selector, value)
-    for selector, value in {"#sw-values": "100, 1000", "#sw-seeds": "0, 1", "#sw-steps": "60", "#sw-batch": "128",
-                            "#sw-T": "50", "#sw-n": "200"}.items():
-        page.fill(selector, value)
+    fill_fields(page, {"#sw-values": "100, 1000", "#sw-seeds": "0, 1", "#sw-steps": "60", "#sw-batch": "128",
+                       "#sw-T": "50", "#sw-n": "200"})
     page.click("#sweep-run")
     page.wait_for_function("window.__analysis.sweeps.view !== null", timeout=90_000)
     assert page.evaluate("window.__analysis.sweeps.progress !== null")  # progress arrived over SSE
@@ -112,9 +106,8 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
 def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: ignore[no-untyped-def]
     page = analysis
     page.select_option("#rc-dataset", "1d-123")
-    for selector, value in {"#rc-generations": "2", "#rc-n": "200", "#rc-steps": "60", "#rc-batch": "128",
-                            "#rc-T": "50"}.items():
-        page.fill(selector, value)
+    fill_fields(page, {"#rc-generations": "2", "#rc-n": "200", "#rc-steps": "60", "#rc-batch": "128",
+                       "#rc-T": "50"})
     page.click("#rec-run")
     page.wait_for_function("window.__analysis.recursive.result !== null", timeout=90_000)
     assert page.locator("#rec-scatter .plot").count() == 2  # one scatter per generation

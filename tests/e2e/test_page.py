@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from .conftest import fill_fields
+
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 
@@ -49,9 +51,7 @@ def test_page_loads_offline_with_the_bundled_plotly(page, live_server: str) -> N
 def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type: ignore[no-untyped-def]
     page = lab
     page.select_option("#dataset", "1d-123")
-    for selector, value in {"#f-steps": "200", "#f-batch": "256", "#f-T": "200", "#s-n": "1000",
-                            "#s-frames": "60"}.items():
-        page.fill(selector, value)
+    fill_fields(page, {"#f-steps": "200", "#f-batch": "256", "#f-T": "200", "#s-n": "1000", "#s-frames": "60"})
     page.click("#train")
 
     # Training: the loss curve grows and the progress bar fills (or the run ends first).

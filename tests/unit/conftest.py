@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from server.diffusion.config import ExperimentConfig
 from server.diffusion.datasets import NAMED_MIXTURES
 from server.diffusion.mixture import GaussianMixture
 from server.diffusion.schedule import NoiseSchedule
@@ -36,3 +37,13 @@ def mix_1d_123() -> GaussianMixture:
 
 def generator(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def tiny_experiment(dataset: str, *, n: int, steps: int) -> ExperimentConfig:
+    """A config whose network trains in milliseconds (T 20, width 16, one block, batch 32), for plumbing tests."""
+    return ExperimentConfig.model_validate({
+        "data": {"dataset": dataset, "n": n},
+        "schedule": {"T": 20},
+        "net": {"width": 16, "blocks": 1},
+        "train": {"steps": steps, "batch": 32, "warmup": 2},
+    })

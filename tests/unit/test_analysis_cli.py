@@ -3,7 +3,6 @@ strict JSON from tiny runs, and a repeated cached sweep that trains nothing."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,14 @@ import pytest
 
 from server.cli import build_parser, main
 
+from .cli_support import assert_bad_input, assert_help_documents_every_option, run_cli, subcommand
+
 TINY_TRAIN = ["--steps", "6", "--batch", "32", "--warmup", "2", "--width", "16", "--blocks", "1", "--T", "20",
               "--threads", "1", "--quiet"]
 
 
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(main, capsys, argv)
 
 
 def _strict_json(text: str) -> Any:
@@ -64,32 +60,14 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
 
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv, fragment in _bad_inputs(tmp_path):
-        code, out, err = _run(capsys, argv)
-        assert code == 2, (argv, code, err)
-        assert out == "", argv
-        assert err.endswith("\n") and err.count("\n") == 1, (argv, err)
-        assert err.startswith("modelab") and "error" in err, err
-        assert fragment in err, (argv, err)
-
-
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    raise AssertionError("no subcommands")
+        assert_bad_input(main, capsys, argv, fragment)
 
 
 @pytest.mark.parametrize("command", ["mechanism", "detectors", "sweep", "recursive"])
 def test_help_documents_every_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    sub = _subparsers(build_parser())[command]
     code, out, _ = _run(capsys, [command, "--help"])
     assert code == 0
-    for action in sub._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
-        assert action.help and action.help != argparse.SUPPRESS, action.dest
-        for option in action.option_strings:
-            assert option in out, option
+    assert_help_documents_every_option(subcommand(build_parser(), command), out)
 
 
 def test_mechanism_oracle_is_exact(capsys: pytest.CaptureFixture[str]) -> None:

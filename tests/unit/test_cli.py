@@ -3,7 +3,6 @@ train → sample round trip writes the documented .npz; printed JSON is strict (
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -15,6 +14,8 @@ import numpy as np
 import pytest
 
 from server.cli import build_parser, main
+
+from .cli_support import assert_bad_input, assert_help_documents_every_option, run_cli, subcommand
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TRAIN = ["--steps", "30", "--batch", "64", "--width", "16", "--blocks", "1", "--T", "60", "--n-train", "200",
@@ -29,12 +30,7 @@ def _strict_json(text: str) -> Any:
 
 
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(main, capsys, argv)
 
 
 def _mixture_file(tmp_path: Path, content: object) -> str:
@@ -86,12 +82,7 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
 
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for argv, fragment in _bad_inputs(tmp_path):
-        code, out, err = _run(capsys, argv)
-        assert code == 2, (argv, code, err)
-        assert out == "", argv
-        assert err.endswith("\n") and err.count("\n") == 1, (argv, err)
-        assert err.startswith("modelab") and "error" in err, err
-        assert fragment in err, (argv, err)
+        err = assert_bad_input(main, capsys, argv, fragment)
         assert "Traceback" not in err
     assert not (tmp_path / "m.safetensors").exists()
 
@@ -109,24 +100,11 @@ def test_bad_input_in_a_real_process(tmp_path: Path) -> None:
     assert proc.stderr.count("\n") == 1 and "sigma" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    raise AssertionError("no subcommands")
-
-
 @pytest.mark.parametrize("command", ["train", "sample", "reproduce", "serve"])
 def test_help_documents_every_option(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    sub = _subparsers(build_parser())[command]
     code, out, _ = _run(capsys, [command, "--help"])
     assert code == 0
-    for action in sub._actions:
-        if isinstance(action, argparse._HelpAction):
-            continue
-        assert action.help and action.help != argparse.SUPPRESS, action.dest
-        for option in action.option_strings:
-            assert option in out, option
+    assert_help_documents_every_option(subcommand(build_parser(), command), out)
     if command in ("train", "sample"):
         assert "--dataset" in out and "--mixture" in out and "--out" in out and "--seed" in out
         assert "grid25" in out and "(default" in out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
 from server.diffusion.recursive import (
     GenerationDone,
     GenerationStarted,
@@ -18,12 +18,9 @@ from server.diffusion.recursive import (
 )
 from server.diffusion.training_points import points_run_id, setup_from_points
 
-TINY = ExperimentConfig.model_validate({
-    "data": {"dataset": "grid25", "n": 80},
-    "schedule": {"T": 20},
-    "net": {"width": 16, "blocks": 1},
-    "train": {"steps": 6, "batch": 32, "warmup": 2},
-})
+from .conftest import tiny_experiment
+
+TINY = tiny_experiment("grid25", n=80, steps=6)
 
 
 def test_keep_lowest_skips_non_finite_samples() -> None:

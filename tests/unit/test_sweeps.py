@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
 from server.diffusion.datasets import NAMED_MIXTURES
 from server.diffusion.result_cache import JsonDirCache, MemoryCache
 from server.diffusion.sweeps import (
@@ -22,12 +22,9 @@ from server.diffusion.sweeps import (
     run_sweep,
 )
 
-TINY = ExperimentConfig.model_validate({
-    "data": {"dataset": "1d-123", "n": 60},
-    "schedule": {"T": 20},
-    "net": {"width": 16, "blocks": 1},
-    "train": {"steps": 8, "batch": 32, "warmup": 2},
-})
+from .conftest import tiny_experiment
+
+TINY = tiny_experiment("1d-123", n=60, steps=8)
 SAMPLER = SamplerConfig(n=40, window=3)
 
 
