@@ -5,12 +5,17 @@ import { createRun, cancelJob, getRun, openStream, requestJSON } from './api.js'
 import { columns, decode, flat } from './codec.js';
 import { state, on, emit, encodeHash, decodeHash } from './state.js';
 import { Player } from './animation.js';
-import { initEditor, setDataset, dataConfig, handlePlotPointerDown } from './editor.js';
-import { boundsOf, sigmasOf, SUPPORT_RADIUS_SIGMA } from './mixture.js';
+import { initEditor, setDataset, handlePlotPointerDown } from './editor.js';
+import { boundsOf } from './mixture.js';
 import {
   renderMain, resetLoss, extendLoss, renderDetector, renderTrajectory, plotGeometry, layerOf,
 } from './plots.js';
 import { detectorStats, readoutText, atThreshold, formatVariance } from './detector.js';
+import { showError, clearErrors } from './errors.js';
+import { fillForm, readConfig, readSampler, fillSampler, applyLimits } from './form.js';
+import { geometry, selectedPath, showTrajectory, particleText } from './particle.js';
+import { setExports, exportChart } from './exports.js';
+import { query, flag, applyHideFlags, renderLesson } from './classroom.js';
 
 const $ = (id) => document.getElementById(id);
 const fmt = (v) => Math.round(v).toLocaleString('en-US');
@@ -32,87 +37,8 @@ let sampleCounter = 0;
 let det = null; // detector statistics of the current result
 let lastLossStep = -1;
 
-// ------------------------------------------------------------------ errors
-
-function showError(err) {
-  state.opened = true; // from now on the address bar follows the page even if the opening run failed
-  const li = document.createElement('li');
-  li.textContent = err && err.message ? err.message : String(err);
-  $('error-list').append(li);
-  $('errors').hidden = false;
-  for (const f of err?.fields ?? []) {
-    const input = document.querySelector(`[data-path="${CSS.escape(f.path)}"]`)
-      ?? document.querySelector(`[data-path^="${CSS.escape(f.path.split('.').slice(0, 2).join('.'))}"]`);
-    if (input) {
-      input.setAttribute('aria-invalid', 'true');
-      input.title = f.msg;
-    }
-  }
-}
-
-function clearErrors() {
-  $('error-list').replaceChildren();
-  $('errors').hidden = true;
-  for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
-    el.removeAttribute('aria-invalid');
-    el.removeAttribute('title');
-  }
-}
-
 on('error', showError);
 window.addEventListener('unhandledrejection', (ev) => showError(ev.reason ?? new Error('Unexpected failure')));
-
-// ------------------------------------------------------------------ form <-> config
-
-const TRAIN_FIELDS = [
-  ['f-steps', 'train', 'steps', 'int'], ['f-batch', 'train', 'batch', 'int'], ['f-lr', 'train', 'lr', 'float'],
-  ['f-lr-schedule', 'train', 'lr_schedule', 'str'], ['f-seed', 'train', 'seed', 'int'],
-  ['f-width', 'net', 'width', 'int'], ['f-blocks', 'net', 'blocks', 'int'],
-  ['f-T', 'schedule', 'T', 'int'], ['f-schedule', 'schedule', 'kind', 'str'],
-];
-const SAMPLE_FIELDS = [
-  ['s-n', 'n', 'int'], ['s-seed', 'seed', 'int'], ['s-sampler', 'sampler', 'str'], ['s-eta', 'eta', 'float'],
-  ['s-frames', 'frames', 'int'], ['s-window', 'window', 'int'],
-];
-
-function parseField(el, type) {
-  if (type === 'str') return el.value;
-  if (el.value.trim() === '') return null; // let the server name the missing field
-  const v = Number(el.value);
-  if (!Number.isFinite(v)) return el.value;
-  return type === 'int' && Number.isInteger(v) ? Math.trunc(v) : v;
-}
-
-function fillForm(config) {
-  for (const [id, section, key] of TRAIN_FIELDS) {
-    const v = config?.[section]?.[key];
-    if (v !== undefined && v !== null) $(id).value = String(v);
-  }
-}
-
-function readConfig() {
-  // The base is the config last loaded (default run, preset, link): fields without an input survive.
-  const base = structuredClone(state.baseConfig ?? defaults.experiment ?? {});
-  const data = dataConfig();
-  if (base.data && base.data.dataset === data.dataset && data.dataset !== 'custom') data.n = base.data.n ?? null;
-  const config = { ...base, data };
-  for (const [id, section, key, type] of TRAIN_FIELDS) {
-    config[section] = { ...(config[section] ?? {}), [key]: parseField($(id), type) };
-  }
-  return config;
-}
-
-function readSampler() {
-  const out = {};
-  for (const [id, key, type] of SAMPLE_FIELDS) out[key] = parseField($(id), type);
-  if (out.sampler !== 'ddim') out.eta = 0;
-  return out;
-}
-
-function fillSampler(s) {
-  const values = { n: 2000, seed: 0, sampler: 'ddpm', eta: 0, frames: 100, window: 10, ...(s ?? {}) };
-  for (const [id, key] of SAMPLE_FIELDS) $(id).value = String(values[key]);
-}
 
 // ------------------------------------------------------------------ training
 
@@ -386,38 +312,6 @@ function summaryText() {
 
 // ------------------------------------------------------------------ main view
 
-function geometry() {
-  const meta = state.sampling.meta;
-  const mixture = meta ? (state.runMixture ?? state.mixture) : state.mixture;
-  if (meta && Array.isArray(meta.means)) {
-    const means = meta.means.map((m) => (Array.isArray(m) ? m : [m]));
-    const sigmas = meta.sigmas ?? sigmasOf(mixture);
-    const weights = meta.weights?.length === means.length ? meta.weights
-      : (mixture.weights?.length === means.length ? mixture.weights : null);
-    const mix = { means, sigma: sigmas, weights, n: mixture.n };
-    // data_bounds frame the modes (where hallucinations are visible); bounds also hold the initial noise.
-    const useData = $('zoom-modes').checked && meta.data_bounds;
-    const b = (useData ? meta.data_bounds : meta.bounds) ?? boundsOf(mix);
-    return { dim: means[0].length, means, sigmas, mixture: mix, radius: meta.radius_sigma ?? SUPPORT_RADIUS_SIGMA, bounds: b };
-  }
-  return {
-    dim: state.dim, means: mixture.means, sigmas: sigmasOf(mixture), mixture,
-    radius: SUPPORT_RADIUS_SIGMA, bounds: state.viewBounds ?? boundsOf(mixture),
-  };
-}
-
-const TRAIL_FRAMES = 30; // 2D: the selected particle's recent path (older frames are noise scribble)
-
-function selectedPath(dim, frames, i, index) {
-  if (i === null || !frames.length) return null;
-  if (dim === 1) {
-    return [Float32Array.from(frames, (_, j) => j), Float32Array.from(frames, (f) => (f ? f.x[0][i] : NaN))];
-  }
-  const from = Math.max(0, index - TRAIL_FRAMES);
-  const part = frames.slice(from, index + 1);
-  return [Float32Array.from(part, (f) => (f ? f.x[0][i] : NaN)), Float32Array.from(part, (f) => (f ? f.x[1][i] : NaN))];
-}
-
 function mainView(index) {
   const g = geometry();
   const { frames, meta, result, idx } = state.sampling;
@@ -520,88 +414,6 @@ function select(i) {
   showTrajectory(i);
   player.invalidate();
   scheduleHash();
-}
-
-function showTrajectory(i) {
-  const { frames, result, meta } = state.sampling;
-  if (i === null || !frames.length) return;
-  const dim = frames[0].x.length;
-  const byT = new Map();
-  for (const f of frames) if (f && f.x0) byT.set(f.t, f.x0.map((col) => col[i]));
-  let K = 0;
-  if (result && result.x0Last) {
-    const [, k, d] = result.x0Last.shape;
-    K = k;
-    result.x0LastTs.forEach((t, j) => {
-      byT.set(t, Array.from({ length: d }, (_, c) => result.x0Last.data[(i * k + j) * d + c]));
-    });
-  }
-  const ts = [...byT.keys()].sort((a, b) => b - a);
-  const series = Array.from({ length: dim }, (_, c) => ts.map((t) => byT.get(t)[c]));
-  const windowStart = K ? ts.findIndex((t) => t <= K - 1) : -1;
-  const refs = [];
-  const g = geometry();
-  const modes = new Set();
-  if (result) {
-    modes.add(result.nearest[i]);
-    if (result.between && result.between.data[2 * i] >= 0) {
-      modes.add(result.between.data[2 * i]);
-      modes.add(result.between.data[2 * i + 1]);
-    }
-  }
-  for (const m of modes) if (g.means[m]) for (let c = 0; c < dim; c += 1) refs.push({ dim: c, value: g.means[m][c] });
-  const yRange = trajectoryRange(g, series, windowStart);
-  renderTrajectory($('traj-plot'), {
-    ts, positions: ts.map((_, p) => p), series, windowStart: windowStart >= 0 ? windowStart : null,
-    references: refs, highlight: result && !state.concealed ? result.label[i] !== 0 : false,
-    yRange,
-    firstShown: firstSettled(series, yRange),
-  });
-  $('traj-info').textContent = particleText(i, meta);
-}
-
-function trajectoryRange(g, series, windowStart) {
-  const b = state.sampling.meta?.data_bounds ?? boundsOf(g.mixture);
-  let lo = Math.min(...b.x, ...(b.y ?? []));
-  let hi = Math.max(...b.x, ...(b.y ?? []));
-  for (const s of series) {
-    for (const v of s.slice(Math.max(windowStart, 0))) {
-      if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
-    }
-  }
-  const pad = 0.05 * (hi - lo);
-  return [lo - pad, hi + pad];
-}
-
-/** First position from which x̂0 stays near the data: earlier it is (x_t − s ε̂)/√ᾱ_t with √ᾱ_t ≈ 0. */
-function firstSettled(series, [lo, hi]) {
-  const span = hi - lo;
-  let first = 0;
-  series.forEach((s) => s.forEach((v, p) => {
-    if (!(v >= lo - span && v <= hi + span)) first = Math.max(first, p + 1);
-  }));
-  return Math.min(first, Math.max(series[0].length - 2, 0));
-}
-
-function modeName(k) {
-  const m = geometry().means[k];
-  if (!m) return `#${k}`;
-  return m.length === 1 ? `${+m[0].toFixed(3)}` : `(${m[0].toFixed(2)}, ${m[1].toFixed(2)})`;
-}
-
-function particleText(i, meta) {
-  const r = state.sampling.result;
-  if (!r) return `Sample #${i}: waiting for the final labels…`;
-  if (state.concealed) return `Sample #${i}: where it landed is hidden until the reveal.`;
-  const label = r.label[i];
-  const b = r.between ? [r.between.data[2 * i], r.between.data[2 * i + 1]] : [-1, -1];
-  const where = label === 0 ? `in the support of the mode at ${modeName(r.nearest[i])}`
-    : label === 1 ? `between the modes at ${modeName(b[0])} and ${modeName(b[1])}` : 'outside the outer modes';
-  const v = r.variance[i];
-  const verdict = v > state.threshold ? 'removed' : 'kept';
-  const dist = label !== 0 && Number.isFinite(r.distance[i]) ? `, ${r.distance[i].toFixed(1)}σ from the nearest` : '';
-  const k = meta?.window ?? r.x0LastTs.length;
-  return `Sample #${i}: ${where}${dist}. x̂₀ variance over the last ${k} steps ${formatVariance(v)} → ${verdict} by the detector.`;
 }
 
 let pickCursor = { between: 0, support: 0 };
@@ -762,22 +574,12 @@ on('mixture', ({ structural, reframe }) => {
   player.invalidate();
 });
 
-function applyLimits(limits) {
-  // Only the shapes we recognise; the server validates everything anyway.
-  const set = (id, attr, v) => { if (Number.isFinite(v)) $(id)[attr] = String(v); };
-  set('s-n', 'max', limits?.max_sample_n);
-  set('s-frames', 'max', limits?.max_frames);
-  set('s-frames', 'min', limits?.min_frames);
-  set('f-steps', 'max', limits?.max_train_steps);
-}
-
 
 // ------------------------------------------------------------------ links, lessons, classroom flags
 // The URL hash carries config + sampler + view (codec spec from the server: bootstrap.url_spec) and is
 // rewritten on every change; ?lesson=, ?hide=, ?presenter=1 and ?predict=1 are classroom flags.
 
 const spec = boot.url_spec ?? null;
-const query = new URLSearchParams(window.location.search);
 const lessons = boot.lessons ?? [];
 let lesson = lessons.find((l) => l.id === query.get('lesson')) ?? null;
 let pendingView = null; // view state to restore once the stream it belongs to has finished
@@ -787,8 +589,6 @@ state.layers = new Set(ALL_LAYERS);
 state.lessonStep = null;
 state.concealed = false;
 state.presenter = false;
-
-const flag = (name) => ['1', 'true', 'on', 'yes', ''].includes(query.get(name) ?? 'no');
 
 function samplerTree() {
   return readSampler();
@@ -840,31 +640,6 @@ function setLayer(layer, visible) {
   scheduleHash();
 }
 
-function setExports(meta) {
-  const links = {
-    'export-csv': meta ? `/api/results/${meta.result_id}/export.csv?table=particles` : null,
-    'export-frames': meta ? `/api/results/${meta.result_id}/export.csv?table=frames` : null,
-    'export-npz': meta ? `/api/results/${meta.result_id}/export.npz` : null,
-    'export-config': meta ? `/api/runs/${meta.run_id}/config.json` : null,
-  };
-  for (const [id, href] of Object.entries(links)) {
-    const a = $(id);
-    if (href) { a.href = href; a.setAttribute('download', ''); a.removeAttribute('aria-disabled'); } else {
-      a.removeAttribute('href');
-      a.setAttribute('aria-disabled', 'true');
-    }
-  }
-}
-
-function exportChart(format) {
-  const id = $('export-chart').value;
-  const div = $(id);
-  if (!div || !div.data) { showError(new Error('That chart has nothing to export yet.')); return; }
-  const name = `modelab-${id.replace('-plot', '')}${state.sampling.meta ? `-${state.sampling.meta.result_id}` : ''}`;
-  Plotly.downloadImage(div, { format, filename: name, scale: format === 'png' ? 2 : 1 })
-    .catch((err) => showError(new Error(`Export failed: ${err.message ?? err}`)));
-}
-
 async function copyLink() {
   writeHash();
   const url = window.location.href;
@@ -905,15 +680,6 @@ function setPresenter(on) {
   player.invalidate();
 }
 
-function applyHideFlags() {
-  const raw = query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(',');
-  const flags = new Set(raw.split(',').map((x) => x.trim()).filter(Boolean));
-  for (const el of document.querySelectorAll('[data-hide]')) {
-    if (el.dataset.hide.split(/\s+/).some((f) => flags.has(f))) el.hidden = true;
-  }
-  if (flags.has('controls')) document.querySelector('.controls').hidden = true;
-}
-
 /** Fill the form with a full config (from a link, a lesson step or a run) and remember it as the base. */
 function applyConfig(config, kind) {
   state.baseConfig = structuredClone(config);
@@ -945,27 +711,12 @@ function reportLinkProblems(problems) {
   showError(new Error(`This link has values the lab cannot use, so their defaults are shown instead — ${list}.`));
 }
 
-function renderLesson() {
-  const box = $('lesson');
-  if (!lesson) { box.hidden = true; return; }
-  const i = Math.min(Math.max((state.lessonStep ?? 1) - 1, 0), lesson.steps.length - 1);
-  const step = lesson.steps[i];
-  box.hidden = false;
-  $('lesson-title').textContent = lesson.title;
-  $('lesson-count').textContent = `step ${i + 1} of ${lesson.steps.length}`;
-  $('lesson-step-title').textContent = step.title;
-  $('lesson-text').textContent = step.text;
-  $('lesson-prev').disabled = i === 0;
-  $('lesson-next').disabled = i === lesson.steps.length - 1;
-  $('lesson-select').value = lesson.id;
-}
-
 /** Open one lesson step: its state (a hash, like any link), its text and its predict switch. */
 function goToStep(number, { keepErrors = false } = {}) {
   const step = lesson.steps[number - 1];
   if (!step) return Promise.resolve();
   state.lessonStep = number;
-  renderLesson();
+  renderLesson(lesson);
   const decoded = decodeHash(spec, step.hash);
   setConcealed(step.predict || flag('predict'));
   return openState(decoded, { select: step.select, keepErrors });
@@ -1004,7 +755,7 @@ async function openFromUrl() {
   if (flag('presenter')) setPresenter(true);
   if (lesson) {
     state.lessonStep = Math.min(decoded?.view.step ?? 1, lesson.steps.length);
-    renderLesson();
+    renderLesson(lesson);
     const step = lesson.steps[state.lessonStep - 1];
     setConcealed(Boolean(step.predict) || flag('predict'));
     if (!decoded && !boot.permalink) return goToStep(state.lessonStep, { keepErrors: true });
@@ -1071,8 +822,8 @@ function init() {
   syncDetector();
   renderTrajectory($('traj-plot'), null);
   syncPlayerControls(player);
-  applyHideFlags();
-  renderLesson();
+  applyHideFlags(lesson);
+  renderLesson(lesson);
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;
     state.opened = true;
