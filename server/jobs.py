@@ -87,7 +87,7 @@ class JobRunner(SlotRunner[Job]):
 
     def _cancelled_while_queued(self, job: Job) -> None:
         self._finish(job, "cancelled")
-        self._publish_positions()
+        self._publish_positions()  # every job behind it moved up one place
 
     # ------------------------------------------------------------------ reading state
 
@@ -104,6 +104,7 @@ class JobRunner(SlotRunner[Job]):
             return {"status": job.status, "metrics": self._partial_metrics(job)}
 
     def _first_events(self, job: Job) -> list[ServerSentEvent]:
+        """Only the current progress: each progress event carries the whole state."""
         return [self._progress_event(job)]
 
     def _subscriber_maxsize(self, backlog: int) -> int:
