@@ -116,7 +116,8 @@ SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
 
 
 async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: RegistryDep, gate: GateDep,
-                      cache: CacheDep, store: StoreDep, settings: SettingsDep) -> AsyncIterator[Computation]:
+                      cache: CacheDep, store: StoreDep, settings: SettingsDep,
+                      runner: RunnerDep) -> AsyncIterator[Computation]:
     """The computation to follow: a live or remembered one, a stored result, or a new one.
 
     Only a new computation takes a gate place (429 when full); joining one or replaying is free.
@@ -135,7 +136,11 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
         except BaseException:
             gate.release()
             raise
-        session = SampleSession(run.run_id, run.kind, model, request, threads=settings.torch_threads)
+        def threads() -> int:  # more threads only while this computation is the machine's only work
+            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
+            return settings.solo_sample_threads if alone else settings.torch_threads
+
+        session = SampleSession(run.run_id, run.kind, model, request, threads=threads)
         return registry.start(session)
 
     await asyncio.to_thread(store.touch, run.run_id)

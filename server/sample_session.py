@@ -7,6 +7,7 @@ Everything here is plain torch/numpy; encoding happens here too so the event loo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ class SampleRequest:
 
 
 class SampleSession:
-    def __init__(self, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *, threads: int):
+    def __init__(self, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *,
+                 threads: int | Callable[[], int]):
         self.run_id, self.kind, self.model, self.request = run_id, kind, model, request
         self.result_id = result_id(run_id, request.sampler, request.frames)
         self.threads = threads
@@ -70,7 +72,8 @@ class SampleSession:
 
     def advance(self, max_steps: int) -> list[dict[str, Any]]:
         """Run up to ``max_steps`` reverse steps, stopping early after a frame; returns the frame events."""
-        torch.set_num_threads(self.threads)  # per thread: this worker thread only
+        # Per thread: this worker thread only; asked again each chunk, as other work comes and goes.
+        torch.set_num_threads(self.threads() if callable(self.threads) else self.threads)
         frames: list[dict[str, Any]] = []
         computed = 0
         while computed < max_steps and not frames and not self.finished:

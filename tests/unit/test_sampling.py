@@ -165,3 +165,19 @@ def test_long_linear_chain_stays_finite(mix_1d_123: GaussianMixture) -> None:
     schedule = NoiseSchedule.create("linear", 2000, 0.001, 0.2)
     result = run_sampler(OracleDenoiser(mix_1d_123, schedule), schedule, SamplerConfig(n=20, seed=0))
     assert np.isfinite(result.samples).all()
+
+
+def test_samples_do_not_depend_on_the_thread_count() -> None:
+    """The server gives a lone sampling computation more threads; shared results must not change with it."""
+    net = ResidualMLP(NetConfig(), 2, torch.Generator().manual_seed(0))
+    schedule = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
+    finals = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            steps = reverse_process(NetworkDenoiser(net), schedule, n=1500, generator=torch.Generator().manual_seed(3))
+            finals.append([step.x for _, step in zip(range(60), steps, strict=False)][-1])
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(finals[0], finals[1])
