@@ -82,7 +82,17 @@ def label_samples(
         # Closest segment first; among equally close ones (collinear modes), the shorter.
         cost = np.where(inside, d + 1e-9 * lengths, np.inf)
         partner = cost.argmin(axis=1)
-        found = np.isfinite(cost[np.arange(len(xs)), partner])
+        rows_m = np.arange(len(xs))
+        found = np.isfinite(cost[rows_m, partner])
+        # A sample just past the support radius lies near every segment leaving its mode; name a nearest
+        # neighbour then, unless a longer segment passes clearly closer (a real diagonal bridge).
+        nn_matrix = _nearest_neighbour_matrix(means)  # (K, K) bool
+        nn_cost = np.where(nn_matrix[nearest[outside_support]], cost, np.inf)
+        nn_partner = nn_cost.argmin(axis=1)
+        nn_distance = nn_cost[rows_m, nn_partner]
+        spacing = np.where(nn_matrix, lengths_between(means), np.inf).min(axis=1)[nearest[outside_support]]
+        prefer_nn = np.isfinite(nn_distance) & (nn_distance <= np.maximum(cost[rows_m, partner], spacing / 4))
+        partner = np.where(prefer_nn, nn_partner, partner)
         rows = outside_support[found]
         label[rows] = BETWEEN_MODES
         between[rows, 0] = nearest[rows]
@@ -91,20 +101,30 @@ def label_samples(
     return SampleLabels(nearest, distance_sigma, label, between, segment_distance)
 
 
-def nearest_neighbour_pairs(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
-    """(P, 2) pairs i < j where j is among i's nearest modes or i among j's (ties within rtol)."""
-    d = np.sqrt(((means[:, None, :] - means[None]) ** 2).sum(-1))
+def lengths_between(means: np.ndarray) -> np.ndarray:
+    """(K, K) distances between modes."""
+    return np.sqrt(((means[:, None, :] - means[None]) ** 2).sum(-1))
+
+
+def _nearest_neighbour_matrix(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
+    """(K, K) bool: j is among i's nearest modes or i among j's (ties within rtol)."""
+    d = lengths_between(means)
     np.fill_diagonal(d, np.inf)
     nearest = d.min(axis=1)
     is_nn = d <= nearest[:, None] * (1 + rtol)
-    is_nn = is_nn | is_nn.T
+    return is_nn | is_nn.T
+
+
+def nearest_neighbour_pairs(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
+    """(P, 2) pairs i < j where j is among i's nearest modes or i among j's (ties within rtol)."""
+    is_nn = _nearest_neighbour_matrix(means, rtol)
     i, j = np.nonzero(np.triu(is_nn, k=1))
     return np.stack([i, j], axis=1)
 
 
 def second_nearest_pairs(means: np.ndarray, rtol: float = 1e-3) -> np.ndarray:
     """(P, 2) pairs i < j at the second-smallest distance of either mode (grid diagonals, diamond same-y pairs)."""
-    d = np.sqrt(((means[:, None, :] - means[None]) ** 2).sum(-1))
+    d = lengths_between(means)
     np.fill_diagonal(d, np.inf)
     nearest = d.min(axis=1, keepdims=True)
     farther = np.where(d > nearest * (1 + rtol), d, np.inf)

@@ -124,3 +124,16 @@ def test_segment_projection() -> None:
     u, d = segment_projection(np.array([[0.5, 1.0], [2.0, 0.0], [-1.0, 1.0]]), np.zeros(2), np.array([1.0, 0.0]))
     np.testing.assert_allclose(u, [0.5, 2.0, -1.0])
     np.testing.assert_allclose(d, [1.0, 1.0, np.sqrt(2)])  # distance to the clipped segment
+
+
+def test_sample_just_past_the_support_names_a_nearest_neighbour(grid25: GaussianMixture) -> None:
+    """7σ from the centre mode at 60°: close to every segment leaving it, so its pair is a grid neighbour,
+    not whichever long segment happens to pass closest."""
+    sigma = float(grid25.sigmas[0])
+    angle = np.deg2rad(60)
+    x = np.array([[7 * sigma * np.cos(angle), 7 * sigma * np.sin(angle)]])
+    labels = label_samples(x, grid25)
+    assert labels.label[0] == BETWEEN_MODES
+    means = grid25.means.numpy()
+    a, b = labels.between[0]
+    assert np.linalg.norm(means[a] - means[b]) == pytest.approx(SPACING)
