@@ -25,15 +25,16 @@ LESSONS: list[dict[str, Any]] = [
              "text": "Three Gaussian modes at 1, 2 and 3, each with σ = 0.05, so the gaps are 20σ wide and "
                      "essentially empty. This run uses the exact denoiser E[x₀ | x_t] of the mixture, with no "
                      "network. Play the reverse process: every particle commits to one of the three bands."},
-            {"preset": "1d-123-paper", "predict": True, "title": "A trained network: predict first",
+            {"preset": "1d-123-lesson", "predict": True, "title": "A trained network: predict first",
              "text": "Same mixture, same starting noise, but now the paper's small residual MLP, trained on 20,000 "
-                     "samples. Predict: will any samples land in the gaps, and if so where? Then reveal."},
-            {"preset": "1d-123-paper", "select": "between", "title": "Between neighbours, not anywhere",
+                     "samples (a short run, so that the effect is easy to see among 2,000 samples). Predict: will "
+                     "any samples land in the gaps, and if so where? Then reveal."},
+            {"preset": "1d-123-lesson", "select": "between", "title": "Between neighbours, not anywhere",
              "text": "The extra samples sit between 1 and 2 and between 2 and 3, never far outside. Late in the "
                      "reverse process the true denoiser is a step function between neighbouring modes; the "
                      "network can only fit a smooth version of that step, so a particle near the boundary gets an "
                      "in-between prediction and stays in the gap. The paper calls this mode interpolation."},
-            {"preset": "1d-123-paper", "sampler": {"sampler": "ddim"}, "title": "Not the sampler's fault",
+            {"preset": "1d-123-lesson", "sampler": {"sampler": "ddim"}, "title": "Not the sampler's fault",
              "text": "Switch to the deterministic DDIM sampler: samples still land between the modes. The "
                      "hallucinations come from the learned score, not from the sampler's noise."},
         ],
@@ -64,14 +65,14 @@ LESSONS: list[dict[str, Any]] = [
         "title": "The model knows: trajectory variance",
         "hide": ["editor", "train"],
         "steps": [
-            {"preset": "1d-123-paper", "select": "between", "title": "A hallucination wavers",
+            {"preset": "1d-123-lesson", "select": "between", "title": "A hallucination wavers",
              "text": "The right-hand plot shows x̂₀, the network's prediction of the clean sample, at every step. "
                      "For this between-mode sample it keeps swinging from one mode towards the other over the "
                      "last steps (shaded): the model is not sure where the sample belongs."},
-            {"preset": "1d-123-paper", "select": "support", "title": "An ordinary sample settles",
+            {"preset": "1d-123-lesson", "select": "support", "title": "An ordinary sample settles",
              "text": "For a sample that lands in a mode, x̂₀ settles early and barely moves over the last steps. "
                      "The variance of x̂₀ over those K steps is the detector score."},
-            {"preset": "1d-123-paper", "title": "A threshold on the variance",
+            {"preset": "1d-123-lesson", "title": "A threshold on the variance",
              "text": "The histograms compare the scores of in-support and between-mode samples. At the threshold "
                      "that keeps 96% of in-support samples, the paper removes over 95% of the hallucinations. Drag "
                      "the threshold to trade one against the other."},
