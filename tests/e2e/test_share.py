@@ -88,7 +88,8 @@ def test_lesson_link_shows_its_first_step_with_controls_hidden_and_predict_then_
     assert page.evaluate("window.__lab.state.run.kind") == "oracle"
     # Step 2: predict first: no highlighting until the reveal.
     page.click("#lesson-next")
-    page.wait_for_function("window.__lab.state.run.kind === 'trained'")
+    # state.run is null for a moment while the step swaps the mixture: poll null-safely.
+    page.wait_for_function("window.__lab.state.run?.kind === 'trained'")
     finished(page)
     names = "document.getElementById('main-plot').data.map(t => t.name)"
     assert not any(n.startswith("between modes (") for n in page.evaluate(names))
