@@ -93,12 +93,13 @@ class SampleSession:
         labels = label_samples(samples, mixture)
         variance = trajectory_variance(x0_last)  # (N,)
         roc = roc_curve(variance, labels.hallucinated)
+        summary = finite_or_none(summarize(samples, x0_last, mixture, labels=labels, variance=variance))
         return ResultArrays.build(
             meta=meta, frame_t=self.frame_ts, frame_x=np.stack(self._frame_x), frame_x0=np.stack(self._frame_x0),
             samples=samples, label=labels.label, nearest_mode=labels.nearest_mode, between=labels.between,
             distance_sigma=labels.distance_sigma, variance=variance, x0_last=x0_last,
             x0_last_t=np.arange(self.window - 1, -1, -1), roc_fpr=roc.fpr, roc_tpr=roc.tpr,
-            roc_thresholds=roc.thresholds, summary=finite_or_none(summarize(samples, x0_last, mixture, labels=labels)),
+            roc_thresholds=roc.thresholds, summary=summary,
         )
 
     def result(self) -> dict[str, Any]:

@@ -74,5 +74,6 @@ def sample_and_label(
 ) -> SampleOutcome:
     result = run_sampler(denoiser, run.schedule, sampler, record_trajectory=record_trajectory, device=device)
     labels = label_samples(result.samples, run.mixture)
-    summary = summarize(result.samples, result.x0_pred_last, run.mixture, labels=labels)
-    return SampleOutcome(result, labels, trajectory_variance(result.x0_pred_last), summary, run.mixture)
+    variance = trajectory_variance(result.x0_pred_last)
+    summary = summarize(result.samples, result.x0_pred_last, run.mixture, labels=labels, variance=variance)
+    return SampleOutcome(result, labels, variance, summary, run.mixture)

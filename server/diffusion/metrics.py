@@ -34,15 +34,19 @@ def summarize(
     *,
     radius_sigma: float = SUPPORT_RADIUS_SIGMA,
     labels: SampleLabels | None = None,
+    variance: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Shares (fractions of all samples unless said otherwise) and detector figures."""
+    """Shares (fractions of all samples unless said otherwise) and detector figures.
+
+    ``labels`` and ``variance`` (the trajectory variance of ``x0_pred_last``) skip recomputing what a
+    caller already has."""
     labels = labels or label_samples(samples, mixture, radius_sigma)
     n = len(samples)
     means = mixture.means.numpy()
     in_support = labels.label == IN_SUPPORT
     between = labels.label == BETWEEN_MODES
     per_mode = np.bincount(labels.nearest_mode[in_support], minlength=mixture.n_modes) / n
-    variance = trajectory_variance(x0_pred_last)
+    variance = trajectory_variance(x0_pred_last) if variance is None else variance
     positive = labels.hallucinated
     operating = removed_at_kept(variance, positive, PAPER_KEPT)
     summary: dict[str, Any] = {

@@ -90,7 +90,3 @@ class NoiseSchedule:
     def posterior_variance(self, t: int) -> float:
         """β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t); the "fixed-small" variance, and DDIM's η scale."""
         return float(self.betas[t] * (1.0 - self.alphas_bar_prev[t]) / (1.0 - self.alphas_bar[t]))
-
-    def alphas_bar_table(self) -> np.ndarray:
-        """ᾱ_t as float64 (T,), for vectorised training-time noising."""
-        return self.alphas_bar
