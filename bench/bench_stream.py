@@ -7,7 +7,8 @@ streams ``n`` particles × T = 1000 steps with ``frames`` frames, ``repeats`` ti
 
 * ``first_frame_ms``: request sent → first ``frame`` event received (goal ≤ 100 ms);
 * ``total_s``: request sent → ``done`` received, every event read and JSON-decoded (goal ≤ 5 s);
-* ``engine_s``: the bare ``reverse_process`` loop in this process, same model, n, T and thread count,
+* ``engine_s``: the bare ``reverse_process`` loop in this process, same model, n, T and particle threads
+  (``MODELAB_SOLO_SAMPLE_THREADS``, default every core),
   interleaved with the streams: on a busy shared machine, ``total_s / engine_s`` is the server's cost.
 
 The first request also loads the checkpoint (reported separately as ``cold``).
@@ -36,6 +37,7 @@ from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
 from server.diffusion.config import ExperimentConfig  # noqa: E402
 from server.diffusion.sampling import NetworkDenoiser, reverse_process  # noqa: E402
 from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
+from server.settings import Settings  # noqa: E402
 from server.store import Store  # noqa: E402
 from tests.support import serve_in_subprocess  # noqa: E402
 
@@ -53,9 +55,9 @@ def train_model(data_dir: Path, steps: int) -> tuple[str, TrainingSetup]:
     return config.run_id(), setup
 
 
-def engine_seconds(setup: TrainingSetup, n: int) -> float:
+def engine_seconds(setup: TrainingSetup, n: int, threads: int) -> float:
     start = time.perf_counter()
-    denoiser = NetworkDenoiser(setup.net)
+    denoiser = NetworkDenoiser(setup.net, threads=threads)
     for _ in reverse_process(denoiser, setup.schedule, n=n, generator=torch.Generator().manual_seed(0)):
         pass
     return time.perf_counter() - start
@@ -91,6 +93,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=200)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    threads = Settings.from_env().solo_sample_threads  # what the server gives a stream that runs alone
     with tempfile.TemporaryDirectory(prefix="modelab-bench-") as tmp:
         data_dir = Path(tmp)
         run_id, setup = train_model(data_dir, args.train_steps)
@@ -102,7 +105,7 @@ def main() -> None:
                 for seed in range(args.repeats + 1):
                     # A new seed each time: identical requests would replay the stored result (server.sharing).
                     runs.append(stream_once(client, f"{url}&seed={seed}"))
-                    engine.append(engine_seconds(setup, args.n))
+                    engine.append(engine_seconds(setup, args.n, threads))
         finally:
             server.terminate()
             server.wait(15)
@@ -110,7 +113,7 @@ def main() -> None:
     ratios = [r["total_s"] / e for r, e in zip(runs, engine, strict=True)]
     print(json.dumps({
         "n": args.n, "T": 1000, "frames": args.frames, "width": 128, "dataset": "grid25",
-        "cpu_count": os.cpu_count(), "torch_threads_per_stream": 1,
+        "cpu_count": os.cpu_count(), "particle_threads_per_stream": threads,
         "cold": {k: round(v, 3) for k, v in cold.items()},
         "first_frame_ms_median": round(statistics.median(r["first_frame_ms"] for r in warm), 2),
         "total_s_median": round(statistics.median(r["total_s"] for r in warm), 3),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from annotated_types import Ge, Gt, Le
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 ENV_PREFIX = "MODELAB_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -61,12 +61,11 @@ class Settings(BaseModel):
     queue_size: Annotated[int, Ge(1), Le(10_000)] = 16  # queued (not running) jobs before 429
     training_slots: Annotated[int, Ge(1), Le(64)] = 1
     torch_threads: Annotated[int, Ge(1), Le(64)] = 1  # per job and per sampling computation
-    # Threads for a sampling computation that is the server's only work (no training job, no other computation).
-    # Results are bit-identical at any thread count (tests/unit/test_sampling.py), so shared and stored results do
-    # not depend on it. It stays 1 by default: on our 2-core machine the client decoding the stream takes the
-    # other core, and 2 OpenMP threads then ran the 2,000 × 1,000 stream in 10.4 s instead of 5.6 s
-    # (bench/bench_stream.py). Raise it where the server has cores to spare.
-    solo_sample_threads: Annotated[int, Ge(1), Le(64)] = 1
+    # Threads for a sampling computation that is the server's only work (no training job, no other computation):
+    # a network's 512-row particle slices are shared among this many Python threads (NetworkDenoiser.threads), so
+    # results are bit-identical at any count and shared or stored results do not depend on it. Default: every
+    # core. Measured on 2 cores (bench/bench_stream.py): 2,000 × 1,000 streams in 3.6 s with 2, 5.3 s with 1.
+    solo_sample_threads: Annotated[int, Ge(1), Le(64)] = Field(default_factory=lambda: min(os.cpu_count() or 1, 64))
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
     progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
 

@@ -112,6 +112,19 @@ def test_network_denoiser_matches_the_plain_forward() -> None:
         torch.testing.assert_close(NetworkDenoiser(net).predict_eps(x, t), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_chunked_and_threaded_network_denoiser_agree_with_the_training_forward() -> None:
+    # 1,300 rows: three 512-row slices (the last one short), split between two threads or not.
+    net = ResidualMLP(NetConfig(width=32, blocks=3, tied=False), dim=2, generator=generator(0))
+    x = torch.randn(1300, 2, generator=generator(1))
+    expected = net(x, torch.full((1300,), 40)).detach()  # grad enabled: the out-of-place residual path
+    threads_before = torch.get_num_threads()
+    serial = NetworkDenoiser(net).predict_eps(x, 40)
+    threaded = NetworkDenoiser(net, threads=2).predict_eps(x, 40)
+    torch.testing.assert_close(serial, expected, rtol=1e-5, atol=1e-6)
+    assert torch.equal(serial, threaded)  # same slices, so the same bits, whoever computes them
+    assert torch.get_num_threads() == threads_before
+
+
 def _check_oracle_samples(samples: np.ndarray, mixture: GaussianMixture) -> None:
     labels = label_samples(samples, mixture)
     n = len(samples)
