@@ -18,6 +18,7 @@ block's shift) is computed once per step for a (1, W) row and broadcast (``time_
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -105,19 +106,24 @@ class ResidualMLP(nn.Module):
         emb = sinusoidal_embedding(t, self.config.width)
         return F.leaky_relu(self.t_proj(emb), NEGATIVE_SLOPE)
 
+    @property
+    def residual_blocks(self) -> list[ResidualBlock]:
+        """``blocks`` with their type (a ModuleList only knows it holds modules)."""
+        return cast(list[ResidualBlock], list(self.blocks))
+
     def time_shifts(self, time_features: torch.Tensor) -> list[torch.Tensor]:
         """One (B or 1, W) shift per block; tied blocks share one, computed once."""
         shifts: dict[int, torch.Tensor] = {}
-        for block in self.blocks:
+        for block in self.residual_blocks:
             if id(block) not in shifts:
                 shifts[id(block)] = block.time_shift(time_features)
-        return [shifts[id(block)] for block in self.blocks]
+        return [shifts[id(block)] for block in self.residual_blocks]
 
     def forward_with_shifts(self, x: torch.Tensor, shifts: list[torch.Tensor]) -> torch.Tensor:
         """ε̂ for x (B, D) given the blocks' time shifts (``time_shifts``)."""
         h = F.linear(x, self.in_fc.weight)  # (B, W), fresh: ours to update in place when no grad is taken
         in_place = not torch.is_grad_enabled()
-        for block, shift in zip(self.blocks, shifts, strict=True):
+        for block, shift in zip(self.residual_blocks, shifts, strict=True):
             # Direct calls (no hooks are used here): module-call overhead is measurable at this size.
             h = block.forward_in_place(h, shift) if in_place else block.forward(h, shift)
         return F.linear(layer_norm(h, self.out_norm), self.out_fc.weight, self.out_fc.bias)  # (B, D)
