@@ -60,7 +60,8 @@ class SampleOutcome:
         return arrays
 
     def headline(self) -> dict[str, Any]:
-        keys = ("n_samples", "share_in_support", "share_between_modes", "variance_auroc", "removed_at_96_kept")
+        keys = ("n_samples", "share_in_support", "share_between_modes", "variance_auroc",
+                "variance_auroc_standard_error", "removed_at_96_kept")
         return {k: self.summary[k] for k in keys}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .detectors import PAPER_KEPT, auroc, removed_at_kept, trajectory_variance
+from .detectors import PAPER_KEPT, auroc, auroc_standard_error, removed_at_kept, trajectory_variance
 from .ground_truth import (
     BETWEEN_MODES,
     IN_SUPPORT,
@@ -49,6 +49,7 @@ def summarize(
     variance = trajectory_variance(x0_pred_last) if variance is None else variance
     positive = labels.hallucinated
     operating = removed_at_kept(variance, positive, PAPER_KEPT)
+    area = auroc(variance, positive)
     summary: dict[str, Any] = {
         "n_samples": n,
         "radius_sigma": radius_sigma,
@@ -58,7 +59,8 @@ def summarize(
         "per_mode_share": [round(float(s), 5) for s in per_mode],
         "per_mode_share_min": float(per_mode.min()),
         "per_mode_share_max": float(per_mode.max()),
-        "variance_auroc": auroc(variance, positive),
+        "variance_auroc": area,
+        "variance_auroc_standard_error": auroc_standard_error(area, int(positive.sum()), int((~positive).sum())),
         "removed_at_96_kept": operating.removed,
         "variance_threshold_at_96_kept": operating.threshold,
         "variance_median_in_support": float(np.median(variance[in_support])) if in_support.any() else None,

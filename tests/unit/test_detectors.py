@@ -8,7 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from server.diffusion.detectors import at_threshold, auroc, removed_at_kept, roc_curve, trajectory_variance
+from server.diffusion.detectors import (
+    at_threshold,
+    auroc,
+    auroc_standard_error,
+    removed_at_kept,
+    roc_curve,
+    trajectory_variance,
+)
 from server.diffusion.ground_truth import label_samples
 from server.diffusion.metrics import summarize
 from server.diffusion.mixture import GaussianMixture
@@ -118,3 +125,16 @@ def test_summarize_without_hallucinations_has_nan_auroc(mix_1d_123: GaussianMixt
     labels = label_samples(samples + 1.0, mix_1d_123)
     with_labels = summarize(samples, np.repeat(samples[:, None], 10, axis=1), mix_1d_123, labels=labels)
     assert with_labels["share_in_support"] == pytest.approx(2 / 3)
+
+
+def test_auroc_standard_error_matches_the_closed_form_and_the_spread_over_repeats() -> None:
+    # Hanley & McNeil (1982) at A = 0.9 with 50 + 50 samples.
+    assert auroc_standard_error(0.9, 50, 50) == pytest.approx(0.03212, abs=1e-4)
+    assert np.isnan(auroc_standard_error(0.9, 0, 50)) and np.isnan(auroc_standard_error(float("nan"), 5, 5))
+    # Rare positives, as with hallucinations: the spread of the AUROC over independent draws agrees.
+    rng = np.random.default_rng(0)
+    n_pos, n_neg = 60, 2000
+    positive = np.r_[np.ones(n_pos, bool), np.zeros(n_neg, bool)]
+    areas = [auroc(np.r_[rng.exponential(4.0, n_pos), rng.exponential(1.0, n_neg)], positive) for _ in range(400)]
+    predicted = auroc_standard_error(float(np.mean(areas)), n_pos, n_neg)
+    assert np.std(areas) == pytest.approx(predicted, rel=0.2)
