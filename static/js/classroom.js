@@ -1,12 +1,18 @@
-// Classroom flags of the page address (?lesson=, ?hide=, ?presenter=1, ?predict=1) and the lesson box.
+// Classroom flags of the page address (?lesson=, ?hide=, ?presenter=1, ?predict=1), the lesson that
+// ?lesson= names and the lesson box.
 
 import { state } from './state.js';
+import { boot } from './bootstrap.js';
 
 const $ = (id) => document.getElementById(id);
 
 export const query = new URLSearchParams(window.location.search);
 
 export const flag = (name) => ['1', 'true', 'on', 'yes', ''].includes(query.get(name) ?? 'no');
+
+export const lessons = boot.lessons ?? [];
+export const lesson = lessons.find((l) => l.id === query.get('lesson')) ?? null; // the one ?lesson= names
+state.lessonStep = null; // the step shown, 1-based, while a lesson is open
 
 export function applyHideFlags(lesson) {
   const raw = query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(',');
