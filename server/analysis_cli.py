@@ -39,7 +39,7 @@ from .diffusion.detector_bench import bench_report, compute_scores, lid_t0_scan
 from .diffusion.experiment import ExperimentRun
 from .diffusion.mechanism import EpsFunction, mechanism_report, network_eps, oracle_eps
 from .diffusion.nets import ResidualMLP
-from .diffusion.recursive import FILTERS, RECURSIVE_N, recursive_recipe, run_recursive
+from .diffusion.recursive import FILTERS, RECURSIVE_N, RECURSIVE_WINDOW, recursive_recipe, run_recursive
 from .diffusion.result_cache import JsonDirCache
 from .diffusion.sampling import Denoiser, NetworkDenoiser, OracleDenoiser
 from .diffusion.sweeps import SWEEP_PARAMS, parse_value, run_sweep
@@ -316,7 +316,9 @@ def add_analysis_commands(sub: Any) -> None:
         if action.dest == "n_train":
             action.help = f"points per generation (default {RECURSIVE_N})"
     rec.add_argument("--seed", type=int, help="training seed of generation 0; generation g uses seed + g (default 0)")
-    rec.add_argument("--window", type=int, help=_help("K: variance window", SamplerConfig, "window"))
+    rec.add_argument("--window", type=int, default=RECURSIVE_WINDOW,
+                     help=f"K: the variance filter's window (default {RECURSIVE_WINDOW} for the recursive recipe; "
+                          "the paper's is 10)")
     rec.add_argument("--sampler", choices=["ddpm", "ddim"], help=_help("reverse process", SamplerConfig, "sampler"))
     rec.add_argument("--eta", type=float, help=_help("DDIM noise (0 deterministic)", SamplerConfig, "eta"))
     rec.add_argument("--sample-seed", type=int, default=1, dest="sample_seed",

@@ -40,7 +40,7 @@ from ..analysis_jobs import (
 )
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
-from ..diffusion.recursive import FILTERS
+from ..diffusion.recursive import FILTERS, RECURSIVE_WINDOW
 from ..diffusion.sweeps import SWEEP_PARAMS, parse_value, sweep_points
 from ..encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..plotly_asset import plotly_url
@@ -105,7 +105,7 @@ class SweepRequest(ApiModel):
 
 class RecursiveRequest(ApiModel):
     config: ExperimentConfig = ExperimentConfig(train=TrainConfig(steps=1500, batch=1024))
-    sampler: JobSampler = JobSampler()
+    sampler: JobSampler = JobSampler(window=RECURSIVE_WINDOW)  # the variance filter's K (see recursive.py)
     generations: Annotated[int, Ge(1), Le(MAX_GENERATIONS)] = 3
     filters: Annotated[list[Literal["none", "random", "variance", "lid", "oracle"]], MinLen(1),
                        MaxLen(len(FILTERS))] = ["variance", "random"]
@@ -290,7 +290,8 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
     }
     try:
         return request.app.state.templates.TemplateResponse(request, "analysis.html",
-                                                            {"plotly_src": plotly_url(), "bootstrap": boot})
+                                                            {"plotly_src": plotly_url(), "bootstrap": boot,
+                                                             "recursive_window": RECURSIVE_WINDOW})
     except TemplateNotFound:
         return PlainTextResponse("the page template (templates/analysis.html) is not installed", status_code=503)
 

@@ -3,12 +3,14 @@ to its main control. Waits are on window.__analysis, never sleeps; tiny configs 
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
+from server.diffusion.recursive import RECURSIVE_WINDOW
 from tests.support import register_run
 
 from .conftest import fill_fields
@@ -106,9 +108,12 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
 def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: ignore[no-untyped-def]
     page = analysis
     page.select_option("#rc-dataset", "1d-123")
+    assert page.input_value("#rc-window") == str(RECURSIVE_WINDOW)
     fill_fields(page, {"#rc-generations": "2", "#rc-n": "200", "#rc-steps": "60", "#rc-batch": "128",
-                       "#rc-T": "50"})
-    page.click("#rec-run")
+                       "#rc-T": "50", "#rc-window": "4"})
+    with page.expect_request("**/api/analysis/recursive") as posted:
+        page.click("#rec-run")
+    assert json.loads(posted.value.post_data or "{}")["sampler"] == {"window": 4}
     page.wait_for_function("window.__analysis.recursive.result !== null", timeout=90_000)
     assert page.locator("#rec-scatter .plot").count() == 2  # one scatter per generation
     names = page.evaluate("document.getElementById('rec-share').data.map(t => t.name)")

@@ -18,6 +18,7 @@ function body() {
     generations: Number($('rc-generations').value),
     filters,
     oversample: Number($('rc-over').value),
+    sampler: { window: Number($('rc-window').value) },
   };
 }
 
