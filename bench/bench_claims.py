@@ -5,7 +5,7 @@ with {"goal", "measured", "met"} per claim and the figures behind them.
     python bench/bench_claims.py                 # full size (≈ 20–30 min on an idle 2-core machine)
     python bench/bench_claims.py --quick         # reduced sizes: shows it works, numbers not meaningful
     python bench/bench_claims.py --claims 6 9    # a subset
-    python bench/bench_claims.py --claims 2 9 --seeds 0 1 2 --window 5   # claims 2 and 9 over seeds
+    python bench/bench_claims.py --claims 2 9 --seeds 0 1 2    # claims 2 and 9 over seeds
 
 Claims:
   2  training-set size: the share of between-mode samples falls as N grows (grid25, 5-point sweep,
@@ -35,7 +35,14 @@ from server.diffusion.detector_bench import bench_report, compute_scores
 from server.diffusion.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.diffusion.mechanism import mechanism_report, network_eps
 from server.diffusion.recipes import experiment
-from server.diffusion.recursive import RECURSIVE_N, GenerationDone, RecursiveDone, recursive_recipe, run_recursive
+from server.diffusion.recursive import (
+    RECURSIVE_N,
+    RECURSIVE_WINDOW,
+    GenerationDone,
+    RecursiveDone,
+    recursive_recipe,
+    run_recursive,
+)
 from server.diffusion.sampling import NetworkDenoiser
 from server.diffusion.sweeps import PointDone, SweepDone, run_sweep
 from server.diffusion.training import TrainingSetup, train_steps
@@ -121,7 +128,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000, help="grid25 samples for claims 2, 7, 8 and detectors")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="training seeds for claims 2 (one sweep point per N and seed) and 9 (one run per seed)")
-    parser.add_argument("--window", type=int, default=10, help="variance window K of claim 9's filter (paper: 10)")
+    parser.add_argument("--window", type=int, default=RECURSIVE_WINDOW,
+                        help=f"variance window K of claim 9's filter (default {RECURSIVE_WINDOW}; the paper's is 10)")
     parser.add_argument("--n-1d", type=int, default=50_000, dest="n_1d",
                         help="1d-123 samples for claims 7, 8 and detectors (its default model hallucinates ~0.02%%)")
     args = parser.parse_args()

@@ -209,9 +209,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
         run = ExperimentRun.for_oracle(config)
         denoiser: Any = OracleDenoiser(run.mixture, run.schedule)
     else:
-        if args.dataset is not None or args.mixture is not None or args.T is not None or args.schedule is not None:
-            raise UsageError("--dataset, --mixture, --T and --schedule go with --model oracle; "
-                             "a checkpoint brings its own")
+        given = [flag for flag, value in (("--dataset", args.dataset), ("--mixture", args.mixture),
+                                          ("--n-train", args.n_train), ("--T", args.T), ("--schedule", args.schedule))
+                 if value is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: these go with --model oracle; a checkpoint brings its own "
+                             "dataset, N and schedule")
         try:
             checkpoint = load_checkpoint(Path(args.model))
         except CheckpointError as exc:

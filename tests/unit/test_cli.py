@@ -72,6 +72,7 @@ def _bad_inputs(tmp_path: Path) -> list[tuple[list[str], str]]:
          "eta"),
         (["sample", "--model", "oracle", "--dataset", "grid25", "--n", "0", "--out", str(tmp_path / "s.npz")], "--n"),
         (["sample", "--model", str(garbage), "--dataset", "grid25", "--out", str(tmp_path / "s.npz")], "--dataset"),
+        (["sample", "--model", str(garbage), "--n-train", "500", "--out", str(tmp_path / "s.npz")], "--n-train"),
         (["sample", "--model", "oracle", "--dataset", "1d-123", "--T", "5", "--n", "3",
           "--out", "/proc/modelab-cannot-write/s.npz", "--threads", "1"], "modelab-cannot-write"),
         (["reproduce", "grid99"], "invalid choice"),
