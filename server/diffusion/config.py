@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from .schedule import ScheduleKind
 
-# Bump whenever training, sampling or labelling changes results: it is part of every run id.
+# Bump whenever the training, sampling or labelling algorithm changes results: it is part of every run id. Not
+# versioned: floating-point evaluation order (thread count, CPU kernels, fused matrix products), which moves results
+# by rounding only. Results are bit-identical for one code version on one machine; a stored result is replayed as
+# stored, so its links do not depend on this.
 ALGO_VERSION = "1"
 
 DatasetName = Literal["1d-123", "1d-1245", "grid25", "diamond25", "custom"]
