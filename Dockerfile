@@ -35,7 +35,7 @@ RUN pip install . \
 USER 10001
 # Absolute asset paths: the server package is also installed in site-packages, whose parent has no templates/.
 ENV MODELAB_DATA_DIR=/data MODELAB_TEMPLATES_DIR=/app/templates MODELAB_STATIC_DIR=/app/static \
-    MODELAB_MODELS_DIR=/app/models
+    MODELAB_MODELS_DIR=/app/models NUMBA_CACHE_DIR=/tmp/numba-cache
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s \

@@ -24,6 +24,7 @@ from . import bundled, catalog
 from .admission import SamplingGate
 from .analysis_jobs import AnalysisRunner
 from .denoisers import DenoiserCache
+from .diffusion import fused
 from .jobs import JobRunner
 from .plotly_asset import plotly_asset
 from .routes import analysis, pages, results, runs, streams
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path,
                                         max_bytes=settings.max_store_bytes)
         app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
+        await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner

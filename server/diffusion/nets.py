@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused
 from .config import NetConfig
 
 NEGATIVE_SLOPE = 0.02
@@ -41,6 +42,13 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 def layer_norm(h: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
     """``norm(h)`` without the module-call overhead."""
     return F.layer_norm(h, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+
+
+def norm_act(h: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
+    """act(norm(h)): one fused pass for CPU inference (``fused``), PyTorch's ops otherwise."""
+    if fused.applies(h):
+        return fused.layer_norm_leaky_relu(h, norm, NEGATIVE_SLOPE)
+    return F.leaky_relu_(layer_norm(h, norm), NEGATIVE_SLOPE)
 
 
 class ResidualBlock(nn.Module):
@@ -72,8 +80,8 @@ class ResidualBlock(nn.Module):
 
     def _pre_fc2(self, h: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """act(norm2(fc1(act(norm1(h))) + shift)), (B, W)."""
-        out = torch.addmm(shift, F.leaky_relu_(layer_norm(h, self.norm1), NEGATIVE_SLOPE), self.fc1.weight.t())
-        return F.leaky_relu_(layer_norm(out, self.norm2), NEGATIVE_SLOPE)
+        out = torch.addmm(shift, norm_act(h, self.norm1), self.fc1.weight.t())
+        return norm_act(out, self.norm2)
 
 
 class ResidualMLP(nn.Module):
