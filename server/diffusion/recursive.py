@@ -47,9 +47,9 @@ OVERSAMPLE = 0.025  # official: keep 100,000 of 102,500
 RECURSIVE_N = 5000  # points per generation in the CPU recipe (official: 100,000)
 SCATTER_POINTS = 1000
 # The variance filter's window K. The paper's K = 10 (of T = 1000) separates between-mode samples less well on
-# models of our short CPU recipe: on grid25, K = 5 reaches AUROC 0.98 and removes 94% at 96% kept, K = 10 0.95 and
-# 41% (``modelab detectors``). Over 5 generations (bench_claims.py claim 9, README), K = 5 kept the variance-filtered
-# share below the random-filtered one in every generation for every seed tried; K = 10 failed for one of two seeds.
+# models of our short CPU recipe: on grid25, K = 5 reaches AUROC 0.98 and removes 86% at 96% kept, K = 10 0.94 and
+# 27% (``modelab detectors``, README). Over 5 generations (README), K = 5 kept the variance-filtered share below the
+# random-filtered one in every generation for all 3 seeds tried; K = 10 failed for one of two seeds.
 RECURSIVE_WINDOW = 5
 
 
