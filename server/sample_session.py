@@ -19,7 +19,7 @@ from .diffusion.config import SamplerConfig
 from .diffusion.detectors import roc_curve, trajectory_variance
 from .diffusion.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest_neighbour_pairs
 from .diffusion.metrics import summarize
-from .diffusion.sampling import NetworkDenoiser, ReverseStep, reverse_process
+from .diffusion.sampling import ReverseStep, reverse_process
 from .encode import finite_or_none, frame_timesteps
 from .results import ResultArrays, frame_payload, result_id
 
@@ -45,9 +45,7 @@ class SampleSession:
         self._frame_set = set(self.frame_ts)
         sampler = request.sampler
         generator = torch.Generator().manual_seed(sampler.seed)  # as run_sampler: same seed, same particles
-        # A network gets a denoiser of its own: its particle-thread count is this session's to change.
-        self._network = NetworkDenoiser(model.denoiser.net) if isinstance(model.denoiser, NetworkDenoiser) else None
-        self._steps = reverse_process(self._network or model.denoiser, schedule, n=sampler.n, generator=generator,
+        self._steps = reverse_process(model.denoiser, schedule, n=sampler.n, generator=generator,
                                       sampler=sampler.sampler, eta=sampler.eta)
         self._frames_sent = 0
         self._frame_x: list[np.ndarray] = []  # kept for the stored result (permalinks, exports)
@@ -73,14 +71,10 @@ class SampleSession:
 
     def advance(self, max_steps: int) -> list[dict[str, Any]]:
         """Run up to ``max_steps`` reverse steps, stopping early after a frame; returns the frame events."""
-        # Asked again each chunk, as other work comes and goes. A network splits its particles among Python
-        # threads (NetworkDenoiser.threads); OpenMP teams would be left spinning in each worker thread that
-        # called (measured: 2,000 × 1,000 took 10.4 s with 2 OpenMP threads, not 5.6 s with 1).
-        threads = self.threads() if callable(self.threads) else self.threads
-        if self._network is not None:
-            self._network.threads = threads
-            threads = 1
-        torch.set_num_threads(threads)  # per thread (OpenMP): this worker thread only
+        # Per thread: this worker thread only; asked again each chunk, as other work comes and goes. A network
+        # denoiser follows it with that many pool threads of its own (NetworkDenoiser), so no OpenMP team is
+        # left spinning in whichever worker thread ran the chunk.
+        torch.set_num_threads(self.threads() if callable(self.threads) else self.threads)
         frames: list[dict[str, Any]] = []
         computed = 0
         while computed < max_steps and not frames and not self.finished:

@@ -121,11 +121,12 @@ class ResidualMLP(nn.Module):
 
     def time_shifts(self, time_features: torch.Tensor) -> list[torch.Tensor]:
         """One (B or 1, W) shift per block; tied blocks share one, computed once."""
+        blocks = self.residual_blocks
         shifts: dict[int, torch.Tensor] = {}
-        for block in self.residual_blocks:
+        for block in blocks:
             if id(block) not in shifts:
                 shifts[id(block)] = block.time_shift(time_features)
-        return [shifts[id(block)] for block in self.residual_blocks]
+        return [shifts[id(block)] for block in blocks]
 
     def forward_with_shifts(self, x: torch.Tensor, shifts: list[torch.Tensor]) -> torch.Tensor:
         """ε̂ for x (B, D) given the blocks' time shifts (``time_shifts``)."""
