@@ -64,7 +64,7 @@ class Settings(BaseModel):
     # Threads for a sampling computation that is the server's only work (no training job, no other computation):
     # a network's 512-row particle slices are shared among this many Python threads (NetworkDenoiser.threads), so
     # results are bit-identical at any count and shared or stored results do not depend on it. Default: every
-    # core. Measured on 2 cores (bench/bench_stream.py): 2,000 × 1,000 streams in 3.3 s with 2, 4.7 s with 1.
+    # core. Measured on 2 cores (bench/bench_stream.py): 2,000 × 1,000 streams in 3.2 s with 2, 4.7 s with 1.
     solo_sample_threads: Annotated[int, Ge(1), Le(64)] = Field(default_factory=lambda: min(os.cpu_count() or 1, 64))
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
     progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
