@@ -7,7 +7,10 @@ between engine events, and subscriber queues that replay the units finished so f
 Caching: every sweep point's figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
 (the engine's ``ResultCache`` protocol, keyed by run id + sampler settings), and every finished
 job's result to ``{data_dir}/analysis/jobs/{job_id}.json``: a repeated request is answered from
-disk without training, also after a restart.
+disk without training, also after a restart. The three caches share one size budget
+(``Settings.max_analysis_mb``): beyond it the least recently used files are deleted, so an evicted
+job or point is computed again when asked for. Cancelled and failed jobs are kept in memory only,
+so that asking again runs them (the points they finished are cached).
 
 Also here: the synchronous computations of the mechanism and detector-bench views, cached the
 same way under ``{data_dir}/analysis/views``.
@@ -102,11 +105,13 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
     thread_name = "modelab-analysis"
 
     def __init__(self, data_dir: Path, *, slots: int, queue_size: int, threads: int,
-                 progress_interval: float = 0.1):
+                 progress_interval: float = 0.1, max_bytes: int | None = None):
         self.root = data_dir / "analysis"
-        self.points = JsonDirCache(self.root / "points")
-        self.views = JsonDirCache(self.root / "views")
-        self.jobs_dir = self.root / "jobs"
+        # Three caches, one size budget over all of them (least recently used files go first).
+        budget = {"max_bytes": max_bytes, "budget_root": self.root}
+        self.points = JsonDirCache(self.root / "points", **budget)
+        self.views = JsonDirCache(self.root / "views", **budget)
+        self.jobs = JsonDirCache(self.root / "jobs", **budget)
         super().__init__(slots)
         self.queue_size, self.threads = queue_size, threads
         self.progress_interval = progress_interval
@@ -115,12 +120,8 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
     # ------------------------------------------------------------------ jobs
 
     def stored(self, job_id: str) -> dict[str, Any] | None:
-        """A finished job's view from disk (None when never finished here)."""
-        try:
-            value = json.loads((self.jobs_dir / f"{job_id}.json").read_text())
-        except (OSError, json.JSONDecodeError, ValueError):
-            return None
-        return value if isinstance(value, dict) else None
+        """A finished job's view from disk (None when never finished here, or evicted by the size budget)."""
+        return self.jobs.get(job_id)
 
     def submit(self, job: AnalysisJob) -> tuple[dict[str, Any], bool]:
         """Queue ``job`` unless the same one is active or stored; (view, queued_now). Raises ``AnalysisQueueFull``."""
@@ -221,10 +222,7 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
                 job.done_units = job.total
             view = job.view()
         if status == "done":
-            self.jobs_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.jobs_dir / f"{job.job_id}.json.tmp"
-            tmp.write_text(json.dumps(view, allow_nan=False))
-            tmp.replace(self.jobs_dir / f"{job.job_id}.json")
+            self.jobs.put(job.job_id, view)
         with self._lock:
             self._active.pop(job.job_id, None)
             if status != "done":

@@ -76,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store, app.state.runner = store, runner
         app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis.ANALYSIS_QUEUE,
                                             threads=settings.torch_threads,
-                                            progress_interval=settings.progress_interval)
+                                            progress_interval=settings.progress_interval,
+                                            max_bytes=settings.max_analysis_bytes)
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
         app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)

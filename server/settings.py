@@ -44,6 +44,9 @@ class Settings(BaseModel):
 
     # The run store: artifacts beyond this many MB evict the least recently used unpinned runs and results.
     max_store_mb: Annotated[float, Gt(0)] = 2048.0
+    # The /analysis caches (sweep points, mechanism and detector views, finished jobs) share this many MB; beyond
+    # it the least recently used files are deleted (they are recomputed when asked for again).
+    max_analysis_mb: Annotated[float, Gt(0)] = 512.0
 
     # Sampling streams.
     max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N
@@ -94,6 +97,10 @@ class Settings(BaseModel):
     @property
     def max_store_bytes(self) -> int:
         return int(self.max_store_mb * 1024 * 1024)
+
+    @property
+    def max_analysis_bytes(self) -> int:
+        return int(self.max_analysis_mb * 1024 * 1024)
 
     def limits(self) -> dict[str, int]:
         """What the page needs to know to build valid requests (sent in the bootstrap)."""

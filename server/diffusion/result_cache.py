@@ -44,11 +44,44 @@ class MemoryCache:
         self.items[key] = json.loads(json.dumps(result))
 
 
-class JsonDirCache:
-    """One JSON file per key under ``directory``; written atomically; unreadable files count as misses."""
+def evict_least_recent(root: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+    """Delete the least recently used ``*.json`` files under ``root`` (any depth) until they hold at most
+    ``max_bytes``; ``keep`` (the file just written) is never chosen. Returns the deleted paths.
 
-    def __init__(self, directory: Path):
+    "Used" is the file's modification time, which ``JsonDirCache.get`` refreshes on every hit."""
+    files = []
+    for path in root.rglob("*.json"):
+        try:
+            stat = path.stat()
+        except OSError:  # deleted meanwhile
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    deleted = []
+    for _, size, path in sorted(files, key=lambda f: f[0]):
+        if total <= max_bytes:
+            break
+        if path == keep:
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        total -= size
+        deleted.append(path)
+    return deleted
+
+
+class JsonDirCache:
+    """One JSON file per key under ``directory``; written atomically; unreadable files count as misses.
+
+    With ``max_bytes``, every ``put`` then deletes the least recently used files until the JSON files under
+    ``budget_root`` (default ``directory``; several caches may share one root, hence one budget) fit."""
+
+    def __init__(self, directory: Path, *, max_bytes: int | None = None, budget_root: Path | None = None):
         self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.budget_root = Path(budget_root) if budget_root is not None else self.directory
 
     def _path(self, key: str) -> Path:
         if not _KEY.match(key):
@@ -56,11 +89,19 @@ class JsonDirCache:
         return self.directory / f"{key}.json"
 
     def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
         try:
-            value = json.loads(self._path(key).read_text())
+            value = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             return None
-        return value if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        if self.max_bytes is not None:
+            try:
+                os.utime(path)  # a hit makes it recent: eviction goes by modification time
+            except OSError:
+                pass
+        return value
 
     def put(self, key: str, result: dict[str, Any]) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -72,3 +113,5 @@ class JsonDirCache:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        if self.max_bytes is not None:
+            evict_least_recent(self.budget_root, self.max_bytes, keep=self._path(key))

@@ -4,6 +4,7 @@ hits and trains nothing, a sampler sweep trains one model per seed, and the aggr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ def test_point_config_changes_one_field() -> None:
     assert sampler.sampler == "ddim" and sampler.eta == 0.5 and sampler.n == 40
     with pytest.raises(ValueError):
         point_config(TINY, SAMPLER, "n_train", 5, 0)  # below the config's minimum of 10
+
+
+def test_n_train_at_fixed_epochs_scales_the_steps() -> None:
+    """TINY trains 8 steps on 60 points: the same passes over 120 points take 16 steps, over 15 points 2."""
+    for n, steps in [(120, 16), (15, 2), (60, 8), (10, 1)]:
+        config, _ = point_config(TINY, SAMPLER, "n_train_epochs", n, seed=1)
+        assert (config.data.n, config.train.steps, config.train.batch) == (n, steps, TINY.train.batch)
+    assert point_config(TINY, SAMPLER, "n_train", 120, 1)[0].train.steps == TINY.train.steps
+    long = TINY.model_copy(update={"train": TINY.train.model_copy(update={"steps": 100_000})})
+    with pytest.raises(ValueError, match="steps"):
+        point_config(long, SAMPLER, "n_train_epochs", 200, 0)  # 333,333 steps > the config's 200,000
 
 
 def test_parse_value() -> None:
@@ -105,6 +117,25 @@ def test_json_cache_round_trip_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="16 hex"):
         cache.get("../../etc/passwd")
     assert json.loads((tmp_path / "0123456789abcdef.json").read_text())["a"] == 1.5
+
+
+def test_json_caches_sharing_a_budget_evict_the_least_recently_used(tmp_path: Path) -> None:
+    """Two caches under one root, 3 KB between them: a put evicts the files used longest ago, in either
+    cache; a hit counts as a use; the file just written survives even when it alone is over the budget."""
+    budget = {"max_bytes": 3000, "budget_root": tmp_path}
+    views, points = JsonDirCache(tmp_path / "views", **budget), JsonDirCache(tmp_path / "points", **budget)
+    blob = {"x": "." * 900}  # ≈ 910 bytes on disk
+    keys = [f"{i:016x}" for i in range(4)]
+    for i, key in enumerate(keys[:3]):
+        (views if i % 2 == 0 else points).put(key, blob)
+        os.utime((tmp_path / ("views" if i % 2 == 0 else "points") / f"{key}.json"), (i, i))  # distinct ages
+    assert views.get(keys[0]) == blob  # used now: the oldest is keys[1]
+    points.put(keys[3], blob)  # 4 × 910 > 3000: one must go
+    assert points.get(keys[1]) is None
+    assert views.get(keys[0]) == blob and views.get(keys[2]) == blob and points.get(keys[3]) == blob
+    views.put("f" * 16, {"x": "." * 5000})  # over the budget by itself: everything else goes, it stays
+    assert views.get("f" * 16) is not None
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == ["ffffffffffffffff.json"]
 
 
 def test_aggregate_mean_std_per_seed() -> None:
