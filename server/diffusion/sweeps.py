@@ -8,7 +8,9 @@ done) so a caller can stream it and stop it between training steps.
 
 Parameters (``SWEEP_PARAMS``):
 
-* ``n_train``: training-set size N;
+* ``n_train``: training-set size N at the base's optimiser steps (isolates the data from the training length);
+* ``n_train_epochs``: training-set size N at the base's epochs (steps × batch / N), so the steps grow with N as
+  in the paper, which trains every N for 10,000 epochs: there a larger set is also trained longer;
 * ``spacing``: every mode position multiplied by the value (σ unchanged; a ``custom`` mixture);
 * ``T``: diffusion steps (with the base config's schedule kind; ``continuous`` keeps the ᾱ curve);
 * ``steps``: optimiser steps; ``width``: network width;
@@ -21,7 +23,7 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -32,15 +34,16 @@ from .result_cache import ResultCache
 from .sampling import NetworkDenoiser
 from .training import TrainingSetup, TrainProgress, train_steps
 
-SWEEP_PARAMS = ("n_train", "spacing", "T", "steps", "width", "sampler")
-POINT_VERSION = "1"  # bump when a point's figures change meaning; part of every cache key
+SweepParam = Literal["n_train", "n_train_epochs", "spacing", "T", "steps", "width", "sampler"]
+SWEEP_PARAMS: tuple[str, ...] = get_args(SweepParam)
+POINT_VERSION = "2"  # bump when a point's figures change meaning; part of every cache key
 POINT_FIGURES = ("share_between_modes", "share_in_support", "share_outside", "variance_auroc", "removed_at_96_kept")
 
 SweepValue = int | float | str
 
 
 def parse_value(param: str, text: str) -> SweepValue:
-    """A command-line value for ``param``: int for n_train/T/steps/width, float for spacing, the sampler
+    """A command-line value for ``param``: int for n_train(_epochs)/T/steps/width, float for spacing, the sampler
     spelled ``ddpm``, ``ddim`` or ``ddim:<eta>``."""
     if param not in SWEEP_PARAMS:
         raise ValueError(f"param: expected one of {', '.join(SWEEP_PARAMS)}, got {param!r}")
@@ -83,6 +86,11 @@ def point_config(base: ExperimentConfig, sampler: SamplerConfig, param: str, val
     train = base.train.model_copy(update={"seed": seed})
     if param == "n_train":
         data = data.model_copy(update={"n": value})
+    elif param == "n_train_epochs":
+        # Same passes over the data as the base (epochs = steps × batch / N): steps scale with N / N_base.
+        steps = max(1, round(train.steps * int(value) / mixture_spec(data).n))
+        data = data.model_copy(update={"n": value})
+        train = train.model_copy(update={"steps": steps})
     elif param == "spacing":
         data = scaled_data(data, float(value))
     elif param == "T":
@@ -176,6 +184,7 @@ def run_point(point: SweepPoint, setup: TrainingSetup, train_seconds: float, fin
         "seed": point.seed,
         "run_id": point.config.run_id(),
         "key": point.key,
+        "train_steps": point.config.train.steps,
         "train_seconds": round(train_seconds, 3),
         "final_loss": final_loss,
         "sample_seconds": round(time.perf_counter() - start, 3),

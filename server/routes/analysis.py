@@ -41,7 +41,7 @@ from ..analysis_jobs import (
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
 from ..diffusion.recursive import FILTERS, RECURSIVE_WINDOW
-from ..diffusion.sweeps import SWEEP_PARAMS, parse_value, sweep_points
+from ..diffusion.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
 from ..encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..plotly_asset import plotly_url
 from ..schemas import responses
@@ -98,7 +98,7 @@ class JobSampler(ApiModel):
 class SweepRequest(ApiModel):
     base: ExperimentConfig = ExperimentConfig()
     sampler: JobSampler = JobSampler()
-    param: Literal["n_train", "spacing", "T", "steps", "width", "sampler"]
+    param: SweepParam
     values: Annotated[list[int | float | str], MinLen(1), MaxLen(MAX_SWEEP_VALUES)]
     seeds: Annotated[list[Annotated[int, Ge(0), Le(2**31 - 1)]], MinLen(1), MaxLen(MAX_SWEEP_SEEDS)] = [0]
 
@@ -214,8 +214,12 @@ def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: Analys
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", "values", *e["loc"])} for e in exc.errors()]) from exc
     for point in points:
-        _train_steps_limit(settings, point.config.train.steps, ("body", "values" if body.param == "steps" else "base",
-                                                                 "train", "steps"))
+        steps = point.config.train.steps
+        if body.param == "n_train_epochs" and steps > settings.max_train_steps:
+            raise _value_error(("body", "values", values.index(point.value)),
+                               f"N = {point.value} at the base's epochs needs {steps} training steps; this server "
+                               f"trains at most {settings.max_train_steps}", point.value)
+        _train_steps_limit(settings, steps, ("body", "values" if body.param == "steps" else "base", "train", "steps"))
     request = body.model_dump(mode="json")
     request["values"] = values
     return sweep_job(analysis, request, body.base, sampler, body.param, values, list(body.seeds))

@@ -131,6 +131,9 @@ def test_sweep_job_streams_progress_and_repeats_for_free(client: TestClient) -> 
     ({"values": list(range(100, 108)), "seeds": [0, 1, 2, 3]}, "body.values"),
     ({"base": {**TINY_BASE, "train": {"steps": 30_000}}}, "body.base.train.steps"),
     ({"param": "depth"}, "body.param"),
+    # 15,000 steps on 1d-123's 20,000 points: N = 100,000 at the same epochs needs 75,000 (over the 20,000 limit).
+    ({"param": "n_train_epochs", "values": [100, 100_000], "base": {**TINY_BASE, "train": {"steps": 15_000}}},
+     "body.values.1"),
     ({"sampler": {"n": 10}}, "body.sampler.n"),
     ({"extra": 1}, "body.extra"),
 ])

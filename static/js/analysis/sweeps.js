@@ -4,9 +4,10 @@
 import { $, Plotly, BOOT, COLORS, PLOT_CONFIG, layout, axis, emptyPlot, showError, splitList, pct,
   startJob, setProgress, jobFraction } from './common.js';
 
-const LABELS = { n_train: 'training-set size N', spacing: 'mode spacing (× the dataset’s)', T: 'diffusion steps T',
+const LABELS = { n_train: 'training-set size N (fixed steps)',
+  n_train_epochs: 'training-set size N (fixed epochs, as the paper)', spacing: 'mode spacing (× the dataset’s)', T: 'diffusion steps T',
   steps: 'training steps', width: 'network width', sampler: 'sampler (ddpm, ddim:η)' };
-const LOG_PARAMS = new Set(['n_train', 'steps', 'T']);
+const LOG_PARAMS = new Set(['n_train', 'n_train_epochs', 'steps', 'T']);
 const state = { job: null, view: null, points: [], lastAccepted: null, runs: 0, progress: null };
 
 function value(param, text) {
@@ -38,6 +39,7 @@ function draw(param, values, series, points) {
   if (points.length) {
     traces.push({ x: points.map((p) => (categorical ? String(p.value) : p.value)),
       y: points.map((p) => p.share_between_modes), mode: 'markers', name: 'one seed',
+      text: points.map((p) => `seed ${p.seed} · ${p.train_steps} training steps`),
       marker: { color: 'rgba(0, 114, 178, 0.35)', size: 7 } });
   }
   if (series) {
@@ -116,7 +118,7 @@ export function init() {
   $('sw-dataset').value = '1d-123';
   for (const p of BOOT.sweep_params) $('sw-param').add(new Option(LABELS[p] ?? p, p));
   $('sw-param').addEventListener('change', () => {
-    const examples = { n_train: '500, 2000, 8000', spacing: '0.5, 1, 2', T: '100, 300, 1000', steps: '300, 1000, 3000',
+    const examples = { n_train: '500, 2000, 8000', n_train_epochs: '500, 2000, 8000', spacing: '0.5, 1, 2', T: '100, 300, 1000', steps: '300, 1000, 3000',
       width: '32, 64, 128', sampler: 'ddpm, ddim, ddim:0.5' };
     $('sw-values').value = examples[$('sw-param').value] ?? '';
   });
