@@ -282,8 +282,9 @@ def add_analysis_commands(sub: Any) -> None:
                            description="Train one model per (value, seed), sample and label it; mean, std and "
                                        "per-seed share of between-mode samples per value.")
     sweep.add_argument("--param", required=True, choices=SWEEP_PARAMS,
-                       help="what to vary: n_train, spacing (scales the mode positions), T, steps, width, "
-                            "sampler (ddpm | ddim | ddim:<eta>, same model per seed)")
+                       help="what to vary: n_train (at the base's steps), n_train_epochs (at the base's epochs: "
+                            "steps grow with N, as in the paper), spacing (scales the mode positions), T, steps, "
+                            "width, sampler (ddpm | ddim | ddim:<eta>, same model per seed)")
     sweep.add_argument("--values", required=True, nargs="+", metavar="V", help="the parameter's values")
     sweep.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="S",
                        help="training seeds: one run per value and seed (default 0)")

@@ -95,6 +95,7 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
     bars = [d for d in data if d is not None]
     assert len(bars) == 1 and len(bars[0]) == 2  # mean ± std per value
     assert page.evaluate("document.getElementById('sweep-plot').data[0].x.length") == 4  # one dot per seed
+    assert page.evaluate("document.getElementById('sweep-plot').data[0].text[0]") == "seed 0 · 60 training steps"
     assert "Done: 4 points" in page.text_content("#sweep-status")
 
     start = time.monotonic()
