@@ -108,10 +108,8 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
                  progress_interval: float = 0.1, max_bytes: int | None = None):
         self.root = data_dir / "analysis"
         # Three caches, one size budget over all of them (least recently used files go first).
-        budget = {"max_bytes": max_bytes, "budget_root": self.root}
-        self.points = JsonDirCache(self.root / "points", **budget)
-        self.views = JsonDirCache(self.root / "views", **budget)
-        self.jobs = JsonDirCache(self.root / "jobs", **budget)
+        self.points, self.views, self.jobs = (JsonDirCache(self.root / name, max_bytes=max_bytes, budget_root=self.root)
+                                              for name in ("points", "views", "jobs"))
         super().__init__(slots)
         self.queue_size, self.threads = queue_size, threads
         self.progress_interval = progress_interval
