@@ -4,7 +4,8 @@ The queue, slots, cancel events and fan-out are ``server.job_queue.SlotRunner``,
 Here: one job per content id (posting the same request returns the same job), cancellation checked
 between engine events, and subscriber queues that replay the units finished so far.
 
-Caching: every sweep point's figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
+Caching: every sweep point's model becomes a stored run (``server.sweep_models``; the explorer opens
+it at ``/run/{run_id}``), its figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
 (the engine's ``ResultCache`` protocol, keyed by run id + sampler settings), and every finished
 job's result to ``{data_dir}/analysis/jobs/{job_id}.json``: a repeated request is answered from
 disk without training, also after a restart. The three caches share one size budget
@@ -45,7 +46,7 @@ from .diffusion.recursive import (
 )
 from .diffusion.result_cache import JsonDirCache
 from .diffusion.sampling import NetworkDenoiser
-from .diffusion.sweeps import PointDone, PointStarted, PointTraining, SweepDone, run_sweep
+from .diffusion.sweeps import ModelStore, PointDone, PointStarted, PointTraining, SweepDone, run_sweep
 from .diffusion.training import seeded_generator
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
 from .job_queue import JobQueueFull, JobStatus, QueuedJob, SlotRunner
@@ -105,8 +106,9 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
     thread_name = "modelab-analysis"
 
     def __init__(self, data_dir: Path, *, slots: int, queue_size: int, threads: int,
-                 progress_interval: float = 0.1, max_bytes: int | None = None):
+                 progress_interval: float = 0.1, max_bytes: int | None = None, models: ModelStore | None = None):
         self.root = data_dir / "analysis"
+        self.models = models  # where sweep points' trained models go (the run store in the app)
         # Three caches, one size budget over all of them (least recently used files go first).
         self.points, self.views, self.jobs = (JsonDirCache(self.root / name, max_bytes=max_bytes, budget_root=self.root)
                                               for name in ("points", "views", "jobs"))
@@ -247,7 +249,8 @@ def sweep_job(runner: AnalysisRunner, request: dict[str, Any], base: ExperimentC
     report_every = max(1, base.train.steps // 40)
 
     def work() -> Iterator[Any]:
-        return run_sweep(base, sampler, param, values, seeds, cache=runner.points, report_every=report_every)
+        return run_sweep(base, sampler, param, values, seeds, cache=runner.points, models=runner.models,
+                         report_every=report_every)
 
     return AnalysisJob(content_id("sweep", request), "sweep", request, work, len(values) * len(seeds))
 

@@ -31,6 +31,7 @@ from .routes import analysis, pages, results, runs, streams
 from .settings import Settings
 from .sharing import ComputationRegistry
 from .store import Store
+from .sweep_models import StoreModels
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis.ANALYSIS_QUEUE,
                                             threads=settings.torch_threads,
                                             progress_interval=settings.progress_interval,
-                                            max_bytes=settings.max_analysis_bytes)
+                                            max_bytes=settings.max_analysis_bytes, models=StoreModels(store))
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
         app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)

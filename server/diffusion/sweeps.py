@@ -6,6 +6,10 @@ sampler settings, so repeating a sweep, or extending it by a value or a seed, on
 new. The sweep is a generator of events (point i of n started, training progress, point done, sweep
 done) so a caller can stream it and stop it between training steps.
 
+Models: a caller may also pass a ``ModelStore``; each point's model is then taken from it when it
+holds the run (nothing is trained) and put there after training, so the web lab keeps every sweep
+point as a stored run that the explorer can open. The engine never decides where models live.
+
 Parameters (``SWEEP_PARAMS``):
 
 * ``n_train``: training-set size N at the base's optimiser steps (isolates the data from the training length);
@@ -23,13 +27,14 @@ import hashlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
 from .config import DataConfig, ExperimentConfig, MixtureSpec, SamplerConfig
 from .datasets import mixture_spec
 from .experiment import ExperimentRun, sample_and_label
+from .nets import ResidualMLP
 from .result_cache import ResultCache
 from .sampling import NetworkDenoiser
 from .training import TrainingSetup, TrainProgress, train_steps
@@ -116,6 +121,21 @@ def point_key(config: ExperimentConfig, sampler: SamplerConfig) -> str:
 
 
 @dataclass(frozen=True)
+class TrainedModel:
+    net: ResidualMLP
+    train_seconds: float
+    final_loss: float | None
+
+
+class ModelStore(Protocol):
+    """Where a sweep finds and keeps its trained models (keyed by the config's run id)."""
+
+    def load(self, config: ExperimentConfig) -> TrainedModel | None: ...
+
+    def save(self, config: ExperimentConfig, model: TrainedModel) -> None: ...
+
+
+@dataclass(frozen=True)
 class SweepPoint:
     index: int
     value: SweepValue
@@ -173,7 +193,7 @@ class SweepDone:
 SweepEvent = PointStarted | PointTraining | PointDone | SweepDone
 
 
-def run_point(point: SweepPoint, setup: TrainingSetup, train_seconds: float, final_loss: float,
+def run_point(point: SweepPoint, setup: TrainingSetup, train_seconds: float, final_loss: float | None,
               device: str) -> dict[str, Any]:
     """Sample and label a trained point; the JSON-ready figures that get cached."""
     start = time.perf_counter()
@@ -200,6 +220,7 @@ def run_sweep(
     seeds: Sequence[int],
     *,
     cache: ResultCache | None = None,
+    models: ModelStore | None = None,
     device: str = "cpu",
     report_every: int = 100,
 ) -> Iterator[SweepEvent]:
@@ -207,7 +228,7 @@ def run_sweep(
     points = sweep_points(base, sampler, param, values, seeds)
     total = len(points)
     results: list[dict[str, Any]] = []
-    trained: tuple[str, TrainingSetup, float, float] | None = None  # the last model, reused by sampler sweeps
+    trained: tuple[str, TrainingSetup, float, float | None] | None = None  # the last model (sampler sweeps reuse it)
     for point in points:
         cached = cache.get(point.key) if cache is not None else None
         run_id = point.config.run_id()
@@ -215,11 +236,18 @@ def run_sweep(
         if cached is None:
             if trained is None or trained[0] != run_id:
                 setup = TrainingSetup.create(point.config, device)
-                progress = None
-                for progress in train_steps(setup, report_every=report_every):
-                    yield PointTraining(point.index, total, progress)
-                assert progress is not None
-                trained = (run_id, setup, progress.elapsed, progress.loss)
+                stored = models.load(point.config) if models is not None else None
+                if stored is not None:
+                    setup.net = stored.net.to(device)
+                    trained = (run_id, setup, stored.train_seconds, stored.final_loss)
+                else:
+                    progress = None
+                    for progress in train_steps(setup, report_every=report_every):
+                        yield PointTraining(point.index, total, progress)
+                    assert progress is not None
+                    trained = (run_id, setup, progress.elapsed, progress.loss)
+                    if models is not None:
+                        models.save(point.config, TrainedModel(setup.net, progress.elapsed, progress.loss))
             result = run_point(point, trained[1], trained[2], trained[3], device)
             if cache is not None:
                 cache.put(point.key, result)

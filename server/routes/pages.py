@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 from jinja2 import TemplateNotFound
 
 from .. import catalog, url_state
@@ -17,6 +18,7 @@ from ..lessons import lessons_for_page
 from ..plotly_asset import plotly_asset, plotly_url
 from ..schemas import Health
 from ..settings import Settings
+from ..store import is_run_id
 from .results import result_view
 
 router = APIRouter()
@@ -64,9 +66,27 @@ async def permalink(request: Request, result_id: str, store: StoreDep, registry:
     try:
         computation = await existing_result(result_id, store, registry)
     except HTTPException as exc:  # a person opened this link: answer with a page, not JSON
-        return HTMLResponse(f"<!doctype html><title>Mode Interpolation Lab</title><p>{escape(str(exc.detail))}</p>"
-                            '<p><a href="/">Open the lab</a></p>', status_code=exc.status_code)
+        return _short_page(str(exc.detail), exc.status_code)
     return _page(request, bootstrap(request, result_view(computation).model_dump(mode="json")))
+
+
+@router.get("/run/{run_id}", name="open_run", tags=["pages"], status_code=303, response_class=RedirectResponse,
+            responses={303: {"description": "To the explorer, its address holding the run's config"},
+                       404: {"description": "No such run"}})
+async def open_run(run_id: str, store: StoreDep) -> Response:
+    """The explorer opened on one stored run (a sweep point, say): a redirect to ``/#<hash>`` of its config,
+    which the page resolves to the same run id; the sampler and view are the defaults."""
+    record = await asyncio.to_thread(store.get, run_id) if is_run_id(run_id) else None
+    if record is None:
+        return _short_page(f"no run {run_id[:40]!r}", 404)
+    config = ExperimentConfig.model_validate_json(record.config_json)
+    return RedirectResponse(f"/#{url_state.encode(config, SamplerConfig(), {'kind': record.kind})}", status_code=303)
+
+
+def _short_page(message: str, status_code: int) -> HTMLResponse:
+    """What a person who opened a dead link sees: the reason and a way into the lab (not JSON)."""
+    return HTMLResponse(f"<!doctype html><title>Mode Interpolation Lab</title><p>{escape(message)}</p>"
+                        '<p><a href="/">Open the lab</a></p>', status_code=status_code)
 
 
 def _page(request: Request, boot: dict[str, Any]) -> Response:

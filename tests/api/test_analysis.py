@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from server import url_state
 from server.encode import decode_typed_array
 from tests.support import TINY_CONFIG, read_events
 
@@ -122,6 +123,22 @@ def test_sweep_job_streams_progress_and_repeats_for_free(client: TestClient) -> 
     assert final["status"] == "done" and final["cached"] == 4 and final["total"] == 6
     assert client.get(f"/api/analysis/jobs/{job_id}").json()["status"] == "done"
     assert client.delete(f"/api/analysis/jobs/{job_id}").status_code == 409
+
+
+def test_sweep_points_are_stored_runs_the_explorer_opens(client: TestClient) -> None:
+    sweep = {**SWEEP, "values": [120], "seeds": [3]}
+    job = client.post("/api/analysis/sweeps", json=sweep).json()
+    point = read_events(client, f"/api/analysis/jobs/{job['job_id']}/events")[-1][1]["result"]["points"][0]
+    run = client.get(f"/api/runs/{point['run_id']}").json()
+    assert run["status"] == "done" and run["kind"] == "trained" and run["config"]["data"]["n"] == 120
+    assert run["metrics"]["steps"] == 60 and run["metrics"]["train_seconds"] == point["train_seconds"]
+    # /run/{run_id} sends a person to the explorer, its address holding that config.
+    opened = client.get(f"/run/{point['run_id']}", follow_redirects=False)
+    assert opened.status_code == 303 and opened.headers["location"].startswith("/#")
+    config, _, view, _, problems = url_state.decode(opened.headers["location"][2:])
+    assert problems == [] and config.run_id() == point["run_id"] and view.get("kind", "trained") == "trained"
+    assert client.get("/run/0123456789abcdef", follow_redirects=False).status_code == 404
+    assert client.get("/run/..%2F..%2Fetc", follow_redirects=False).status_code == 404
 
 
 @pytest.mark.parametrize(("change", "field"), [

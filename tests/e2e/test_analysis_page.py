@@ -81,6 +81,7 @@ def test_detector_bench_window_changes_the_numbers(analysis) -> None:  # type: i
 
 
 def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> None:  # type: ignore[no-untyped-def]
+    """…and every point is a stored run: clicking its dot opens the explorer on that model."""
     page = analysis
     page.select_option("#sw-param", "n_train")
     for selector, value in {"#sw-dataset": "1d-123"}.items():
@@ -104,6 +105,15 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
                            " && window.__analysis.sweeps.lastAccepted === 200")
     assert time.monotonic() - start < 5
     assert "nothing was trained" in page.text_content("#sweep-status")
+
+    run_id = page.evaluate("document.getElementById('sweep-plot').data[0].customdata[0]")
+    with page.expect_popup() as popup_info:
+        page.evaluate("id => document.getElementById('sweep-plot').emit('plotly_click', {points: [{customdata: id}]})",
+                      run_id)
+    explorer = popup_info.value
+    explorer.wait_for_function("id => window.__lab?.state.run?.run_id === id && window.__lab.state.run.status === "
+                               "'done'", arg=run_id)
+    explorer.close()
 
 
 def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: ignore[no-untyped-def]

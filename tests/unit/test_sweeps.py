@@ -8,15 +8,18 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from server.diffusion.config import SamplerConfig
 from server.diffusion.datasets import NAMED_MIXTURES
+from server.diffusion.nets import ResidualMLP
 from server.diffusion.result_cache import JsonDirCache, MemoryCache
 from server.diffusion.sweeps import (
     PointDone,
     PointStarted,
     PointTraining,
     SweepDone,
+    TrainedModel,
     aggregate,
     parse_value,
     point_config,
@@ -93,6 +96,39 @@ def test_second_sweep_is_all_cache_hits_and_trains_nothing() -> None:
     series = third["series"][0]
     assert [r["seed"] for r in series["per_seed"]] == [0, 1, 2] and series["std"] >= 0.0
     assert len([e for e in events if isinstance(e, PointDone)]) == 6
+
+
+class DictModels:
+    """A ``ModelStore`` in a dict, keeping copies (as a file would)."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, tuple[dict, float, float | None]] = {}  # type: ignore[type-arg]
+
+    def load(self, config):  # type: ignore[no-untyped-def]
+        if config.run_id() not in self.saved:
+            return None
+        state, seconds, loss = self.saved[config.run_id()]
+        net = ResidualMLP(config.net, 1, torch.Generator().manual_seed(99))  # other weights until loaded
+        net.load_state_dict(state)
+        return TrainedModel(net, seconds, loss)
+
+    def save(self, config, model: TrainedModel) -> None:  # type: ignore[no-untyped-def]
+        state = {k: v.clone() for k, v in model.net.state_dict().items()}
+        self.saved[config.run_id()] = (state, model.train_seconds, model.final_loss)
+
+
+def test_stored_models_are_sampled_again_without_training() -> None:
+    """Figures evicted, models kept: the second sweep trains nothing and gets the same figures."""
+    models = DictModels()
+    events = list(run_sweep(TINY, SAMPLER, "n_train", [30, 60], [0], cache=MemoryCache(), models=models))
+    assert any(isinstance(e, PointTraining) for e in events) and len(models.saved) == 2
+    first = events[-1].result  # type: ignore[union-attr]
+    again = list(run_sweep(TINY, SAMPLER, "n_train", [30, 60], [0], cache=MemoryCache(), models=models))
+    assert not any(isinstance(e, PointTraining) for e in again)
+    second = again[-1].result  # type: ignore[union-attr]
+    drop = ("sample_seconds",)
+    assert [{k: v for k, v in p.items() if k not in drop} for p in second["points"]] == \
+        [{k: v for k, v in p.items() if k not in drop} for p in first["points"]]
 
 
 def test_sampler_sweep_trains_once_per_seed(tmp_path: Path) -> None:

@@ -40,6 +40,8 @@ function draw(param, values, series, points) {
     traces.push({ x: points.map((p) => (categorical ? String(p.value) : p.value)),
       y: points.map((p) => p.share_between_modes), mode: 'markers', name: 'one seed',
       text: points.map((p) => `seed ${p.seed} · ${p.train_steps} training steps`),
+      customdata: points.map((p) => p.run_id), // a click opens that run in the explorer (/run/{run_id})
+      hovertemplate: '%{y:.2%} · %{text}<br>click: open this model in the explorer<extra></extra>',
       marker: { color: 'rgba(0, 114, 178, 0.35)', size: 7 } });
   }
   if (series) {
@@ -53,6 +55,12 @@ function draw(param, values, series, points) {
       : { type: LOG_PARAMS.has(param) ? 'log' : 'linear' }),
     yaxis: axis('share between modes', { tickformat: '.1%', rangemode: 'tozero' }),
   }), PLOT_CONFIG);
+}
+
+/** Every sweep point is a stored run: open the clicked one in the explorer, in a new tab. */
+function openPoint(event) {
+  const runId = event?.points?.[0]?.customdata;
+  if (typeof runId === 'string' && /^[0-9a-f]{16}$/.test(runId)) window.open(`/run/${runId}`, '_blank', 'noopener');
 }
 
 function status(text) { $('sweep-status').textContent = text; }
@@ -80,7 +88,7 @@ function finish(view) {
   const means = r.series.map((s) => `${s.value}: ${pct(s.mean)} ± ${pct(s.std)}`).join(', ');
   status(`Done: ${r.points.length} points over ${r.seeds.length} seed(s) — ${means}. `
     + (state.lastAccepted === 200 ? 'Answered from the store: nothing was trained.'
-      : `${trained} trained, ${view.cached ?? 0} from the cache.`));
+      : `${trained} trained, ${view.cached ?? 0} from the cache.`) + ' Click a dot to open its model in the explorer.');
 }
 
 async function run() {
@@ -125,6 +133,7 @@ export function init() {
   $('sweep-run').addEventListener('click', run);
   $('sweep-cancel').addEventListener('click', cancel);
   emptyPlot($('sweep-plot'), 'Run a sweep: one trained model per value and seed.');
+  $('sweep-plot').on('plotly_click', openPoint); // Plotly adds .on to the div when it first plots
 }
 
 export const sweepState = state;
