@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, get_args
 
@@ -193,20 +193,30 @@ class SweepDone:
 SweepEvent = PointStarted | PointTraining | PointDone | SweepDone
 
 
-def run_point(point: SweepPoint, setup: TrainingSetup, train_seconds: float, final_loss: float | None,
-              device: str) -> dict[str, Any]:
+def train_point(point: SweepPoint, total: int, device: str, report_every: int
+                ) -> Generator[SweepEvent, None, TrainedModel]:
+    """Train a point's model from scratch, yielding its progress; returns the trained model."""
+    setup = TrainingSetup.create(point.config, device)
+    progress = None
+    for progress in train_steps(setup, report_every=report_every):
+        yield PointTraining(point.index, total, progress)
+    assert progress is not None
+    return TrainedModel(setup.net, progress.elapsed, progress.loss)
+
+
+def run_point(point: SweepPoint, model: TrainedModel, device: str) -> dict[str, Any]:
     """Sample and label a trained point; the JSON-ready figures that get cached."""
     start = time.perf_counter()
-    run = ExperimentRun(point.config, setup.schedule, setup.mixture)
-    outcome = sample_and_label(NetworkDenoiser(setup.net), run, point.sampler, device=device)
+    run = ExperimentRun.for_oracle(point.config)  # schedule and exact mixture, for the labels
+    outcome = sample_and_label(NetworkDenoiser(model.net.to(device)), run, point.sampler, device=device)
     return {
         "value": point.value,
         "seed": point.seed,
         "run_id": point.config.run_id(),
         "key": point.key,
         "train_steps": point.config.train.steps,
-        "train_seconds": round(train_seconds, 3),
-        "final_loss": final_loss,
+        "train_seconds": round(model.train_seconds, 3),
+        "final_loss": model.final_loss,
         "sample_seconds": round(time.perf_counter() - start, 3),
         **{k: outcome.summary[k] for k in POINT_FIGURES},
     }
@@ -228,27 +238,20 @@ def run_sweep(
     points = sweep_points(base, sampler, param, values, seeds)
     total = len(points)
     results: list[dict[str, Any]] = []
-    trained: tuple[str, TrainingSetup, float, float | None] | None = None  # the last model (sampler sweeps reuse it)
+    trained: tuple[str, TrainedModel] | None = None  # the last model (a sampler sweep reuses it)
     for point in points:
         cached = cache.get(point.key) if cache is not None else None
         run_id = point.config.run_id()
         yield PointStarted(point.index, total, point.value, point.seed, run_id, cached is not None)
         if cached is None:
             if trained is None or trained[0] != run_id:
-                setup = TrainingSetup.create(point.config, device)
-                stored = models.load(point.config) if models is not None else None
-                if stored is not None:
-                    setup.net = stored.net.to(device)
-                    trained = (run_id, setup, stored.train_seconds, stored.final_loss)
-                else:
-                    progress = None
-                    for progress in train_steps(setup, report_every=report_every):
-                        yield PointTraining(point.index, total, progress)
-                    assert progress is not None
-                    trained = (run_id, setup, progress.elapsed, progress.loss)
+                model = models.load(point.config) if models is not None else None
+                if model is None:
+                    model = yield from train_point(point, total, device, report_every)
                     if models is not None:
-                        models.save(point.config, TrainedModel(setup.net, progress.elapsed, progress.loss))
-            result = run_point(point, trained[1], trained[2], trained[3], device)
+                        models.save(point.config, model)
+                trained = (run_id, model)
+            result = run_point(point, trained[1], device)
             if cache is not None:
                 cache.put(point.key, result)
         else:

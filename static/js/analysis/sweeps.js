@@ -4,9 +4,15 @@
 import { $, Plotly, BOOT, COLORS, PLOT_CONFIG, layout, axis, emptyPlot, showError, splitList, pct,
   startJob, setProgress, jobFraction } from './common.js';
 
-const LABELS = { n_train: 'training-set size N (fixed steps)',
-  n_train_epochs: 'training-set size N (fixed epochs, as the paper)', spacing: 'mode spacing (× the dataset’s)', T: 'diffusion steps T',
-  steps: 'training steps', width: 'network width', sampler: 'sampler (ddpm, ddim:η)' };
+const LABELS = {
+  n_train: 'training-set size N (fixed steps)',
+  n_train_epochs: 'training-set size N (fixed epochs, as the paper)',
+  spacing: 'mode spacing (× the dataset’s)',
+  T: 'diffusion steps T',
+  steps: 'training steps',
+  width: 'network width',
+  sampler: 'sampler (ddpm, ddim:η)',
+};
 const LOG_PARAMS = new Set(['n_train', 'n_train_epochs', 'steps', 'T']);
 const state = { job: null, view: null, points: [], lastAccepted: null, runs: 0, progress: null };
 
