@@ -44,9 +44,9 @@ class MemoryCache:
         self.items[key] = json.loads(json.dumps(result))
 
 
-def evict_least_recent(root: Path, max_bytes: int, keep: Path | None = None) -> list[Path]:
+def evict_least_recent(root: Path, max_bytes: int, keep: Path | None = None) -> None:
     """Delete the least recently used ``*.json`` files under ``root`` (any depth) until they hold at most
-    ``max_bytes``; ``keep`` (the file just written) is never chosen. Returns the deleted paths.
+    ``max_bytes``; ``keep`` (the file just written) is never chosen.
 
     "Used" is the file's modification time, which ``JsonDirCache.get`` refreshes on every hit."""
     files = []
@@ -57,7 +57,6 @@ def evict_least_recent(root: Path, max_bytes: int, keep: Path | None = None) -> 
             continue
         files.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in files)
-    deleted = []
     for _, size, path in sorted(files, key=lambda f: f[0]):
         if total <= max_bytes:
             break
@@ -68,8 +67,6 @@ def evict_least_recent(root: Path, max_bytes: int, keep: Path | None = None) -> 
         except OSError:
             continue
         total -= size
-        deleted.append(path)
-    return deleted
 
 
 class JsonDirCache:
