@@ -46,7 +46,7 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
         },
         "limits": settings.limits(),
         "url_spec": url_state.build_spec(settings.limits()),
-        "lessons": lessons_for_page(presets),
+        "lessons": lessons_for_page(presets, request.app.state.bundled),
         "events": EVENT_NAMES,
     }
 
