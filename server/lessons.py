@@ -21,8 +21,8 @@ from .url_state import encode
 
 log = logging.getLogger(__name__)
 
-# Each step: preset id or bundled model name, optional sampler settings, "predict" (hide the between-mode highlighting until
-# the teacher reveals it), "select" (which particle to open with: "between" or "support"), text.
+# Each step: preset id or bundled model name, optional sampler settings, "predict" (hide the between-mode
+# highlighting until the teacher reveals it), "select" (which particle to open with: "between" or "support"), text.
 LESSONS: list[dict[str, Any]] = [
     {
         "id": "1d",

@@ -42,6 +42,14 @@ class RunView(ApiModel):
     finished_at: str | None
 
 
+class RunEstimate(ApiModel):
+    """What posting a config would do, without doing it (the page asks before a link starts training)."""
+    run_id: str
+    status: RunStatus | None  # the existing run's status; None: posting it would queue a new training job
+    steps: int
+    seconds: float  # expected training time on a free slot (0 for an existing or an oracle run)
+
+
 class CancelledView(ApiModel):
     run_id: str
     status: Literal["cancelled"]

@@ -8,7 +8,7 @@ from .. import catalog
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
 from ..diffusion.config import ExperimentConfig
 from ..jobs import JobRunner, QueueFull
-from ..schemas import CancelledView, CreateRun, DatasetView, Metrics, PresetView, RunView, responses
+from ..schemas import CancelledView, CreateRun, DatasetView, Metrics, PresetView, RunEstimate, RunView, responses
 from ..store import RunRecord
 
 router = APIRouter(prefix="/api", tags=["runs"])
@@ -68,6 +68,23 @@ def create_run(body: CreateRun, response: Response, store: StoreDep, runner: Run
         raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
     response.status_code = status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK
     return run_view(record, runner)
+
+
+@router.post("/runs/estimate", name="estimate_run", responses=responses(422))
+def estimate_run(body: CreateRun, store: StoreDep, runner: RunnerDep, settings: SettingsDep) -> RunEstimate:
+    """What ``POST /runs`` with this body would do, starting nothing: the run id, the existing run's
+    status (``null``: a new training job), and a new job's steps and expected seconds (measured
+    seconds per sample-step of finished jobs × steps × batch, scaled by the net's size)."""
+    run_id, config = catalog.run_identity(body.kind, body.config)
+    if body.kind == "oracle":  # nothing to train: recorded as done when posted
+        return RunEstimate(run_id=run_id, status="done", steps=0, seconds=0.0)
+    existing, job = store.get(run_id), runner.job(run_id)
+    if job is not None or (existing is not None and existing.status == "done"):  # posting it joins or answers it
+        return RunEstimate(run_id=run_id, status=job.status if job else "done", steps=config.train.steps,  # type: ignore[arg-type]
+                           seconds=0.0)
+    if config.train.steps > settings.max_train_steps:
+        raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+    return RunEstimate(run_id=run_id, status=None, steps=config.train.steps, seconds=round(runner.estimate(config), 1))
 
 
 @router.get("/runs", name="list_runs")
