@@ -123,11 +123,14 @@ class ComputationRegistry:
             self._done.move_to_end(computation.result_id)
             return kept
         self._done[computation.result_id] = computation
+        # What is in memory was just produced or viewed: its file and its run stay stored while it is here.
+        self._store.acquire(computation.result_id, computation.run_id)
         # Bounded by count and by bytes (a 10,000 × 200-frame result is ~75 MB of events and arrays);
         # a dropped one is replayed from its npz next time.
         while len(self._done) > 1 and (len(self._done) > self._memory_size
                                        or sum(c.nbytes for c in self._done.values()) > self._memory_bytes):
-            self._done.popitem(last=False)
+            _, dropped = self._done.popitem(last=False)
+            self._store.release(dropped.result_id, dropped.run_id)
         return computation
 
     async def obtain(self, result_id: str, create: Callable[[], Awaitable[Computation]]) -> Computation:

@@ -6,15 +6,16 @@
 One connection guarded by a lock: every statement is a tiny read or write, so serialising them
 costs less than juggling per-thread connections. Artifacts are written atomically (temp file +
 rename) and nothing here ever unpickles, so a ``kill -9`` leaves at worst a stray ``*.tmp`` file,
-swept at the next open together with files no row points to.
+swept at the next open.
 
 Size cap: when artifacts exceed ``max_bytes``, the least recently used are deleted: an unpinned,
 finished run goes with all its results; a pinned run (the bundled models) is never deleted, but its
 results may be. An evicted result keeps its row (marked ``evicted_at``) so its permalink can say
 "no longer stored" (410) instead of "never existed" (404); an evicted run leaves its config behind
 (``evicted_runs``) so that link can say how to train it again. What a client is using right now is
-never evicted: the artifact just written and its run, and every id held with ``hold`` (a run being
-sampled, a result being replayed) together with the run behind it.
+never evicted: the artifact just written and its run, and every id held with ``hold`` or ``acquire``
+(a run being sampled, a result being replayed, the few results kept in memory for their viewers:
+what was just produced) together with the run behind it.
 
 The index is not the only copy of what is stored: a damaged database file is moved aside at open
 (``runs.sqlite3.corrupt-<time>``, see ``DatabaseDamaged``) and a fresh one started; artifacts no row
@@ -163,7 +164,6 @@ class Store:
         # Ids in use (``hold``): a separate small lock, so the event loop never waits on an eviction's deletes.
         self._held: Counter[str] = Counter()
         self._held_lock = threading.Lock()
-        self.damaged_db: Path | None = None  # where a damaged database file was moved at open
 
     @classmethod
     def open(cls, data_dir: Path, db_path: Path | None = None, *, max_bytes: int | None = None) -> Store:
@@ -176,14 +176,12 @@ class Store:
         (data_dir / "runs").mkdir(parents=True, exist_ok=True)
         (data_dir / "results").mkdir(parents=True, exist_ok=True)
         db_path = db_path or data_dir / "runs.sqlite3"
-        moved: Path | None = None
         try:
             db = _connect(db_path)
         except DatabaseDamaged as exc:
-            moved = _move_damaged(db_path, exc, data_dir)
+            _move_damaged(db_path, exc, data_dir)
             db = _connect(db_path)
         store = cls(data_dir, db, max_bytes)
-        store.damaged_db = moved
         store.recover()
         store.sweep()
         store.enforce_cap()
@@ -420,16 +418,25 @@ class Store:
         """Keep these runs and results (and the runs behind the results) from eviction meanwhile.
 
         Take it before reading the rows: an eviction either sees the hold or has already finished."""
-        with self._held_lock:
-            self._held.update(ids)
+        self.acquire(*ids)
         try:
             yield
         finally:
-            with self._held_lock:
-                self._held.subtract(ids)
-                for item in ids:
-                    if self._held[item] <= 0:
-                        del self._held[item]
+            self.release(*ids)
+
+    def acquire(self, *ids: str) -> None:
+        """``hold`` without the block, for holds that end elsewhere; every acquire needs one release.
+        Cheap and never waits on an eviction: the event loop may call it."""
+        with self._held_lock:
+            self._held.update(ids)
+
+    def release(self, *ids: str) -> None:
+        """Let go of one ``acquire``; the store may stay over its cap until the next write evicts."""
+        with self._held_lock:
+            self._held.subtract(ids)
+            for item in ids:
+                if self._held[item] <= 0:
+                    del self._held[item]
 
     def _protected(self, keep: tuple[str, ...]) -> set[str]:
         """Ids held or kept, plus the run of every such result (call with ``_lock`` held)."""
