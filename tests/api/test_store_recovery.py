@@ -195,3 +195,21 @@ def test_damaged_artifacts_do_not_stop_start_up(tmp_path: Path, tiny_checkpoint:
                          (settings.data_dir / "quarantine").rglob("*") if p.is_file())
     assert quarantined == [("results", "00000000000000e1.npz"), ("runs", "00000000000000d1", "model.safetensors")]
     assert not extra_run.exists() and not extra_result.exists()
+
+
+def test_damaged_indexed_artifacts_do_not_stop_start_up(tmp_path: Path, tiny_checkpoint: tuple[str, Path]) -> None:
+    """With the index intact, damaged files are only found when used: a 409 or 410 naming the problem."""
+    settings = tiny_settings(tmp_path / "data")
+    streams = _populate(settings, tiny_checkpoint)
+    trained = next(e[0][1] for e in streams.values() if e[0][1]["kind"] == "trained")
+    model = settings.data_dir / "runs" / trained["run_id"] / "model.safetensors"
+    model.write_bytes(model.read_bytes()[:300])
+    result = settings.data_dir / "results" / f"{trained['result_id']}.npz"
+    result.write_bytes(result.read_bytes()[:2000])
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        answer = client.get(f"/api/runs/{trained['run_id']}/sample?{QUERY.replace('seed=3', 'seed=6')}")
+        assert answer.status_code == 409 and "no usable model file" in answer.json()["detail"]
+        gone = client.get(f"/api/results/{trained['result_id']}")
+        assert gone.status_code == 410 and "cannot be replayed" in gone.json()["detail"]
+    assert model.exists() and result.exists() and not (settings.data_dir / "quarantine").exists()
