@@ -27,6 +27,7 @@ from .denoisers import DenoiserCache
 from .diffusion import fused
 from .jobs import JobRunner
 from .plotly_asset import plotly_asset
+from .reindex import reindex
 from .routes import analysis, pages, results, runs, streams
 from .settings import Settings
 from .sharing import ComputationRegistry
@@ -63,14 +64,23 @@ def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.Bu
     return models, run_id
 
 
+def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str]:
+    """The store with every readable artifact indexed (a lost or damaged index is rebuilt from the files,
+    see ``server.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
+    which runs are bundled until they are registered again, and must not evict them before."""
+    store = Store.open(settings.data_dir, settings.db_path)
+    reindex(store)
+    models, default_run = _prepare_defaults(store, settings)
+    store.set_cap(settings.max_store_bytes)
+    return store, models, default_run
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path,
-                                        max_bytes=settings.max_store_bytes)
-        app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
+        store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
