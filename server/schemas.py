@@ -126,7 +126,8 @@ class SampleQuery(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "The body is not JSON (or not UTF-8)"},
+    400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, or nested too deeply); "
+                                             "malformed JSON is a 422 (`json_invalid`)"},
     401: {"model": ErrorBody, "description": "A token is set (MODELAB_TOKEN) and the request did not carry it as "
                                              "`Authorization: Bearer <token>`",
           "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}},

@@ -144,3 +144,10 @@ def test_openapi_errors_are_json_and_rules_are_stated(client: TestClient) -> Non
     mechanism = {p["name"]: p for p in spec["paths"]["/api/analysis/runs/{run_id}/mechanism"]["get"]["parameters"]}
     assert "T − 1" in mechanism["t"]["description"]
     assert spec["components"]["schemas"]["RecursiveRequest"]["properties"]["filters"]["uniqueItems"] is True
+
+
+def test_an_unparseable_body_is_the_documented_400(client: TestClient) -> None:
+    answer = client.post("/api/runs", content=b'{"kind": "\x80"}', headers={"content-type": "application/json"})
+    assert answer.status_code == 400 and answer.json() == {"detail": "There was an error parsing the body"}
+    documented = client.get("/openapi.json").json()["paths"]["/api/runs"]["post"]["responses"]["400"]
+    assert "not UTF-8" in documented["description"]
