@@ -26,9 +26,11 @@ from .analysis_jobs import AnalysisRunner
 from .denoisers import DenoiserCache
 from .diffusion import fused
 from .jobs import JobRunner
+from .openapi import openapi
 from .plotly_asset import plotly_asset
 from .reindex import reindex
-from .routes import analysis, pages, results, runs, streams
+from .routes import analysis, api_docs, pages, results, runs, streams
+from .security import SecurityHeaders
 from .settings import Settings
 from .sharing import ComputationRegistry
 from .store import Store
@@ -104,17 +106,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(runner.stop)
             store.close()
 
+    # /docs is served from the installed Swagger UI (routes/api_docs.py), not FastAPI's CDN page; no /redoc.
     app = FastAPI(title="Mode Interpolation Lab", version="0.1.0", lifespan=lifespan,
-                  generate_unique_id_function=_operation_id,
+                  generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None,
                   description="Train or load small diffusion models on Gaussian mixtures and stream their "
                               "reverse process. Protocol: docs/protocol.md.")
     app.state.settings = settings
+    app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(SecurityHeaders)
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, pages.router, runs.router, streams.router, results.router, analysis.router):
+    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
