@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 
 from server.diffusion.config import NetConfig
-from server.diffusion.nets import ResidualMLP, parameter_count
 from server.diffusion.sampling import NetworkDenoiser, reverse_process
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.nets import ResidualMLP, parameter_count
 
 
 def ours(width: int, n: int, T: int) -> float:

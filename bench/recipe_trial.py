@@ -14,9 +14,9 @@ import time
 import torch
 
 from server.diffusion.config import DataConfig, ExperimentConfig, SamplerConfig, TrainConfig
-from server.diffusion.metrics import summarize
 from server.diffusion.sampling import NetworkDenoiser, run_sampler
 from server.diffusion.training import TrainingSetup, train_steps
+from server.gaussian.metrics import summarize
 
 
 def main() -> None:

@@ -20,18 +20,19 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from . import bundled, catalog
-from .admission import SamplingGate
-from .analysis_jobs import AnalysisRunner
-from .denoisers import DenoiserCache
-from .diffusion import fused
-from .jobs import JobRunner
-from .plotly_asset import plotly_asset
-from .routes import analysis, pages, results, runs, streams
+from .api.routes import analysis, pages, results, runs, streams
+from .catalog import bundled
+from .catalog import presets as catalog
+from .catalog.plotly_asset import plotly_asset
+from .gaussian import fused
+from .jobs.analysis import AnalysisRunner
+from .jobs.sweep_models import StoreModels
+from .jobs.training import JobRunner
 from .settings import Settings
-from .sharing import ComputationRegistry
 from .store import Store
-from .sweep_models import StoreModels
+from .streaming.admission import SamplingGate
+from .streaming.denoisers import DenoiserCache
+from .streaming.sharing import ComputationRegistry
 
 
 def _operation_id(route: APIRoute) -> str:

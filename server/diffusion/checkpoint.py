@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ..gaussian.datasets import describe_validation_error, mixture_spec
+from ..gaussian.nets import ResidualMLP
 from .config import ALGO_VERSION, ExperimentConfig
-from .datasets import describe_validation_error, mixture_spec
-from .nets import ResidualMLP
 
 FORMAT = "mode-interpolation-lab/checkpoint/1"
 

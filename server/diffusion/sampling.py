@@ -28,9 +28,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from ..gaussian.mixture import GaussianMixture
+from ..gaussian.nets import ResidualMLP
 from .config import SamplerConfig
-from .mixture import GaussianMixture
-from .nets import ResidualMLP
 from .schedule import NoiseSchedule
 
 

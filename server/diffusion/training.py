@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..gaussian.datasets import training_set
+from ..gaussian.mixture import GaussianMixture
+from ..gaussian.nets import ResidualMLP
 from .config import ExperimentConfig, TrainConfig
-from .datasets import training_set
-from .mixture import GaussianMixture
-from .nets import ResidualMLP
 from .schedule import NoiseSchedule
 
 

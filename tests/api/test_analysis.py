@@ -12,8 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server import url_state
-from server.encode import decode_typed_array
+from server.catalog import url_state
+from server.streaming.encode import decode_typed_array
 from tests.support import TINY_CONFIG, read_events
 
 TINY_BASE: dict[str, Any] = {"data": {"dataset": "1d-123"}, "schedule": {"T": 50},

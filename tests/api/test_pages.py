@@ -9,8 +9,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from server.catalog.plotly_asset import plotly_url, plotly_version
 from server.diffusion.config import ExperimentConfig, SamplerConfig
-from server.plotly_asset import plotly_url, plotly_version
 from server.settings import Settings
 
 

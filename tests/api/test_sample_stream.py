@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.diffusion.checkpoint import load_checkpoint
 from server.diffusion.config import SamplerConfig
-from server.diffusion.experiment import ExperimentRun
 from server.diffusion.sampling import NetworkDenoiser, run_sampler
-from server.encode import decode_typed_array
+from server.gaussian.experiment import ExperimentRun
 from server.settings import Settings
+from server.streaming.encode import decode_typed_array
 from tests.support import TINY_CONFIG, parse_sse, read_events
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from server.diffusion.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
 from server.diffusion.config import ALGO_VERSION, DataConfig, ExperimentConfig, MixtureSpec, NetConfig
-from server.diffusion.nets import ResidualMLP, parameter_count
+from server.gaussian.nets import ResidualMLP, parameter_count
 
 from .conftest import generator
 

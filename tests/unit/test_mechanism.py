@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import MixtureSpec, NetConfig
-from server.diffusion.datasets import NAMED_MIXTURES
-from server.diffusion.mechanism import (
+from server.analysis.mechanism import (
     Midpoints,
     curve_line,
     error_map,
@@ -21,9 +19,11 @@ from server.diffusion.mechanism import (
     oracle_eps,
     slope_timesteps,
 )
-from server.diffusion.mixture import GaussianMixture
-from server.diffusion.nets import ResidualMLP
+from server.diffusion.config import MixtureSpec, NetConfig
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.mixture import GaussianMixture
+from server.gaussian.nets import ResidualMLP
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
 

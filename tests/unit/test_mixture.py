@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from server.diffusion.config import MixtureSpec
-from server.diffusion.mixture import GaussianMixture
+from server.gaussian.mixture import GaussianMixture
 
 from .conftest import generator
 

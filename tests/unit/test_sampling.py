@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from server.diffusion.config import NetConfig, SamplerConfig
-from server.diffusion.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
-from server.diffusion.mixture import GaussianMixture
-from server.diffusion.nets import ResidualMLP
 from server.diffusion.sampling import NetworkDenoiser, OracleDenoiser, reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
+from server.gaussian.mixture import GaussianMixture
+from server.gaussian.nets import ResidualMLP
 
 from .conftest import generator
 

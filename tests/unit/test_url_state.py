@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, decode, encode, js_number
 from server.diffusion.config import ExperimentConfig, SamplerConfig
-from server.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, decode, encode, js_number
 
 ROOT = Path(__file__).resolve().parents[2]
 

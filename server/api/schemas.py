@@ -1,0 +1,131 @@
+"""API request and response models (docs/protocol.md). Strict, frozen, no unknown keys.
+
+The experiment itself is ``ExperimentConfig`` from the engine: one source of defaults and bounds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict
+
+from ..diffusion.config import ExperimentConfig, MixtureSpec, SamplerKind
+from ..settings import MAX_FRAMES, MAX_SAMPLE_N
+from ..store import RunKind, RunStatus
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class CreateRun(ApiModel):
+    kind: RunKind = "trained"
+    config: ExperimentConfig = ExperimentConfig()  # partial is fine: every field has a default
+
+
+class Metrics(ApiModel):
+    steps: int
+    train_seconds: float
+    final_loss: float | None
+    loss_history: list[tuple[int, float]]  # [step, mean loss over the bucket ending at step]
+
+
+class RunView(ApiModel):
+    run_id: str
+    kind: RunKind
+    status: RunStatus
+    config: ExperimentConfig
+    metrics: Metrics | None
+    error: str | None
+    created_at: str  # ISO 8601 UTC
+    finished_at: str | None
+
+
+class CancelledView(ApiModel):
+    run_id: str
+    status: Literal["cancelled"]
+
+
+class DatasetView(ApiModel):
+    name: str
+    description: str
+    dim: int
+    mixture: MixtureSpec
+
+
+class PresetView(ApiModel):
+    id: str
+    title: str
+    description: str
+    kind: RunKind
+    config: ExperimentConfig
+    # A bundled (pre-trained) model: its run id, ready to sample; metrics are the figures of its card.
+    ready: bool = False
+    run_id: str | None = None
+    metrics: dict[str, Any] | None = None
+
+
+class Health(ApiModel):
+    status: Literal["ok"]
+    queued: int
+    running: int
+    sample_streams: int  # sampling computations admitted and not finished
+    sample_viewers: int  # clients following a computation or a replay
+    computations_started: int  # since the server started: identical requests share one
+
+
+class ResultLinks(ApiModel):
+    page: str  # /r/{result_id}
+    events: str  # SSE replay
+    npz: str
+    csv: str
+    config: str  # the run's config.json
+
+
+class ResultView(ApiModel):
+    """A sampling result: what produced it, whether it is still computing, and where to get it."""
+
+    result_id: str
+    run_id: str
+    kind: RunKind
+    status: Literal["computing", "done", "failed"]
+    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames}
+    links: ResultLinks
+
+
+class ErrorBody(ApiModel):
+    detail: str
+
+
+class ValidationErrorBody(ApiModel):
+    detail: list[dict[str, Any]]  # FastAPI's usual [{loc, msg, type, ...}]
+    message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
+
+
+class SampleQuery(BaseModel):
+    """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
+    and the server's settings may lower them (checked in ``deps.sample_request``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = 2000
+    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
+    sampler: SamplerKind = "ddpm"
+    eta: Annotated[float, Ge(0), Le(1)] = 0.0
+    frames: Annotated[int, Ge(2), Le(MAX_FRAMES)] = 100
+    window: Annotated[int, Ge(2), Le(1000)] = 10
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such run or result (or not an id)"},
+    409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
+    410: {"model": ErrorBody, "description": "The result was stored but is gone (evicted) or damaged"},
+    422: {"model": ValidationErrorBody, "description": "Invalid parameters; each error names its field and limit"},
+    429: {"model": ErrorBody, "description": "Too busy; retry after the number of seconds in Retry-After",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: ERROR_RESPONSES[code] for code in codes}
