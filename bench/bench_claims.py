@@ -42,9 +42,10 @@ from server.analysis.recursive import (
     run_recursive,
 )
 from server.analysis.sweeps import PointDone, SweepDone, point_config, run_sweep
-from server.diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
+from server.diffusion.config import SamplerConfig, TrainConfig
 from server.diffusion.sampling import NetworkDenoiser
 from server.diffusion.training import TrainingSetup, train_steps
+from server.gaussian.config import ExperimentConfig
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.gaussian.recipes import experiment
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from server.diffusion.config import NetConfig
 from server.diffusion.sampling import NetworkDenoiser, reverse_process
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import NetConfig
 from server.gaussian.nets import ResidualMLP, parameter_count
 
 

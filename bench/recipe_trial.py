@@ -13,9 +13,10 @@ import time
 
 import torch
 
-from server.diffusion.config import DataConfig, ExperimentConfig, SamplerConfig, TrainConfig
+from server.diffusion.config import SamplerConfig, TrainConfig
 from server.diffusion.sampling import NetworkDenoiser, run_sampler
 from server.diffusion.training import TrainingSetup, train_steps
+from server.gaussian.config import DataConfig, ExperimentConfig
 from server.gaussian.metrics import summarize
 
 

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
+from ..diffusion.config import SamplerConfig, TrainConfig
 from ..diffusion.detectors import trajectory_variance
 from ..diffusion.sampling import NetworkDenoiser
 from ..diffusion.training import TrainingSetup, TrainProgress, seeded_generator, train_steps
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import mixture_spec
 from ..gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, OUTSIDE, label_samples
 from ..gaussian.training_points import points_run_id, setup_from_points

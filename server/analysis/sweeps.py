@@ -31,9 +31,10 @@ from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
-from ..diffusion.config import DataConfig, ExperimentConfig, MixtureSpec, SamplerConfig
+from ..diffusion.config import SamplerConfig
 from ..diffusion.sampling import NetworkDenoiser
 from ..diffusion.training import TrainingSetup, TrainProgress, train_steps
+from ..gaussian.config import DataConfig, ExperimentConfig, MixtureSpec
 from ..gaussian.datasets import mixture_spec
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.nets import ResidualMLP

@@ -18,7 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from ..diffusion.checkpoint import CheckpointError
-from ..diffusion.config import ExperimentConfig, SamplerConfig
+from ..diffusion.config import SamplerConfig
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import mixture_spec
 from ..jobs.training import JobRunner
 from ..settings import Settings

@@ -10,7 +10,8 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
-from ..diffusion.config import ExperimentConfig, MixtureSpec, SamplerKind
+from ..diffusion.config import SamplerKind
+from ..gaussian.config import ExperimentConfig, MixtureSpec
 from ..settings import MAX_FRAMES, MAX_SAMPLE_N
 from ..store import RunKind, RunStatus
 

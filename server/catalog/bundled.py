@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint
-from ..diffusion.config import ALGO_VERSION, ExperimentConfig
+from ..diffusion.config import ALGO_VERSION
+from ..gaussian.config import ExperimentConfig
 from ..store import Store
 from ..streaming.encode import finite_or_none
 

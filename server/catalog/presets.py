@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from ..api.schemas import DatasetView, PresetView
-from ..diffusion.config import ALGO_VERSION, ExperimentConfig, TrainConfig
+from ..diffusion.config import ALGO_VERSION, TrainConfig
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import DATASET_DESCRIPTIONS, NAMED_MIXTURES
 from ..gaussian.recipes import EXPERIMENT_NAMES, experiment
 from ..settings import Settings

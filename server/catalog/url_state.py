@@ -24,7 +24,8 @@ from typing import Any, Literal
 from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ValidationError
 
-from ..diffusion.config import ExperimentConfig, SamplerConfig
+from ..diffusion.config import SamplerConfig
+from ..gaussian.config import ExperimentConfig
 
 FRAMES_DEFAULT = 100
 LAYERS = ("support", "between", "outside", "paths", "bands")

@@ -23,9 +23,10 @@ from ..analysis.recursive import FILTERS, RECURSIVE_N, RECURSIVE_WINDOW, recursi
 from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import SWEEP_PARAMS, parse_value, run_sweep
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint
-from ..diffusion.config import ExperimentConfig, NetConfig, SamplerConfig, TrainConfig
+from ..diffusion.config import SamplerConfig, TrainConfig
 from ..diffusion.sampling import Denoiser, NetworkDenoiser, OracleDenoiser
 from ..diffusion.training import TrainingSetup, seeded_generator, train_steps
+from ..gaussian.config import ExperimentConfig, NetConfig
 from ..gaussian.datasets import describe_validation_error, training_set
 from ..gaussian.experiment import ExperimentRun
 from ..gaussian.nets import ResidualMLP

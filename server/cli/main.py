@@ -20,16 +20,10 @@ import torch
 from pydantic import BaseModel, ValidationError
 
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..diffusion.config import (
-    DataConfig,
-    ExperimentConfig,
-    NetConfig,
-    SamplerConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
+from ..diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
 from ..diffusion.sampling import NetworkDenoiser, OracleDenoiser
 from ..diffusion.training import TrainingSetup, train_steps
+from ..gaussian.config import DataConfig, ExperimentConfig, NetConfig
 from ..gaussian.datasets import (
     DATASET_DESCRIPTIONS,
     MixtureFileError,

@@ -16,9 +16,10 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import describe_validation_error, mixture_spec
 from ..gaussian.nets import ResidualMLP
-from .config import ALGO_VERSION, ExperimentConfig
+from .config import ALGO_VERSION
 
 FORMAT = "mode-interpolation-lab/checkpoint/1"
 

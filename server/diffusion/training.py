@@ -18,10 +18,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import training_set
 from ..gaussian.mixture import GaussianMixture
 from ..gaussian.nets import ResidualMLP
-from .config import ExperimentConfig, TrainConfig
+from .config import TrainConfig
 from .schedule import NoiseSchedule
 
 

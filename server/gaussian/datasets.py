@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
-from ..diffusion.config import DataConfig, MixtureSpec
+from .config import DataConfig, MixtureSpec
 from .mixture import GaussianMixture
 
 GRID_SCALE = math.sqrt(0.05**2 + 2.0**2 * 2.0)  # ≈ 2.8289, the official normaliser of both 2D grids

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from ..diffusion.config import ExperimentConfig, SamplerConfig
+from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import trajectory_variance
 from ..diffusion.sampling import Denoiser, SamplerResult, run_sampler
 from ..diffusion.schedule import NoiseSchedule
+from .config import ExperimentConfig
 from .datasets import mixture_spec
 from .ground_truth import SampleLabels, label_samples
 from .metrics import summarize

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..diffusion.config import MixtureSpec
+from .config import MixtureSpec
 
 
 @dataclass(frozen=True)

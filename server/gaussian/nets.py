@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..diffusion.config import NetConfig
 from . import fused
+from .config import NetConfig
 
 NEGATIVE_SLOPE = 0.02
 

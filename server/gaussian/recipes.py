@@ -8,7 +8,8 @@ allocations; the measured table is in bench/RECIPE.md. The ``paper`` recipe is k
 
 from __future__ import annotations
 
-from ..diffusion.config import DataConfig, ExperimentConfig, TrainConfig
+from ..diffusion.config import TrainConfig
+from .config import DataConfig, ExperimentConfig
 
 EXPERIMENT_NAMES = ("1d-123", "1d-1245", "grid25", "diamond25")
 

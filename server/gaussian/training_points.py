@@ -16,9 +16,9 @@ import hashlib
 import numpy as np
 import torch
 
-from ..diffusion.config import ExperimentConfig
 from ..diffusion.schedule import NoiseSchedule
 from ..diffusion.training import TrainingSetup, seeded_generator
+from .config import ExperimentConfig
 from .datasets import mixture_spec
 from .mixture import GaussianMixture
 from .nets import ResidualMLP

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..analysis.sweeps import TrainedModel
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..diffusion.config import ExperimentConfig
+from ..gaussian.config import ExperimentConfig
 from ..store import Store
 
 log = logging.getLogger(__name__)

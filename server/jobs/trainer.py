@@ -17,8 +17,8 @@ from typing import Any, cast
 import torch
 
 from ..diffusion.checkpoint import save_checkpoint
-from ..diffusion.config import ExperimentConfig
 from ..diffusion.training import TrainingSetup, train_steps
+from ..gaussian.config import ExperimentConfig
 
 
 class TrainingCancelled(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from fastapi.sse import ServerSentEvent
 
-from ..diffusion.config import ExperimentConfig
+from ..gaussian.config import ExperimentConfig
 from ..settings import Settings
 from ..store import RunRecord, Store
 from ..streaming.encode import EVENT_DONE, EVENT_PROGRESS, error_event, finite_or_none, sse

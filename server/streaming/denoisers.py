@@ -12,8 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..diffusion.checkpoint import load_checkpoint
-from ..diffusion.config import ExperimentConfig
 from ..diffusion.sampling import Denoiser, NetworkDenoiser, OracleDenoiser
+from ..gaussian.config import ExperimentConfig
 from ..gaussian.experiment import ExperimentRun
 from ..store import RunRecord, Store
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.catalog import bundled
 from server.catalog import presets as catalog
-from server.diffusion.config import ExperimentConfig
+from server.gaussian.config import ExperimentConfig
 from server.gaussian.recipes import experiment
 from server.settings import REPO_ROOT, Settings
 from tests.support import TINY_CONFIG, read_events

@@ -15,7 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.catalog.presets import run_identity
-from server.diffusion.config import ExperimentConfig, NetConfig, SamplerConfig, TrainConfig
+from server.diffusion.config import SamplerConfig, TrainConfig
+from server.gaussian.config import ExperimentConfig, NetConfig
 from server.streaming.results import result_id
 from tests.unit.test_config import experiment_configs
 

@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.catalog.plotly_asset import plotly_url, plotly_version
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
 
 

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
 from server.streaming.encode import decode_typed_array
 from server.streaming.results import load_result, result_id

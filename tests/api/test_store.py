@@ -59,7 +59,7 @@ def test_store_uses_wal(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tiny_config_json() -> str:
-    from server.diffusion.config import ExperimentConfig
+    from server.gaussian.config import ExperimentConfig
     from tests.support import TINY_CONFIG
 
     return ExperimentConfig.model_validate(TINY_CONFIG).canonical_json()

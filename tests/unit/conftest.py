@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.diffusion.config import ExperimentConfig
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import ExperimentConfig
 from server.gaussian.datasets import NAMED_MIXTURES
 from server.gaussian.mixture import GaussianMixture
 

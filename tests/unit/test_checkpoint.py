@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import save_file
 
 from server.diffusion.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from server.diffusion.config import ALGO_VERSION, DataConfig, ExperimentConfig, MixtureSpec, NetConfig
+from server.diffusion.config import ALGO_VERSION
+from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
 from server.gaussian.nets import ResidualMLP, parameter_count
 
 from .conftest import generator

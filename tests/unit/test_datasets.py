@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import DataConfig, MixtureSpec
+from server.gaussian.config import DataConfig, MixtureSpec
 from server.gaussian.datasets import (
     GRID_SCALE,
     NAMED_MIXTURES,

@@ -18,9 +18,10 @@ from server.analysis.detector_bench import (
     oracle_posterior_variance,
     sample_with_window,
 )
-from server.diffusion.config import MixtureSpec, SamplerConfig
+from server.diffusion.config import SamplerConfig
 from server.diffusion.sampling import OracleDenoiser, run_sampler
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import MixtureSpec
 from server.gaussian.datasets import NAMED_MIXTURES
 from server.gaussian.mixture import GaussianMixture
 

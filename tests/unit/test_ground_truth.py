@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.diffusion.config import MixtureSpec
+from server.gaussian.config import MixtureSpec
 from server.gaussian.datasets import GRID_SCALE
 from server.gaussian.ground_truth import (
     BETWEEN_MODES,

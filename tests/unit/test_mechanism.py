@@ -19,8 +19,8 @@ from server.analysis.mechanism import (
     oracle_eps,
     slope_timesteps,
 )
-from server.diffusion.config import MixtureSpec, NetConfig
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import MixtureSpec, NetConfig
 from server.gaussian.datasets import NAMED_MIXTURES
 from server.gaussian.mixture import GaussianMixture
 from server.gaussian.nets import ResidualMLP
@@ -118,8 +118,9 @@ def test_report_rejects_out_of_range_t() -> None:
 def test_trained_network_is_a_ramp_where_the_exact_denoiser_steps() -> None:
     """A short real training run (1d-123, ~10 s): at t ≤ 10 the exact midpoint slope is many times the
     learned one and ε errs by whole noise units; at t ≥ 199 the two ε agree to a fraction of a unit."""
-    from server.diffusion.config import DataConfig, ExperimentConfig, TrainConfig
+    from server.diffusion.config import TrainConfig
     from server.diffusion.training import TrainingSetup, train_steps
+    from server.gaussian.config import DataConfig, ExperimentConfig
 
     torch.set_num_threads(1)
     config = ExperimentConfig(data=DataConfig(dataset="1d-123", n=2000), train=TrainConfig(steps=600, batch=512))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import MixtureSpec
+from server.gaussian.config import MixtureSpec
 from server.gaussian.mixture import GaussianMixture
 
 from .conftest import generator

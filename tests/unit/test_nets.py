@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from server.diffusion.config import NetConfig
 from server.diffusion.sampling import NetworkDenoiser, reverse_process
 from server.diffusion.schedule import NoiseSchedule
 from server.gaussian import fused
+from server.gaussian.config import NetConfig
 from server.gaussian.nets import NEGATIVE_SLOPE, ResidualMLP
 
 

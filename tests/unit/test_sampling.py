@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import NetConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
 from server.diffusion.sampling import NetworkDenoiser, OracleDenoiser, reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import NetConfig
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
 from server.gaussian.mixture import GaussianMixture
 from server.gaussian.nets import ResidualMLP
@@ -167,7 +168,7 @@ def test_oracle_reproduces_1d_123(
 
 
 def test_oracle_on_uneven_weights(paper_schedule: NoiseSchedule) -> None:
-    from server.diffusion.config import MixtureSpec
+    from server.gaussian.config import MixtureSpec
 
     mixture = GaussianMixture.from_spec(MixtureSpec(means=(-1.0, 0.5, 2.0), sigma=(0.05, 0.1, 0.03), weights=(1, 3, 6)))
     result = run_sampler(OracleDenoiser(mixture, paper_schedule), paper_schedule, SamplerConfig(n=2000, seed=2))

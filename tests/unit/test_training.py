@@ -7,18 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import (
-    DataConfig,
-    ExperimentConfig,
-    MixtureSpec,
-    NetConfig,
-    SamplerConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
+from server.diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
 from server.diffusion.detectors import auroc, trajectory_variance
 from server.diffusion.sampling import NetworkDenoiser, run_sampler
 from server.diffusion.training import TrainingSetup, learning_rate, sample_timesteps, seeded_generator, train_steps
+from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
 from server.gaussian.ground_truth import (
     BETWEEN_MODES,
     IN_SUPPORT,

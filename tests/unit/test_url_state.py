@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, decode, encode, js_number
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,7 +29,8 @@ from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW
 from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
 from ...catalog import presets as catalog
 from ...catalog.plotly_asset import plotly_url
-from ...diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
+from ...diffusion.config import SamplerConfig, TrainConfig
+from ...gaussian.config import ExperimentConfig
 from ...jobs.analysis import (
     EVENT_GENERATION,
     EVENT_POINT,

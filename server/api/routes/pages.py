@@ -14,7 +14,8 @@ from ...catalog import presets as catalog
 from ...catalog import url_state
 from ...catalog.lessons import lessons_for_page
 from ...catalog.plotly_asset import plotly_asset, plotly_url
-from ...diffusion.config import ExperimentConfig, SamplerConfig
+from ...diffusion.config import SamplerConfig
+from ...gaussian.config import ExperimentConfig
 from ...settings import Settings
 from ...store import is_run_id
 from ...streaming.encode import EVENT_NAMES

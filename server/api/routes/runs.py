@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from ...catalog import presets as catalog
-from ...diffusion.config import ExperimentConfig
+from ...gaussian.config import ExperimentConfig
 from ...jobs.training import JobRunner, QueueFull
 from ...store import RunRecord
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
