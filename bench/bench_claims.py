@@ -43,11 +43,12 @@ from server.analysis.recursive import (
 )
 from server.analysis.sweeps import PointDone, SweepDone, point_config, run_sweep
 from server.diffusion.config import SamplerConfig, TrainConfig
-from server.diffusion.sampling import NetworkDenoiser
-from server.diffusion.training import TrainingSetup, train_steps
+from server.diffusion.training import train_steps
 from server.gaussian.config import ExperimentConfig
+from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.gaussian.recipes import experiment
+from server.gaussian.training import TrainingSetup
 
 TEN_MINUTES = 600.0
 

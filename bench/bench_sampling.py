@@ -23,9 +23,10 @@ from pathlib import Path
 
 import torch
 
-from server.diffusion.sampling import NetworkDenoiser, reverse_process
+from server.diffusion.sampling import reverse_process
 from server.diffusion.schedule import NoiseSchedule
 from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.nets import ResidualMLP, parameter_count
 
 

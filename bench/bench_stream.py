@@ -34,9 +34,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
-from server.diffusion.sampling import NetworkDenoiser, reverse_process  # noqa: E402
-from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
+from server.diffusion.sampling import reverse_process  # noqa: E402
+from server.diffusion.training import train_steps  # noqa: E402
 from server.gaussian.config import ExperimentConfig  # noqa: E402
+from server.gaussian.denoisers import NetworkDenoiser  # noqa: E402
+from server.gaussian.training import TrainingSetup  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.store import Store  # noqa: E402
 from tests.support import serve_in_subprocess  # noqa: E402

@@ -65,8 +65,9 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path
     import torch
 
     from server.diffusion.checkpoint import save_checkpoint
-    from server.diffusion.training import TrainingSetup, train_steps
+    from server.diffusion.training import train_steps
     from server.gaussian.config import ExperimentConfig
+    from server.gaussian.training import TrainingSetup
 
     torch.set_num_threads(1)
     config = ExperimentConfig.model_validate(TINY_CONFIG)

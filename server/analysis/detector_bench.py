@@ -42,8 +42,9 @@ import torch
 
 from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import PAPER_KEPT, auroc, removed_at_kept, roc_curve, trajectory_variance
-from ..diffusion.sampling import Denoiser, OracleDenoiser, reverse_process
+from ..diffusion.sampling import Denoiser, reverse_process
 from ..diffusion.schedule import NoiseSchedule
+from ..gaussian.denoisers import OracleDenoiser
 from ..gaussian.ground_truth import SampleLabels, label_samples, nearest_neighbour_pairs
 from ..gaussian.mixture import GaussianMixture
 

@@ -29,11 +29,12 @@ import torch
 
 from ..diffusion.config import SamplerConfig, TrainConfig
 from ..diffusion.detectors import trajectory_variance
-from ..diffusion.sampling import NetworkDenoiser
-from ..diffusion.training import TrainingSetup, TrainProgress, seeded_generator, train_steps
+from ..diffusion.training import TrainProgress, seeded_generator, train_steps
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import mixture_spec
+from ..gaussian.denoisers import NetworkDenoiser
 from ..gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, OUTSIDE, label_samples
+from ..gaussian.training import TrainingSetup
 from ..gaussian.training_points import points_run_id, setup_from_points
 from .detector_bench import (
     WindowedSamples,

@@ -9,10 +9,11 @@ import torch
 
 from ..diffusion.checkpoint import save_checkpoint
 from ..diffusion.config import SamplerConfig
-from ..diffusion.sampling import NetworkDenoiser, OracleDenoiser
-from ..diffusion.training import TrainingSetup, train_steps
+from ..diffusion.training import train_steps
+from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.recipes import experiment
+from ..gaussian.training import TrainingSetup
 
 
 def _rounded(value: Any) -> Any:

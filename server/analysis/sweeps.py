@@ -32,12 +32,13 @@ from typing import Any, Literal, Protocol, get_args
 import numpy as np
 
 from ..diffusion.config import SamplerConfig
-from ..diffusion.sampling import NetworkDenoiser
-from ..diffusion.training import TrainingSetup, TrainProgress, train_steps
+from ..diffusion.training import TrainProgress, train_steps
 from ..gaussian.config import DataConfig, ExperimentConfig, MixtureSpec
 from ..gaussian.datasets import mixture_spec
+from ..gaussian.denoisers import NetworkDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.nets import ResidualMLP
+from ..gaussian.training import TrainingSetup
 from .result_cache import ResultCache
 
 SweepParam = Literal["n_train", "n_train_epochs", "spacing", "T", "steps", "width", "sampler"]

@@ -24,12 +24,14 @@ from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import SWEEP_PARAMS, parse_value, run_sweep
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint
 from ..diffusion.config import SamplerConfig, TrainConfig
-from ..diffusion.sampling import Denoiser, NetworkDenoiser, OracleDenoiser
-from ..diffusion.training import TrainingSetup, seeded_generator, train_steps
+from ..diffusion.sampling import Denoiser
+from ..diffusion.training import seeded_generator, train_steps
 from ..gaussian.config import ExperimentConfig, NetConfig
 from ..gaussian.datasets import describe_validation_error, training_set
+from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
 from ..gaussian.nets import ResidualMLP
+from ..gaussian.training import TrainingSetup
 from .main import (
     UsageError,
     _help,

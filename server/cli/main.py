@@ -21,8 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..diffusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
-from ..diffusion.sampling import NetworkDenoiser, OracleDenoiser
-from ..diffusion.training import TrainingSetup, train_steps
+from ..diffusion.training import train_steps
 from ..gaussian.config import DataConfig, ExperimentConfig, NetConfig
 from ..gaussian.datasets import (
     DATASET_DESCRIPTIONS,
@@ -30,8 +29,10 @@ from ..gaussian.datasets import (
     describe_validation_error,
     read_mixture_file,
 )
+from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.recipes import EXPERIMENT_NAMES
+from ..gaussian.training import TrainingSetup
 
 EXIT_USAGE = 2
 

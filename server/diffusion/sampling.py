@@ -11,25 +11,21 @@ and moves to x_{t−1}:
 * DDIM(η) (Song et al. 2021):
       x_{t−1} = a_{t−1} x̂0 + √(1 − ᾱ_{t−1} − c²) ε̂ + c z,   c = η √β̃_t
 
-A denoiser is anything with ``predict_eps(x_t, t)``: the trained network, or the exact mixture
-ε* (the "oracle" model), so both run through the very same steps and the same seeded noise.
+A denoiser is anything with ``predict_eps(x_t, t)`` (``Denoiser``): a trained network or an exact
+ε* (a data family's "oracle", e.g. ``server/gaussian/denoisers.py``), so both run through the very same
+steps and the same seeded noise.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from ..gaussian.mixture import GaussianMixture
-from ..gaussian.nets import ResidualMLP
 from .config import SamplerConfig
 from .schedule import NoiseSchedule
 
@@ -40,88 +36,6 @@ class Denoiser(Protocol):
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         """ε̂ (N, D) for particles x_t (N, D) float32 that all sit at timestep t."""
         ...
-
-
-# On a CPU the particles go through the network in slices of this many rows: (rows, W) activations stay in cache
-# between layers, and each slice is one unit of work for a thread. Measured on 2 cores with the fused LayerNorm
-# (ms per 1,000 particles per step, 1 thread / 2 threads): 512 rows 2.06 / 1.64, 1,000 rows 2.08 / 1.32, one
-# 2,000-row pass 2.02 / 1.99; at 10,000 particles 1,000 rows is best too (1.95 / 1.19).
-CPU_CHUNK_ROWS = 1000
-
-
-def _chunk_pool() -> ThreadPoolExecutor:
-    """Process-wide workers for ``NetworkDenoiser.threads`` (torch ops release the GIL while they run)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="particle-chunks")
-        return _POOL
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-class NetworkDenoiser:
-    """A trained ``ResidualMLP``; the time path runs once per step on a single (1, W) row.
-
-    On a CPU the particles go through the network in fixed ``CPU_CHUNK_ROWS`` slices, shared among ``threads``
-    Python threads, each running single-threaded torch ops (the ops and the fused kernel release the GIL). Every
-    slice is computed the same way whoever computes it, so results are bit-identical at any thread count. On 2
-    cores this beats 2 OpenMP threads (1.32 vs 1.48 ms per 1,000 particles per step), and it leaves no spinning
-    OpenMP team behind in whichever worker thread called (the web server runs steps on varying threads).
-    ``threads`` None follows ``torch.get_num_threads()`` of the calling thread; the denoiser's one owner may
-    change it between steps.
-    """
-
-    def __init__(self, net: ResidualMLP, *, threads: int | None = None):
-        self.net = net.eval()
-        self.dim = net.dim
-        self.threads = threads
-
-    @torch.inference_mode()
-    def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
-        if x_t.device.type != "cpu":
-            return self.net.forward_with_shifts(x_t, self._time_shifts(t, x_t.device))
-        eps = torch.empty_like(x_t)
-        starts = range(0, x_t.shape[0], CPU_CHUNK_ROWS)
-        workers = max(1, min(self.threads or torch.get_num_threads(), len(starts)))
-
-        def run(share: int) -> None:
-            if torch.get_num_threads() != 1:
-                torch.set_num_threads(1)  # per thread (OpenMP): a slice's ops stay on the thread that computes it
-            with torch.inference_mode():  # thread-local, so entered in each worker
-                shifts = self._time_shifts(t, x_t.device)  # per worker: a few (1, W) ops, same bits everywhere
-                for start in starts[share::workers]:
-                    rows = slice(start, start + CPU_CHUNK_ROWS)
-                    eps[rows] = self.net.forward_with_shifts(x_t[rows], shifts)
-
-        if workers == 1 and torch.get_num_threads() == 1:
-            run(0)  # a single-threaded caller computes it itself (a hand-off to the pool costs ~0.2 ms a step)
-            return eps
-        # Otherwise all the work runs on pool threads, none on the caller: the caller may have several OpenMP
-        # threads, and any op it ran would leave its thread team spinning on the cores the pool needs (measured:
-        # 4.3 vs 2.8 ms per 2,000-particle step), while switching its thread count each step cost more (4.9 ms).
-        for future in [_chunk_pool().submit(run, share) for share in range(workers)]:
-            future.result()
-        return eps
-
-    def _time_shifts(self, t: int, device: torch.device) -> list[torch.Tensor]:
-        return self.net.time_shifts(self.net.time_features(torch.tensor([t], device=device)))  # (1, W) each
-
-
-class OracleDenoiser:
-    """The exact ε*(x, t) of the training mixture: what a perfect ε-network would output."""
-
-    def __init__(self, mixture: GaussianMixture, schedule: NoiseSchedule):
-        self.mixture = mixture
-        self.schedule = schedule
-        self.dim = mixture.dim
-
-    def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
-        a, s = self.schedule.signal_scale(t), self.schedule.noise_scale(t)
-        # The mixture maths runs in float64 on the CPU (cheap: N × K work per step).
-        return self.mixture.eps_star(x_t.cpu(), a, s).to(x_t.device, torch.float32)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 
 from ..diffusion.schedule import NoiseSchedule
-from ..diffusion.training import TrainingSetup, seeded_generator
+from ..diffusion.training import seeded_generator
 from .config import ExperimentConfig
 from .datasets import mixture_spec
 from .mixture import GaussianMixture
 from .nets import ResidualMLP
+from .training import TrainingSetup
 
 
 def points_digest(points: np.ndarray | torch.Tensor) -> str:

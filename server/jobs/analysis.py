@@ -44,10 +44,10 @@ from ..analysis.recursive import (
 from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import ModelStore, PointDone, PointStarted, PointTraining, SweepDone, run_sweep
 from ..diffusion.config import SamplerConfig
-from ..diffusion.sampling import NetworkDenoiser
 from ..diffusion.training import seeded_generator
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import training_set
+from ..gaussian.denoisers import NetworkDenoiser
 from ..streaming.denoisers import LoadedModel
 from ..streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
 from .queue import JobQueueFull, JobStatus, QueuedJob, SlotRunner

@@ -17,8 +17,9 @@ from typing import Any, cast
 import torch
 
 from ..diffusion.checkpoint import save_checkpoint
-from ..diffusion.training import TrainingSetup, train_steps
+from ..diffusion.training import train_steps
 from ..gaussian.config import ExperimentConfig
+from ..gaussian.training import TrainingSetup
 
 
 class TrainingCancelled(Exception):

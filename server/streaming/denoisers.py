@@ -12,8 +12,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..diffusion.checkpoint import load_checkpoint
-from ..diffusion.sampling import Denoiser, NetworkDenoiser, OracleDenoiser
+from ..diffusion.sampling import Denoiser
 from ..gaussian.config import ExperimentConfig
+from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
 from ..store import RunRecord, Store
 

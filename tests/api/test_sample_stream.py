@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.diffusion.checkpoint import load_checkpoint
 from server.diffusion.config import SamplerConfig
-from server.diffusion.sampling import NetworkDenoiser, run_sampler
+from server.diffusion.sampling import run_sampler
+from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.experiment import ExperimentRun
 from server.settings import Settings
 from server.streaming.encode import decode_typed_array

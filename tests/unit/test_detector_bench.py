@@ -19,10 +19,11 @@ from server.analysis.detector_bench import (
     sample_with_window,
 )
 from server.diffusion.config import SamplerConfig
-from server.diffusion.sampling import OracleDenoiser, run_sampler
+from server.diffusion.sampling import run_sampler
 from server.diffusion.schedule import NoiseSchedule
 from server.gaussian.config import MixtureSpec
 from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.denoisers import OracleDenoiser
 from server.gaussian.mixture import GaussianMixture
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)

@@ -119,8 +119,9 @@ def test_trained_network_is_a_ramp_where_the_exact_denoiser_steps() -> None:
     """A short real training run (1d-123, ~10 s): at t ≤ 10 the exact midpoint slope is many times the
     learned one and ε errs by whole noise units; at t ≥ 199 the two ε agree to a fraction of a unit."""
     from server.diffusion.config import TrainConfig
-    from server.diffusion.training import TrainingSetup, train_steps
+    from server.diffusion.training import train_steps
     from server.gaussian.config import DataConfig, ExperimentConfig
+    from server.gaussian.training import TrainingSetup
 
     torch.set_num_threads(1)
     config = ExperimentConfig(data=DataConfig(dataset="1d-123", n=2000), train=TrainConfig(steps=600, batch=512))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from server.diffusion.sampling import NetworkDenoiser, reverse_process
+from server.diffusion.sampling import reverse_process
 from server.diffusion.schedule import NoiseSchedule
 from server.gaussian import fused
 from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.nets import NEGATIVE_SLOPE, ResidualMLP
 
 

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from server.diffusion.config import SamplerConfig
-from server.diffusion.sampling import NetworkDenoiser, OracleDenoiser, reverse_process, run_sampler
+from server.diffusion.sampling import reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
 from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
 from server.gaussian.mixture import GaussianMixture
 from server.gaussian.nets import ResidualMLP
