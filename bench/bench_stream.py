@@ -33,9 +33,9 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
 from server.diffusion.sampling import reverse_process  # noqa: E402
 from server.diffusion.training import train_steps  # noqa: E402
+from server.gaussian.checkpoint import save_checkpoint  # noqa: E402
 from server.gaussian.config import ExperimentConfig  # noqa: E402
 from server.gaussian.denoisers import NetworkDenoiser  # noqa: E402
 from server.gaussian.training import TrainingSetup  # noqa: E402

@@ -64,8 +64,8 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path
     """Train ``TINY_CONFIG`` once per session with the engine itself; (config json, checkpoint path)."""
     import torch
 
-    from server.diffusion.checkpoint import save_checkpoint
     from server.diffusion.training import train_steps
+    from server.gaussian.checkpoint import save_checkpoint
     from server.gaussian.config import ExperimentConfig
     from server.gaussian.training import TrainingSetup
 

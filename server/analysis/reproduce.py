@@ -7,9 +7,9 @@ from typing import Any, TextIO
 
 import torch
 
-from ..diffusion.checkpoint import save_checkpoint
 from ..diffusion.config import SamplerConfig
 from ..diffusion.training import train_steps
+from ..gaussian.checkpoint import save_checkpoint
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.recipes import experiment

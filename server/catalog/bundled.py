@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..diffusion.checkpoint import CheckpointError, load_checkpoint
+from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import ALGO_VERSION
+from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..store import Store
 from ..streaming.encode import finite_or_none

@@ -22,10 +22,11 @@ from ..analysis.mechanism import EpsFunction, mechanism_report, network_eps, ora
 from ..analysis.recursive import FILTERS, RECURSIVE_N, RECURSIVE_WINDOW, recursive_recipe, run_recursive
 from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import SWEEP_PARAMS, parse_value, run_sweep
-from ..diffusion.checkpoint import CheckpointError, load_checkpoint
+from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig, TrainConfig
 from ..diffusion.sampling import Denoiser
 from ..diffusion.training import seeded_generator, train_steps
+from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig, NetConfig
 from ..gaussian.datasets import describe_validation_error, training_set
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser

@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ValidationError
 
-from ..diffusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
 from ..diffusion.training import train_steps
+from ..gaussian.checkpoint import load_checkpoint, save_checkpoint
 from ..gaussian.config import DataConfig, ExperimentConfig, NetConfig
 from ..gaussian.datasets import (
     DATASET_DESCRIPTIONS,

@@ -12,7 +12,8 @@ import logging
 from typing import Any
 
 from ..analysis.sweeps import TrainedModel
-from ..diffusion.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..diffusion.checkpoint import CheckpointError
+from ..gaussian.checkpoint import load_checkpoint, save_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..store import Store
 

@@ -16,8 +16,8 @@ from typing import Any, cast
 
 import torch
 
-from ..diffusion.checkpoint import save_checkpoint
 from ..diffusion.training import train_steps
+from ..gaussian.checkpoint import save_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.training import TrainingSetup
 

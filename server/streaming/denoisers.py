@@ -11,8 +11,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from ..diffusion.checkpoint import load_checkpoint
 from ..diffusion.sampling import Denoiser
+from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun

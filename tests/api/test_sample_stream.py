@@ -11,9 +11,9 @@ import torch
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.checkpoint import load_checkpoint
 from server.diffusion.config import SamplerConfig
 from server.diffusion.sampling import run_sampler
+from server.gaussian.checkpoint import load_checkpoint
 from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.experiment import ExperimentRun
 from server.settings import Settings
