@@ -10,14 +10,20 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
-from ..diffusion.config import SamplerKind
-from ..gaussian.config import ExperimentConfig, MixtureSpec
+from ..diffusion.config import SamplerKind, StrictModel
+from ..gaussian.config import ExperimentConfig
 from ..settings import MAX_FRAMES, MAX_SAMPLE_N
 from ..store import RunKind, RunStatus
 
 
-class ApiModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+class ApiModel(StrictModel):
+    """The one base of the API's strict models (the engine's: strict, frozen, no unknown keys)."""
+
+
+class QueryModel(BaseModel):
+    """The one base of query-string models: lax (query values arrive as strings), frozen, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CreateRun(ApiModel):
@@ -46,25 +52,6 @@ class RunView(ApiModel):
 class CancelledView(ApiModel):
     run_id: str
     status: Literal["cancelled"]
-
-
-class DatasetView(ApiModel):
-    name: str
-    description: str
-    dim: int
-    mixture: MixtureSpec
-
-
-class PresetView(ApiModel):
-    id: str
-    title: str
-    description: str
-    kind: RunKind
-    config: ExperimentConfig
-    # A bundled (pre-trained) model: its run id, ready to sample; metrics are the figures of its card.
-    ready: bool = False
-    run_id: str | None = None
-    metrics: dict[str, Any] | None = None
 
 
 class Health(ApiModel):
@@ -104,11 +91,9 @@ class ValidationErrorBody(ApiModel):
     message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
 
 
-class SampleQuery(BaseModel):
+class SampleQuery(QueryModel):
     """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
     and the server's settings may lower them (checked in ``deps.sample_request``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0

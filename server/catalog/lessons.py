@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.schemas import PresetView
 from ..diffusion.config import SamplerConfig
 from .url_state import encode
+from .views import PresetView
 
 # Each step: preset id, optional sampler settings, "predict" (hide the between-mode highlighting until
 # the teacher reveals it), "select" (which particle to open with: "between" or "support"), text.

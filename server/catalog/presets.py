@@ -11,7 +11,6 @@ import hashlib
 import json
 from typing import Any
 
-from ..api.schemas import DatasetView, PresetView
 from ..diffusion.config import ALGO_VERSION, TrainConfig
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import DATASET_DESCRIPTIONS, NAMED_MIXTURES
@@ -19,6 +18,7 @@ from ..gaussian.recipes import EXPERIMENT_NAMES, experiment
 from ..settings import Settings
 from ..store import RunKind
 from .bundled import BundledModel
+from .views import DatasetView, PresetView
 
 _TITLES = {"1d-123": "1D · modes 1, 2, 3", "1d-1245": "1D · modes 1, 2, 4, 5", "grid25": "2D · 5×5 grid",
            "diamond25": "2D · rotated grid"}

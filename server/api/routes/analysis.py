@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import TemplateNotFound
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW
 from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
@@ -46,7 +46,7 @@ from ...jobs.analysis import (
 from ...settings import Settings
 from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
-from ..schemas import responses
+from ..schemas import ApiModel, QueryModel, responses
 
 router = APIRouter(tags=["analysis"])
 
@@ -64,22 +64,14 @@ ANALYSIS_QUEUE = 4
 RETRY_AFTER = 5
 
 
-class ApiModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class MechanismQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MechanismQuery(QueryModel):
     t: Annotated[int, Ge(0), Le(3999)] = 0  # and at most T − 1 of the run (checked per run)
     slopes: bool = True  # include the slope-over-t curve (independent of t; the page asks once)
     n_curve: Annotated[int, Ge(11), Le(MAX_CURVE_POINTS)] = 201
     n_map: Annotated[int, Ge(5), Le(MAX_MAP)] = 41
 
 
-class DetectorQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DetectorQuery(QueryModel):
     n: Annotated[int, Ge(20), Le(MAX_BENCH_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
     window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 20  # the largest K; every K in 2 … window is scored

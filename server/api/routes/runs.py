@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from ...catalog import presets as catalog
+from ...catalog.views import DatasetView, PresetView
 from ...gaussian.config import ExperimentConfig
 from ...jobs.training import JobRunner, QueueFull
 from ...store import RunRecord
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
-from ..schemas import CancelledView, CreateRun, DatasetView, Metrics, PresetView, RunView, responses
+from ..schemas import CancelledView, CreateRun, Metrics, RunView, responses
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
