@@ -33,7 +33,7 @@ from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
 from ..gaussian.nets import ResidualMLP
 from ..gaussian.training import TrainingSetup
-from .main import (
+from .options import (
     UsageError,
     _help,
     _validated,
