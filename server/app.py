@@ -82,9 +82,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                             max_bytes=settings.max_analysis_bytes, models=StoreModels(store))
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
-        app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
+        gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
-        app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
+
+        def sample_threads() -> int:  # more threads only while this computation is the machine's only work
+            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
+            return settings.solo_sample_threads if alone else settings.torch_threads
+
+        app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
+                                                     chunk_steps=settings.sample_chunk_steps,
                                                      memory_size=settings.result_memory_size,
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024))
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load

@@ -9,7 +9,6 @@ parameters (422), then too busy (429).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -26,9 +25,9 @@ from ..settings import Settings
 from ..store import RunRecord, Store, is_run_id
 from ..streaming.admission import RETRY_AFTER_SECONDS, SamplingGate
 from ..streaming.denoisers import DenoiserCache, LoadedModel
-from ..streaming.results import ResultDamaged, load_result, result_id
-from ..streaming.sample_session import SampleRequest, SampleSession
-from ..streaming.sharing import Computation, ComputationRegistry
+from ..streaming.results import ResultDamaged
+from ..streaming.sample_session import SampleRequest
+from ..streaming.sharing import Computation, ComputationRegistry, TooBusy
 from .schemas import SampleQuery
 
 
@@ -116,36 +115,19 @@ def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], sett
 SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
 
 
-async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: RegistryDep, gate: GateDep,
-                      cache: CacheDep, store: StoreDep, settings: SettingsDep,
-                      runner: RunnerDep) -> AsyncIterator[Computation]:
-    """The computation to follow: a live or remembered one, a stored result, or a new one.
-
-    Only a new computation takes a gate place (429 when full); joining one or replaying is free.
-    The viewer is counted until the request ends, however it ends (see ``ComputationRegistry``)."""
-    key = result_id(run.run_id, request.sampler, request.frames)
-
-    async def create() -> Computation:
-        stored = await stored_computation(key, store, registry, forget_damaged=True)
-        if stored is not None:
-            return stored
-        if not gate.admit():
-            raise HTTPException(429, "too many sample streams at once; try again shortly",
-                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        try:
-            model = await asyncio.to_thread(load_model, cache, run)
-        except BaseException:
-            gate.release()
-            raise
-        def threads() -> int:  # more threads only while this computation is the machine's only work
-            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
-            return settings.solo_sample_threads if alone else settings.torch_threads
-
-        session = SampleSession(run.run_id, run.kind, model, request, threads=threads)
-        return registry.start(session)
-
+async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: RegistryDep,
+                      store: StoreDep) -> AsyncIterator[Computation]:
+    """The computation to follow (``ComputationRegistry.open``): 409 when the run's model file is
+    unusable, 429 when a new computation finds the gate full. The viewer is counted until the request
+    ends, however it ends (see ``ComputationRegistry``)."""
     await asyncio.to_thread(store.touch, run.run_id)
-    computation = await registry.obtain(key, create)
+    try:
+        computation = await registry.open(run, request)
+    except TooBusy as exc:
+        raise HTTPException(429, "too many sample streams at once; try again shortly",
+                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from exc
+    except CheckpointError as exc:
+        raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
     with registry.watching(computation):  # no await between obtaining and counting the viewer
         yield computation
 
@@ -154,24 +136,6 @@ SampleFeedDep = Annotated[Computation, Depends(sample_feed)]
 
 
 # ---------------------------------------------------------------------------- stored results
-
-
-async def stored_computation(key: str, store: Store, registry: ComputationRegistry, *,
-                             forget_damaged: bool) -> Computation | None:
-    """A stored result loaded into memory (None when there is none, or, with ``forget_damaged``,
-    when its file is damaged: the file is dropped so the result is computed afresh)."""
-    record = await asyncio.to_thread(store.get_result, key)
-    if record is None or record.evicted_at is not None:
-        return None
-    try:
-        arrays = await asyncio.to_thread(load_result, store.result_path(key))
-    except ResultDamaged:
-        if not forget_damaged:
-            raise
-        await asyncio.to_thread(store.forget_result, key)
-        return None
-    params = json.loads(record.params_json)
-    return registry.remember(Computation.replay(arrays, record.run_id, str(arrays.meta.get("kind")), params))
 
 
 async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep) -> Computation:
@@ -187,7 +151,7 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
             raise HTTPException(410, f"result {result_id} is no longer stored (evicted {record.evicted_at} to "
                                      "save space); open its run and sample again")
         try:
-            computation = await stored_computation(result_id, store, registry, forget_damaged=False)
+            computation = await registry.stored(result_id, forget_damaged=False)
         except ResultDamaged as exc:
             raise HTTPException(410, f"result {result_id} cannot be replayed: {exc}") from exc
         if computation is None:

@@ -21,7 +21,7 @@ from ..gaussian.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest
 from ..gaussian.metrics import summarize
 from .denoisers import LoadedModel
 from .encode import finite_or_none, frame_timesteps
-from .results import ResultArrays, frame_payload, result_id
+from .results import ResultArrays, frame_payload
 
 NOISE_BOUND = 4.0  # x_T ~ N(0, I): ±4 holds all of 10,000 particles with probability ≈ 0.5
 
@@ -33,10 +33,9 @@ class SampleRequest:
 
 
 class SampleSession:
-    def __init__(self, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *,
+    def __init__(self, result_id: str, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *,
                  threads: int | Callable[[], int]):
-        self.run_id, self.kind, self.model, self.request = run_id, kind, model, request
-        self.result_id = result_id(run_id, request.sampler, request.frames)
+        self.result_id, self.run_id, self.kind, self.model, self.request = result_id, run_id, kind, model, request
         self.threads = threads
         self.steps_done = 0  # reverse steps computed so far
         schedule = model.run.schedule

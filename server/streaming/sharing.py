@@ -24,11 +24,12 @@ from typing import Any
 
 from fastapi.sse import ServerSentEvent
 
-from ..store import Store
+from ..store import RunRecord, Store
 from .admission import SamplingGate
+from .denoisers import DenoiserCache
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
-from .results import ResultArrays, result_params, save_result
-from .sample_session import SampleSession
+from .results import ResultArrays, ResultDamaged, load_result, result_id, result_params, save_result
+from .sample_session import SampleRequest, SampleSession
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,21 @@ class Computation:
         return cls(arrays.result_id, run_id, kind, params, events=events, finished=True, arrays=arrays)
 
 
+class TooBusy(Exception):
+    """A new computation found no gate place (the route answers 429)."""
+
+
 class ComputationRegistry:
-    def __init__(self, store: Store, gate: SamplingGate, *, chunk_steps: int, memory_size: int,
-                 memory_bytes: int = 256 * 1024 * 1024):
+    """Opens, shares, stores and replays sample computations: the one owner of the sample stream.
+
+    ``threads``: how many torch threads a chunk may use right now (asked each chunk)."""
+
+    def __init__(self, store: Store, gate: SamplingGate, denoisers: DenoiserCache, *, threads: Callable[[], int],
+                 chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024):
         self._store = store
         self._gate = gate
+        self._denoisers = denoisers
+        self._threads = threads
         self._chunk_steps = chunk_steps
         self._memory_size = memory_size
         self._memory_bytes = memory_bytes
@@ -104,6 +115,47 @@ class ComputationRegistry:
         self._done: OrderedDict[str, Computation] = OrderedDict()  # finished, most recently used last
         self._pending: dict[str, asyncio.Future[Computation]] = {}  # being created (see ``obtain``)
         self.started = 0  # computations started since the server started (the classroom bench reads it)
+
+    # ------------------------------------------------------------------ opening
+
+    async def open(self, run: RunRecord, request: SampleRequest) -> Computation:
+        """The computation to follow: a live or remembered one, a stored result, or a new one.
+
+        Only a new computation takes a gate place (``TooBusy`` when full); joining one or replaying is
+        free. A run whose model file is missing or damaged raises ``CheckpointError``."""
+        key = result_id(run.run_id, request.sampler, request.frames)
+
+        async def create() -> Computation:
+            stored = await self.stored(key, forget_damaged=True)
+            if stored is not None:
+                return stored
+            if not self._gate.admit():
+                raise TooBusy
+            try:
+                model = await asyncio.to_thread(self._denoisers.get, run)
+            except BaseException:
+                self._gate.release()
+                raise
+            return self.start(SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads))
+
+        return await self.obtain(key, create)
+
+    async def stored(self, key: str, *, forget_damaged: bool) -> Computation | None:
+        """A stored result loaded into memory (None when there is none, or, with ``forget_damaged``,
+        when its file is damaged: the file is dropped so the result is computed afresh)."""
+        store = self._store
+        record = await asyncio.to_thread(store.get_result, key)
+        if record is None or record.evicted_at is not None:
+            return None
+        try:
+            arrays = await asyncio.to_thread(load_result, store.result_path(key))
+        except ResultDamaged:
+            if not forget_damaged:
+                raise
+            await asyncio.to_thread(store.forget_result, key)
+            return None
+        params = json.loads(record.params_json)
+        return self.remember(Computation.replay(arrays, record.run_id, str(arrays.meta.get("kind")), params))
 
     # ------------------------------------------------------------------ lookup
 
@@ -180,10 +232,12 @@ class ComputationRegistry:
         """Start computing ``session`` (its gate place already taken; given back when the work ends)."""
         params = result_params(session.request.sampler, session.request.frames)
         computation = Computation(session.result_id, session.run_id, session.kind, params)
-        computation.events.append(encoded(EVENT_META, session.meta()))
+        meta = session.meta()
+        computation.events.append(encoded(EVENT_META, meta))
         self._live[session.result_id] = computation
         self.started += 1
-        computation.task = asyncio.create_task(self._produce(computation, session), name=f"sample-{session.result_id}")
+        computation.task = asyncio.create_task(self._produce(computation, session, meta),
+                                               name=f"sample-{session.result_id}")
         return computation
 
     @contextmanager
@@ -214,7 +268,7 @@ class ComputationRegistry:
         finally:
             self._gate.chunk_finished(session.steps_done - before)
 
-    async def _produce(self, computation: Computation, session: SampleSession) -> None:
+    async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any]) -> None:
         gate = self._gate
         try:
             while not session.finished:
@@ -223,7 +277,6 @@ class ComputationRegistry:
                     frames = await asyncio.to_thread(self._advance, session)
                 if frames:
                     await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
-            meta = session.meta()
             async with gate.compute():
                 arrays = await asyncio.to_thread(session.arrays, meta)
             computation.arrays = arrays
