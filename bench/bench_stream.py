@@ -105,7 +105,7 @@ def main() -> None:
             runs, engine = [], []
             with httpx.Client(timeout=120) as client:
                 for seed in range(args.repeats + 1):
-                    # A new seed each time: identical requests would replay the stored result (server.sharing).
+                    # A new seed each time: identical requests replay the stored result (server.streaming.sharing).
                     runs.append(stream_once(client, f"{url}&seed={seed}"))
                     engine.append(engine_seconds(setup, args.n, threads))
         finally:

@@ -93,7 +93,7 @@ class ValidationErrorBody(ApiModel):
 
 class SampleQuery(QueryModel):
     """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
-    and the server's settings may lower them (checked in ``deps.sample_request``)."""
+    and the server's settings may lower them (checked in ``server.api.deps.sample_request``)."""
 
     n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0

@@ -2,7 +2,7 @@
 
 A step names a preset (so it opens on a bundled model or the exact denoiser: no training wait) plus
 sampler settings and flags; ``lessons_for_page`` turns it into the page's URL hash with the same codec
-as the address bar (server/url_state.py), so a lesson step is exactly a shareable link.
+as the address bar (server/catalog/url_state.py), so a lesson step is exactly a shareable link.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Each command prints ONE JSON object on stdout (progress, unless --quiet, on stderr). A model comes
 from ``--model CKPT``, from ``--model oracle`` (the exact mixture denoiser of --dataset/--mixture), or
 is trained on the spot from --dataset/--mixture with the train options. Bad input: one line on
-stderr, exit status 2 (the ``server.cli`` conventions).
+stderr, exit status 2 (the ``server.cli.options`` conventions).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ class ScheduleConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    """Optimiser recipe. Defaults are the CPU recipe chosen in ``recipes.py`` (see why there)."""
+    """Optimiser recipe. Defaults are the CPU recipe chosen in ``server/gaussian/recipes.py`` (see why there)."""
 
     steps: Annotated[int, Ge(1), Le(200_000)] = 3000
     batch: Annotated[int, Ge(1), Le(20_000)] = 2048

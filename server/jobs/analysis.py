@@ -1,10 +1,10 @@
 """Analysis jobs for the /analysis page: sweeps and recursive training in a sibling of ``JobRunner``.
 
-The queue, slots, cancel events and fan-out are ``server.job_queue.SlotRunner``, as for ``JobRunner``.
+The queue, slots, cancel events and fan-out are ``server.jobs.queue.SlotRunner``, as for ``JobRunner``.
 Here: one job per content id (posting the same request returns the same job), cancellation checked
 between engine events, and subscriber queues that replay the units finished so far.
 
-Caching: every sweep point's model becomes a stored run (``server.sweep_models``; the explorer opens
+Caching: every sweep point's model becomes a stored run (``server.jobs.sweep_models``; the explorer opens
 it at ``/run/{run_id}``), its figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
 (the engine's ``ResultCache`` protocol, keyed by run id + sampler settings), and every finished
 job's result to ``{data_dir}/analysis/jobs/{job_id}.json``: a repeated request is answered from

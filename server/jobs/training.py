@@ -1,6 +1,6 @@
 """JobRunner: a bounded FIFO of training jobs run by a fixed number of slot threads.
 
-The queue, slots, cancel events and subscriber fan-out are ``server.job_queue.SlotRunner``; here:
+The queue, slots, cancel events and subscriber fan-out are ``server.jobs.queue.SlotRunner``; here:
 
 * One job per run id: submitting a config that is queued, running or done returns that run.
 * Each job sets its own torch thread count inside its slot thread.

@@ -1,4 +1,4 @@
-"""The URL hash codec (server/url_state.py): exact round trips, canonical form, unknown keys ignored,
+"""The URL hash codec (server/catalog/url_state.py): exact round trips, canonical form, unknown keys ignored,
 invalid values reported by field, and byte-identical hashes from the page's JS codec (static/js/state.js)."""
 
 from __future__ import annotations

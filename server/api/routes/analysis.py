@@ -2,7 +2,7 @@
 
 * ``GET /api/analysis/runs/{run_id}/mechanism`` — learned vs exact E[x0|x_t] and ε at one t;
 * ``GET /api/analysis/runs/{run_id}/detectors`` — the detector bench on one set of samples;
-* ``POST /api/analysis/sweeps`` and ``POST /api/analysis/recursive`` — jobs (``server.analysis_jobs``);
+* ``POST /api/analysis/sweeps`` and ``POST /api/analysis/recursive`` — jobs (``server.jobs.analysis``);
 * ``GET /api/analysis/jobs/{job_id}``, ``GET …/events`` (SSE), ``DELETE /api/analysis/jobs/{job_id}``.
 
 Every check (404 unknown, 409 not done, 422 parameters, 429 busy) lives in a dependency, before

@@ -33,7 +33,8 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
     ``default_run``: the run the page opens with, ready to sample (the bundled grid25 model, else
     the grid25 exact denoiser). ``permalink``: on /r/{result_id}, the result to replay (a
     ``ResultView``: its ``links.events`` replays the stream); null on /. ``url_spec``: the URL hash
-    codec (server/url_state.py); ``lessons``: the classroom lessons (server/lessons.py), steps as hashes."""
+    codec (server/catalog/url_state.py); ``lessons``: the classroom lessons (server/catalog/lessons.py), steps as
+    hashes."""
     settings: Settings = request.app.state.settings
     presets = catalog.presets(settings, request.app.state.bundled)
     return {

@@ -1,6 +1,6 @@
 """Stored sampling results: metadata, an SSE replay with the stream's own events, and exports.
 
-A result id is a content hash (``server.results.result_id``), so these routes never compute: they
+A result id is a content hash (``server.streaming.results.result_id``), so these routes never compute: they
 follow a computation still running, or replay one kept in memory or stored as npz.
 """
 

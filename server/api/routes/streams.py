@@ -47,6 +47,6 @@ async def run_events(run: RunDep, runner: RunnerDep) -> AsyncIterator[ServerSent
             responses=responses(404, 409, 422, 429))
 async def sample_stream(feed: SampleFeedDep) -> AsyncIterator[ServerSentEvent]:
     """`meta` (with `result_id`), one `frame` per entry of meta.frame_ts, `result`, then `done`
-    (or `error` and the end). Identical requests share one computation (see ``server.sharing``)."""
+    (or `error` and the end). Identical requests share one computation (see ``server.streaming.sharing``)."""
     async for event in feed.follow():
         yield event
