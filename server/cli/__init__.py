@@ -1,0 +1,1 @@
+"""``modelab``: the command line (``main``), its analysis commands and the options they share."""
