@@ -42,7 +42,7 @@ import torch
 
 from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import PAPER_KEPT, auroc, removed_at_kept, roc_curve, trajectory_variance
-from ..diffusion.sampling import Denoiser, reverse_process
+from ..diffusion.sampling import Denoiser, reverse_process, windowed_x0
 from ..diffusion.schedule import NoiseSchedule
 from ..gaussian.denoisers import OracleDenoiser
 from ..gaussian.ground_truth import SampleLabels, label_samples, nearest_neighbour_pairs
@@ -73,9 +73,10 @@ def sample_with_window(
     previous = torch.empty(0)
     for step in reverse_process(denoiser, schedule, n=sampler.n, generator=generator, sampler=sampler.sampler,
                                 eta=sampler.eta):
-        if step.x0_pred is not None and step.t < window:
+        kept = windowed_x0(step, window)
+        if kept is not None:
             x_in.append(previous)
-            x0.append(step.x0_pred)
+            x0.append(kept)
             ts.append(step.t)
         previous = step.x
     return WindowedSamples(

@@ -45,6 +45,53 @@ class ReverseStep:
     x0_pred: torch.Tensor | None  # (N, D) x̂0 predicted at t; None for the initial frame
 
 
+# ----------------------------------------------------------------------------- one step, in the paper's notation
+
+
+def predict_x0(schedule: NoiseSchedule, t: int, x_t: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """x̂0 = (x_t − s_t ε̂) / a_t.
+
+    Recorded, never divided back: early in a long chain a_t is ~1e-24 and x̂0 huge, so the steps below
+    use the equivalent ε-forms, whose coefficients stay O(1) in float32."""
+    a_t, s_t = schedule.signal_scale(t), schedule.noise_scale(t)
+    return (x_t - s_t * eps) / a_t
+
+
+def ddpm_step(schedule: NoiseSchedule, t: int, x_t: torch.Tensor, eps: torch.Tensor,
+              z: torch.Tensor | None) -> torch.Tensor:
+    """x_{t−1} = c1_t x̂0 + c2_t x_t + √β_t z  =  (x_t − β_t / s_t · ε̂) / √α_t + √β_t z.
+
+    ``z`` ~ N(0, I) like x_t for t > 0, None at t = 0 (the last step adds no noise)."""
+    beta = float(schedule.betas[t])
+    x = (x_t - (beta / schedule.noise_scale(t)) * eps) / math.sqrt(1.0 - beta)
+    return x if z is None else x + math.sqrt(beta) * z
+
+
+def ddim_noise_scale(schedule: NoiseSchedule, t: int, eta: float) -> float:
+    """c = η √β̃_t: DDIM's fresh-noise scale (0 for the deterministic η = 0, and at t = 0)."""
+    return eta * math.sqrt(schedule.posterior_variance(t))
+
+
+def ddim_step(schedule: NoiseSchedule, t: int, x_t: torch.Tensor, eps: torch.Tensor, eta: float,
+              z: torch.Tensor | None) -> torch.Tensor:
+    """x_{t−1} = a_{t−1} x̂0 + √(1 − ᾱ_{t−1} − c²) ε̂ + c z, with c = ``ddim_noise_scale`` (``z`` None when c = 0)."""
+    abar_prev = float(schedule.alphas_bar_prev[t])
+    c = ddim_noise_scale(schedule, t, eta)
+    # a_{t−1} x̂0 = (a_{t−1} / a_t)(x_t − s_t ε̂), the ratio taken in float64
+    ratio = math.sqrt(abar_prev / float(schedule.alphas_bar[t]))
+    x = ratio * (x_t - schedule.noise_scale(t) * eps) + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
+    return x if z is None else x + c * z
+
+
+def windowed_x0(step: ReverseStep, window: int) -> torch.Tensor | None:
+    """The step's x̂0 when it is one of the last ``window`` (t = K−1 … 0), the trajectory-variance
+    detector's input; None otherwise. Every sampling loop keeps its window through this."""
+    return step.x0_pred if step.x0_pred is not None and step.t < window else None
+
+
+# ----------------------------------------------------------------------------- the reverse process
+
+
 def reverse_process(
     denoiser: Denoiser,
     schedule: NoiseSchedule,
@@ -62,24 +109,10 @@ def reverse_process(
     yield ReverseStep(t=schedule.T, x=x, x0_pred=None)
     for t in range(schedule.T - 1, -1, -1):
         eps = denoiser.predict_eps(x, t)
-        a_t, s_t = schedule.signal_scale(t), schedule.noise_scale(t)
-        # x̂0 is recorded, never divided back: early in a long chain a_t is ~1e-24 and x̂0 huge, so the
-        # moves below use the equivalent ε-forms, whose coefficients stay O(1) in float32.
-        x0_pred = (x - s_t * eps) / a_t
-        if sampler == "ddpm":
-            # c1_t x̂0 + c2_t x_t  =  (x_t − β_t / s_t · ε̂) / √α_t
-            beta = float(schedule.betas[t])
-            x = (x - (beta / s_t) * eps) / math.sqrt(1.0 - beta)
-            if t > 0:
-                x = x + math.sqrt(beta) * torch.randn(x.shape, generator=generator, device=device)
-        else:
-            abar_prev = float(schedule.alphas_bar_prev[t])
-            c = eta * math.sqrt(schedule.posterior_variance(t))
-            # a_{t−1} x̂0 = (a_{t−1} / a_t)(x_t − s_t ε̂), the ratio taken in float64
-            ratio = math.sqrt(abar_prev / float(schedule.alphas_bar[t]))
-            x = ratio * (x - s_t * eps) + math.sqrt(max(1.0 - abar_prev - c**2, 0.0)) * eps
-            if c > 0:
-                x = x + c * torch.randn(x.shape, generator=generator, device=device)
+        x0_pred = predict_x0(schedule, t, x, eps)
+        noisy = t > 0 if sampler == "ddpm" else ddim_noise_scale(schedule, t, eta) > 0
+        z = torch.randn(x.shape, generator=generator, device=device) if noisy else None
+        x = ddpm_step(schedule, t, x, eps, z) if sampler == "ddpm" else ddim_step(schedule, t, x, eps, eta, z)
         yield ReverseStep(t=t, x=x, x0_pred=x0_pred)
 
 
@@ -113,11 +146,11 @@ def run_sampler(
         x = step.x
         if record_trajectory:
             xs.append(x)
-        if step.x0_pred is not None:
-            if record_trajectory:
-                x0s.append(step.x0_pred)
-            if step.t < window:
-                last_x0.append(step.x0_pred)
+        if step.x0_pred is not None and record_trajectory:
+            x0s.append(step.x0_pred)
+        kept = windowed_x0(step, window)
+        if kept is not None:
+            last_x0.append(kept)
     return SamplerResult(
         samples=x.cpu().numpy(),
         x0_pred_last=torch.stack(last_x0, dim=1).cpu().numpy(),

@@ -79,7 +79,8 @@ class NoiseSchedule:
         """s_t = √(1 − ᾱ_t)."""
         return float(np.sqrt(1.0 - self.alphas_bar[t]))
 
-    # q(x_{t−1} | x_t, x_0) = N(c1_t x_0 + c2_t x_t, β̃_t I); used by the DDPM step.
+    # q(x_{t−1} | x_t, x_0) = N(c1_t x_0 + c2_t x_t, β̃_t I). The DDPM step (``sampling.ddpm_step``) is this mean
+    # with x̂0 for x_0, computed in its ε-form; these coefficients state it, and the tests check them.
     def posterior_mean_coefs(self, t: int) -> tuple[float, float]:
         """(c1_t, c2_t) = (β_t √ᾱ_{t−1} / (1 − ᾱ_t), √α_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t))."""
         beta, abar, abar_prev = self.betas[t], self.alphas_bar[t], self.alphas_bar_prev[t]

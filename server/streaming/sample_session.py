@@ -16,7 +16,7 @@ import torch
 
 from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import roc_curve, trajectory_variance
-from ..diffusion.sampling import ReverseStep, reverse_process
+from ..diffusion.sampling import ReverseStep, reverse_process, windowed_x0
 from ..gaussian.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest_neighbour_pairs
 from ..gaussian.metrics import summarize
 from .denoisers import LoadedModel
@@ -110,8 +110,9 @@ class SampleSession:
 
     def _keep(self, step: ReverseStep) -> None:
         self._x = step.x
-        if step.x0_pred is not None and step.t < self.window:
-            self._x0_last.append(step.x0_pred)
+        kept = windowed_x0(step, self.window)
+        if kept is not None:
+            self._x0_last.append(kept)
         if step.t == 0:
             self.finished = True
 
