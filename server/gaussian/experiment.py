@@ -8,13 +8,12 @@ from typing import Any
 import numpy as np
 
 from ..diffusion.config import SamplerConfig
-from ..diffusion.detectors import trajectory_variance
 from ..diffusion.sampling import Denoiser, SamplerResult, run_sampler
 from ..diffusion.schedule import NoiseSchedule
 from .config import ExperimentConfig
 from .datasets import mixture_spec
-from .ground_truth import SampleLabels, label_samples
-from .metrics import summarize
+from .ground_truth import SampleLabels
+from .metrics import score_samples
 from .mixture import GaussianMixture
 
 
@@ -75,7 +74,5 @@ def sample_and_label(
     device: str = "cpu",
 ) -> SampleOutcome:
     result = run_sampler(denoiser, run.schedule, sampler, record_trajectory=record_trajectory, device=device)
-    labels = label_samples(result.samples, run.mixture)
-    variance = trajectory_variance(result.x0_pred_last)
-    summary = summarize(result.samples, result.x0_pred_last, run.mixture, labels=labels, variance=variance)
-    return SampleOutcome(result, labels, variance, summary, run.mixture)
+    scored = score_samples(result.samples, result.x0_pred_last, run.mixture)
+    return SampleOutcome(result, scored.labels, scored.variance, scored.summary, run.mixture)

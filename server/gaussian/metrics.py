@@ -6,6 +6,7 @@ once, for the CLI, the API, the tests and the benchmarks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -112,3 +113,17 @@ def gap_shares(samples: np.ndarray, mixture: GaussianMixture, radius_sigma: floa
         })
     return gaps
 
+
+@dataclass(frozen=True)
+class ScoredSamples:
+    labels: SampleLabels
+    variance: np.ndarray  # (N,) trajectory variance of x̂0 over the last K steps
+    summary: dict[str, Any]  # ``summarize``
+
+
+def score_samples(samples: np.ndarray, x0_last: np.ndarray, mixture: GaussianMixture) -> ScoredSamples:
+    """Label samples (N, D) against the exact mixture, score them by the variance of x̂0 (N, K, D) and summarize:
+    the one scoring of the CLI, the experiment glue and the sample stream."""
+    labels = label_samples(samples, mixture)
+    variance = trajectory_variance(x0_last)
+    return ScoredSamples(labels, variance, summarize(samples, x0_last, mixture, labels=labels, variance=variance))

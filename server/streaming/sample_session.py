@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from ..diffusion.config import SamplerConfig
-from ..diffusion.detectors import roc_curve, trajectory_variance
+from ..diffusion.detectors import roc_curve
 from ..diffusion.sampling import ReverseStep, reverse_process, windowed_x0
-from ..gaussian.ground_truth import SUPPORT_RADIUS_SIGMA, label_samples, nearest_neighbour_pairs
-from ..gaussian.metrics import summarize
+from ..gaussian.ground_truth import SUPPORT_RADIUS_SIGMA, nearest_neighbour_pairs
+from ..gaussian.metrics import score_samples
 from .denoisers import LoadedModel
 from .encode import finite_or_none, frame_timesteps
 from .results import ResultArrays, frame_payload
@@ -90,10 +90,10 @@ class SampleSession:
         mixture = self.model.run.mixture
         samples = self._x.numpy()  # (N, D)
         x0_last = torch.stack(self._x0_last, dim=1).numpy()  # (N, K, D), t = K−1 … 0
-        labels = label_samples(samples, mixture)
-        variance = trajectory_variance(x0_last)  # (N,)
+        scored = score_samples(samples, x0_last, mixture)
+        labels, variance = scored.labels, scored.variance  # (N,) each
         roc = roc_curve(variance, labels.hallucinated)
-        summary = finite_or_none(summarize(samples, x0_last, mixture, labels=labels, variance=variance))
+        summary = finite_or_none(scored.summary)
         return ResultArrays.build(
             meta=meta, frame_t=self.frame_ts, frame_x=np.stack(self._frame_x), frame_x0=np.stack(self._frame_x0),
             samples=samples, label=labels.label, nearest_mode=labels.nearest_mode, between=labels.between,
