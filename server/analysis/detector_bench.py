@@ -4,7 +4,7 @@ For every generated sample x̂ (the chain's final x_0):
 
 * ``variance`` — the paper's trajectory variance: Var over the last K reverse steps of x̂0^(t), mean
   over coordinates (``detectors.trajectory_variance``; K = ``window``, several K from one run).
-* ``lid`` — the denoising-error / local-intrinsic-dimension score of followups §1.1:
+* ``lid`` — the denoising-error / local-intrinsic-dimension score:
       LID(x̂) = E_ε ‖ε − ε_θ(a_{t0} x̂ + s_{t0} ε, t0)‖²,
   Monte Carlo over k draws in antithetic pairs (ε, −ε) from an explicit generator. "Is x̂ a fixed
   point of the model's denoiser at noise level t0?" — a sample between modes is not.

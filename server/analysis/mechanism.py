@@ -1,10 +1,10 @@
-"""Why mode interpolation happens: the learned denoiser against the exact one (paper §3.4, followups §5).
+"""Why mode interpolation happens: the learned denoiser against the exact one (paper §3.4).
 
 At timestep t (x_t = a_t x_0 + s_t ε) the exact denoiser E[x_0 | x_t] of a mixture switches from one
 mode to the next within a band of width ≈ v / (a_t · gap) around each inter-mode midpoint
 (v = a_t² σ² + s_t²), so at small t it is a near-step; its slope there is
 
-    ∂/∂x_t E[x_0 | x_t] · u  =  (a_t / s_t²) uᵀ Cov[x_0 | x_t] u                (followups §5)
+    ∂/∂x_t E[x_0 | x_t] · u  =  (a_t / s_t²) uᵀ Cov[x_0 | x_t] u
 
 which grows like gap² / s_t² as t → 0. A smooth network gives a ramp with a far smaller slope, so an
 x_t near the midpoint is denoised to a point between the modes. At large t both curves are smooth
@@ -221,7 +221,7 @@ def mechanism_report(
     n_field: int = 13,
 ) -> dict[str, Any]:
     """Everything ``modelab mechanism`` prints: curves (and 2D maps) at ``timesteps``, slopes over t, and
-    the reproduction numbers (paper.md §9 item 6)."""
+    the reproduction numbers (the README's claim 6)."""
     T = schedule.T
     for t in timesteps:
         if not 0 <= t < T:

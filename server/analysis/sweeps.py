@@ -209,7 +209,7 @@ def train_point(point: SweepPoint, total: int, device: str, report_every: int
 def run_point(point: SweepPoint, model: TrainedModel, device: str) -> dict[str, Any]:
     """Sample and label a trained point; the JSON-ready figures that get cached."""
     start = time.perf_counter()
-    run = ExperimentRun.for_oracle(point.config)  # schedule and exact mixture, for the labels
+    run = ExperimentRun.from_config(point.config)  # schedule and exact mixture, for the labels
     outcome = sample_and_label(NetworkDenoiser(model.net.to(device)), run, point.sampler, device=device)
     return {
         "value": point.value,

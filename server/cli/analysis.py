@@ -50,7 +50,7 @@ from .options import (
 )
 
 
-class LoadedModel:
+class AnalysisModel:
     """A trained network (or the oracle) with its config, schedule, mixture and training points."""
 
     def __init__(self, config: ExperimentConfig, net: ResidualMLP | None, run: ExperimentRun):
@@ -76,7 +76,7 @@ def _model_args_given(args: argparse.Namespace) -> list[str]:
     return given + (["untied"] if getattr(args, "untied", False) else [])
 
 
-def load_model(args: argparse.Namespace, device: str) -> LoadedModel:
+def load_model(args: argparse.Namespace, device: str) -> AnalysisModel:
     """--model CKPT | --model oracle (+ data) | data + train options (trains now)."""
     has_data = args.dataset is not None or args.mixture is not None
     if args.model is not None and args.model != "oracle":
@@ -88,7 +88,7 @@ def load_model(args: argparse.Namespace, device: str) -> LoadedModel:
             checkpoint = load_checkpoint(Path(args.model))
         except CheckpointError as exc:
             raise UsageError(f"--model: {exc}") from exc
-        return LoadedModel(checkpoint.config, checkpoint.net.to(device), ExperimentRun.for_oracle(checkpoint.config))
+        return AnalysisModel(checkpoint.config, checkpoint.net.to(device), ExperimentRun.from_config(checkpoint.config))
     if not has_data:
         raise UsageError("give --model CKPT, or --dataset/--mixture (with --model oracle, or to train now)")
     if args.model == "oracle":
@@ -97,11 +97,11 @@ def load_model(args: argparse.Namespace, device: str) -> LoadedModel:
             flags = ", ".join("--" + g.replace("_", "-") for g in training)
             raise UsageError(f"{flags}: training options do not apply to --model oracle")
         config = ExperimentConfig(data=data_config(args), schedule=schedule_config(args))
-        return LoadedModel(config, None, ExperimentRun.for_oracle(config))
+        return AnalysisModel(config, None, ExperimentRun.from_config(config))
     config = experiment_config(args)
     setup = TrainingSetup.create(config, device)
     _train(setup, args.quiet, "train")
-    return LoadedModel(config, setup.net, ExperimentRun(config, setup.schedule, setup.mixture))
+    return AnalysisModel(config, setup.net, ExperimentRun(config, setup.schedule, setup.mixture))
 
 
 def _log(line: str) -> None:

@@ -75,7 +75,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if args.dataset is None and args.mixture is None:
             raise UsageError("--model oracle needs --dataset or --mixture")
         config = ExperimentConfig(data=data_config(args), schedule=schedule_config(args))
-        run = ExperimentRun.for_oracle(config)
+        run = ExperimentRun.from_config(config)
         denoiser: Any = OracleDenoiser(run.mixture, run.schedule)
     else:
         given = [flag for flag, value in (("--dataset", args.dataset), ("--mixture", args.mixture),
@@ -88,7 +88,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             checkpoint = load_checkpoint(Path(args.model))
         except CheckpointError as exc:
             raise UsageError(f"--model: {exc}") from exc
-        run = ExperimentRun.for_oracle(checkpoint.config)
+        run = ExperimentRun.from_config(checkpoint.config)
         denoiser = NetworkDenoiser(checkpoint.net.to(checked_device(args)))
     device = "cpu" if args.model == "oracle" else checked_device(args)
     outcome = sample_and_label(denoiser, run, sampler, record_trajectory=args.trajectories, device=device)

@@ -7,7 +7,7 @@ noise of std √(1 − ᾱ_0); ᾱ_{−1} := 1 in the posterior coefficients.
 Two schedule kinds:
 
 * ``linear``: the paper's β_t linear from β_start to β_end over the T steps (official code). Changing T
-  changes the ᾱ curve drastically (paper.md §5.2), which is why the second kind exists.
+  changes the ᾱ curve drastically, which is why the second kind exists.
 * ``continuous``: ᾱ(τ), τ ∈ [0, 1], is the ``linear`` curve of a reference T_ref = 1000 run, with
   log ᾱ interpolated linearly between its knots τ_k = k / T_ref. Step t of a T-step chain sits at
   τ = (t + 1) / T. At T = 1000 it equals ``linear`` exactly; at other T it keeps the same curve and

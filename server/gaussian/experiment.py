@@ -26,7 +26,8 @@ class ExperimentRun:
     mixture: GaussianMixture
 
     @classmethod
-    def for_oracle(cls, config: ExperimentConfig) -> ExperimentRun:
+    def from_config(cls, config: ExperimentConfig) -> ExperimentRun:
+        """The schedule and exact mixture of ``config``: an oracle run's denoiser, a trained run's labels."""
         s = config.schedule
         schedule = NoiseSchedule.create(s.kind, s.T, s.beta_start, s.beta_end)
         return cls(config, schedule, GaussianMixture.from_spec(mixture_spec(config.data)))

@@ -1,4 +1,4 @@
-"""A Gaussian mixture and its exact diffusion quantities (followups.md §5).
+"""A Gaussian mixture and its exact diffusion quantities.
 
 Target p_0(x) = Σ_k π_k N(x; μ_k, σ_k² I). Under x_t = a_t x_0 + s_t ε (a_t = √ᾱ_t, s_t = √(1 − ᾱ_t))
 every component stays Gaussian, so with v_k = a_t² σ_k² + s_t²:

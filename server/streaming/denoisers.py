@@ -50,8 +50,8 @@ class DenoiserCache:
     def _load(self, record: RunRecord) -> LoadedModel:
         config = ExperimentConfig.model_validate_json(record.config_json)
         if record.kind == "oracle":
-            run = ExperimentRun.for_oracle(config)
+            run = ExperimentRun.from_config(config)
             return LoadedModel(run, OracleDenoiser(run.mixture, run.schedule))
         checkpoint = load_checkpoint(self._store.model_path(record.run_id))
         self.loads += 1
-        return LoadedModel(ExperimentRun.for_oracle(checkpoint.config), NetworkDenoiser(checkpoint.net))
+        return LoadedModel(ExperimentRun.from_config(checkpoint.config), NetworkDenoiser(checkpoint.net))

@@ -1,5 +1,5 @@
 """Mechanism numbers: exact vs exact gives zero error and ratio 1; the midpoint slope matches the
-closed form of followups §5; an oracle wrapped like a network (float32 round trip) is near-zero error."""
+closed form; an oracle wrapped like a network (float32 round trip) is near-zero error."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ class LinearDenoiser:
 
 
 def _reference_loop(schedule: NoiseSchedule, n: int, dim: int, seed: int, sampler: str, eta: float) -> np.ndarray:
-    """paper.md §7 / followups.md §5 step formulas, written out independently, on the same noise stream."""
+    """The paper's step formulas, written out independently, on the same noise stream."""
     gen = generator(seed)
     x = torch.randn(n, dim, generator=gen)
     for t in range(schedule.T - 1, -1, -1):
