@@ -77,32 +77,28 @@ def test_every_module_has_a_layer() -> None:
     assert not unplaced, f"modules outside every layer (add them to LAYERS): {unplaced}"
 
 
+def placed_imports() -> list[tuple[str, str, str]]:
+    """(module, its layer, imported name) for every import of every module that has a layer."""
+    return [(name, own, target) for name, targets in graph().items() if (own := layer(name)) is not None
+            for target in sorted(targets)]
+
+
 def test_imports_only_go_down() -> None:
     wrong = []
-    for name, targets in graph().items():
-        own = layer(name)
-        if own is None:
-            continue
-        for target in targets:
-            other = layer(target)
-            if other is None or other == own:
-                continue
-            if LAYERS[other] >= LAYERS[own]:
-                wrong.append(f"{name} (layer {LAYERS[own]}) imports {target} (layer {LAYERS[other]})")
+    for name, own, target in placed_imports():
+        other = layer(target)
+        if other is not None and other != own and LAYERS[other] >= LAYERS[own]:
+            wrong.append(f"{name} (layer {LAYERS[own]}) imports {target} (layer {LAYERS[other]})")
     assert not wrong, "imports of an equal or higher layer:\n" + "\n".join(sorted(wrong))
 
 
 def test_core_knows_no_family_web_or_jobs() -> None:
     wrong = []
-    for name, targets in graph().items():
-        own = layer(name)
-        if own is None:
-            continue
-        for target in targets:
-            if LAYERS[own] < WEB_FREE_BELOW and target.split(".")[0] in WEB:
-                wrong.append(f"{name} imports {target}")  # the engine runs without a web server (the CLI)
-            if own == "server.diffusion" and target.startswith("server.") and layer(target) != own:
-                wrong.append(f"{name} imports {target}")  # the core is for any data, any front end
+    for name, own, target in placed_imports():
+        if LAYERS[own] < WEB_FREE_BELOW and target.split(".")[0] in WEB:
+            wrong.append(f"{name} imports {target}")  # the engine runs without a web server (the CLI)
+        if own == "server.diffusion" and target.startswith("server.") and layer(target) != own:
+            wrong.append(f"{name} imports {target}")  # the core is for any data, any front end
     assert not wrong, "the engine reaches up:\n" + "\n".join(sorted(wrong))
 
 
