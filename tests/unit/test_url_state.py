@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, decode, encode, js_number
+from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, encode, js_number
 from server.diffusion.config import SamplerConfig
 from server.gaussian.config import ExperimentConfig
+from tests.url_decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 
