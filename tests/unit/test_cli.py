@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.cli.main import build_parser, main
+from server.cli.commands import build_parser, main
 
 from .cli_support import assert_bad_input, assert_help_documents_every_option, run_cli, subcommand
 
@@ -93,7 +93,7 @@ def test_bad_input_in_a_real_process(tmp_path: Path) -> None:
     bad = _mixture_file(tmp_path, {"means": [[0, 0], [1, 1]], "sigma": -1})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "server.cli.main", "train", "--mixture", bad, "--out", str(tmp_path / "m.safetensors")],
+        [sys.executable, "-m", "server.cli", "train", "--mixture", bad, "--out", str(tmp_path / "m.safetensors")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 2

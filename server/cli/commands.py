@@ -193,6 +193,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         parser.exit(130, "modelab: interrupted\n")
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
