@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .cancel import CancelToken, check
 from .config import ExperimentConfig, TrainConfig
-from .datasets import training_set
+from .costs import Estimate, duration, train_step_seconds
+from .datasets import mixture_spec, training_set
 from .mixture import GaussianMixture
 from .nets import ResidualMLP
 from .schedule import NoiseSchedule
@@ -56,6 +58,12 @@ def sample_timesteps(config: TrainConfig, T: int, generator: torch.Generator) ->
     return t
 
 
+def training_cost(config: ExperimentConfig) -> Estimate:
+    """Estimated seconds to train ``config`` on one core (``costs``): steps × one step of ``batch`` rows."""
+    step = train_step_seconds(config.net, mixture_spec(config.data).dim, config.train.batch)
+    return Estimate(config.train.steps * step, step, f"{config.train.steps:,} steps × {duration(step)}")
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     step: int  # optimiser steps done
@@ -84,10 +92,12 @@ class TrainingSetup:
         return cls(config, schedule, mixture, data.to(device), net.to(device))
 
 
-def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
+def train_steps(setup: TrainingSetup, *, report_every: int = 50,
+                cancel: CancelToken | None = None) -> Iterator[TrainProgress]:
     """Train ``setup.net`` in place; yield progress every ``report_every`` steps and at the end.
 
-    Stopping the iteration (``close()`` or just not pulling) stops training between two steps.
+    Stopping the iteration (``close()`` or just not pulling) stops training between two steps; so does
+    ``cancel``, checked before every step (raises ``Cancelled``), however rarely progress is reported.
     """
     cfg = setup.config.train
     net, data = setup.net.train(), setup.data
@@ -101,6 +111,7 @@ def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[Tra
     # The loss is summed on the device and read at reports only: a per-step .item() stalls a GPU.
     start, loss_sum, loss_count = time.perf_counter(), torch.zeros((), device=device), 0
     for step in range(cfg.steps):
+        check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, D)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from .. import catalog
+from ..budgets import check_training
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
 from ..diffusion.config import ExperimentConfig
 from ..jobs import JobRunner, QueueFull
@@ -59,9 +60,12 @@ def create_run(body: CreateRun, response: Response, store: StoreDep, runner: Run
             response.status_code = status.HTTP_200_OK
         return run_view(record)
     existing = store.get(run_id)
-    # The step limit bounds new training only: a finished run (a bundled paper-recipe model) is answered as is.
-    if config.train.steps > settings.max_train_steps and (existing is None or existing.status != "done"):
-        raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+    # The step limit and the budget bound new training only: a finished run (a bundled paper-recipe model) is
+    # answered as is.
+    if existing is None or existing.status != "done":
+        if config.train.steps > settings.max_train_steps:
+            raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+        check_training(config, settings, ("body", "config"))
     try:
         record, queued = runner.submit(run_id, config)
     except QueueFull as exc:
