@@ -24,7 +24,7 @@ from . import bundled, catalog
 from .admission import SamplingGate
 from .analysis_jobs import AnalysisRunner
 from .denoisers import DenoiserCache
-from .diffusion import fused
+from .diffusion import fused, training
 from .jobs import JobRunner
 from .plotly_asset import plotly_asset
 from .routes import analysis, pages, results, runs, streams
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                         max_bytes=settings.max_store_bytes)
         app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
+        await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner

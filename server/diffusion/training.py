@@ -58,6 +58,12 @@ def sample_timesteps(config: TrainConfig, T: int, generator: torch.Generator) ->
     return t
 
 
+def warm_up() -> None:
+    """Build one optimizer now: torch's first ``Adam`` imports ``torch._dynamo`` (about 800 modules, 5–8 s on the
+    development machine), which the first training job would otherwise spend before its first cancel check."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def training_cost(config: ExperimentConfig) -> Estimate:
     """Estimated seconds to train ``config`` on one core (``costs``): steps × one step of ``batch`` rows."""
     step = train_step_seconds(config.net, mixture_spec(config.data).dim, config.train.batch)
