@@ -8,8 +8,9 @@ below were measured with one torch thread on the development machine's 2-core CP
     sampling, width 128, 3 blocks, per particle per step      ~2.1 µs  (README: 4.1 ms per 2,000 particles)
     exact mixture ε*, per particle per step per mode          ~0.1 µs  (float64)
 
-A busy machine is slower by its load (measured 1.5–3× here while other work ran): the estimates are
-for admission (is this request reasonable on a shared CPU server?), not for an ETA. Each analysis
+A busy machine is slower by its load (``bench/bench_costs.py`` prints measured against estimated: 1.7–3.4×
+for training steps and 2.8–13× for sampling steps at load 10 on the 2 cores): the estimates are for
+admission (is this request reasonable on a shared CPU server?), not for an ETA. Each analysis
 module has the estimate of its own request next to it (``training_cost``, ``sweep_cost``,
 ``recursive_cost``, ``bench_cost``, ``mechanism_cost``); this module holds the shared units.
 """
