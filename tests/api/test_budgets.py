@@ -31,6 +31,9 @@ def test_the_issues_heaviest_training_is_refused_by_its_step(client: TestClient)
     assert_over_budget(response, "body.config.train.batch", "max_step_seconds")
     assert "train.batch, net.width or net.blocks" in response.json()["message"]
     assert client.get("/healthz").json()["queued"] == 0
+    # The estimate route answers what posting would: the same 422.
+    estimate = client.post("/api/runs/estimate", json={"config": config})
+    assert_over_budget(estimate, "body.config.train.batch", "max_step_seconds")
 
 
 def test_long_training_is_refused_by_the_job_budget(client: TestClient) -> None:
