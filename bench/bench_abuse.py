@@ -5,8 +5,9 @@ bundled models of ``models/``), then for ``--duration`` seconds, all at once:
 
 * ``--big-senders`` loops POSTing a ``--body-mb`` JSON body to ``/api/runs`` (a million-number
   ``means`` list: what a careless script or an attacker sends);
-* ``--job-senders`` loops POSTing the heaviest training config the API accepts (20,000 steps × batch
-  20,000 × width 512 × 8 blocks), a new seed each time, so each is a new job;
+* ``--job-senders`` loops POSTing the heaviest training config the field bounds allow (20,000 steps × batch
+  20,000 × width 512 × 8 blocks), a new seed each time, so each would be a new job (the work budget,
+  ``server.budgets``, refuses it with a 422 before anything is queued);
 * ``--clients`` students (asyncio + httpx, one connection each) streaming small samples of the
   bundled grid25 model (``n``, ``frames``; a distinct seed per stream, so none is shared), one after
   another; a 429 is honoured by waiting its ``Retry-After`` and asking again;

@@ -27,6 +27,7 @@ from .catalog import bundled
 from .catalog import presets as catalog
 from .catalog.plotly_asset import plotly_asset
 from .catalog.reindex import reindex
+from .diffusion import training
 from .gaussian import fused
 from .jobs.analysis import AnalysisRunner
 from .jobs.sweep_models import StoreModels
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
+        await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner

@@ -40,11 +40,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..diffusion.cancel import CancelToken, check
 from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import PAPER_KEPT, auroc, removed_at_kept, roc_curve, trajectory_variance
 from ..diffusion.sampling import Denoiser, reverse_process, windowed_x0
 from ..diffusion.schedule import NoiseSchedule
-from ..gaussian.denoisers import OracleDenoiser
+from ..gaussian.config import NetConfig
+from ..gaussian.costs import DISTANCE_SECONDS, Estimate, network_rows_seconds, oracle_rows_seconds
+from ..gaussian.denoisers import OracleDenoiser, with_cancel
 from ..gaussian.ground_truth import SampleLabels, label_samples, nearest_neighbour_pairs
 from ..gaussian.mixture import GaussianMixture
 
@@ -85,6 +88,21 @@ def sample_with_window(
         x_t_last=torch.stack(x_in, dim=1).cpu().numpy(),
         timesteps=np.array(ts),
     )
+
+
+def bench_cost(net: NetConfig | None, dim: int, n_modes: int, T: int, sampler: SamplerConfig, *, lid_draws: int,
+               n_train: int | None) -> Estimate:
+    """Estimated seconds of ``compute_scores`` for a network (``net``; None: the exact denoiser): n particles
+    over T steps, n × lid_draws rows through the model and as many through the exact ε*, and n × n_train
+    distances for the nearest-neighbour detector (``n_train`` None: no training set)."""
+    n = sampler.n
+    model_rows = n * T + n * lid_draws
+
+    def rows(count: float) -> float:
+        return network_rows_seconds(net, dim, count) if net is not None else oracle_rows_seconds(n_modes, count)
+
+    seconds = rows(model_rows) + oracle_rows_seconds(n_modes, n * lid_draws) + n * (n_train or 0) * DISTANCE_SECONDS
+    return Estimate(seconds, 0.0, f"{n:,} particles × {T:,} steps")
 
 
 # ----------------------------------------------------------------------------- scores
@@ -150,12 +168,17 @@ def final_posterior_variance(mixture: GaussianMixture, schedule: NoiseSchedule, 
     return mixture.posterior_variance(a * x, a, s).numpy()
 
 
-def nearest_training_distance(samples: np.ndarray, train: np.ndarray, chunk: int = 2048) -> np.ndarray:
+def nearest_training_distance(samples: np.ndarray, train: np.ndarray, chunk: int = 2048,
+                              cancel: CancelToken | None = None) -> np.ndarray:
     """(N,) Euclidean distance to the nearest of the (M, D) training points."""
     x = torch.as_tensor(np.asarray(samples, dtype=np.float32))
     y = torch.as_tensor(np.asarray(train, dtype=np.float32))
     out = torch.empty(x.shape[0])
+    # ``chunk`` × M distances per call: 2,048 × 200,000 is about a second, so a cancel is checked per slice of
+    # at most 50M distances.
+    chunk = max(1, min(chunk, 50_000_000 // max(1, y.shape[0])))
     for i in range(0, x.shape[0], chunk):
+        check(cancel)
         # The direct form: the matmul shortcut loses the small distances that matter here in float32.
         d = torch.cdist(x[i : i + chunk], y, compute_mode="donot_use_mm_for_euclid_dist")
         out[i : i + chunk] = d.min(dim=1).values
@@ -208,9 +231,12 @@ def compute_scores(
     lid_draws: int = 16,
     lid_seed: int = 0,
     device: str = "cpu",
+    cancel: CancelToken | None = None,
 ) -> DetectorScores:
     """Sample once, then every detector's score per sample. ``windows``: extra K values (each ≤ the
-    sampler's window) for ``variance_K<k>`` columns."""
+    sampler's window) for ``variance_K<k>`` columns. ``cancel`` reaches every slice of network work."""
+    if cancel is not None:
+        denoiser = with_cancel(denoiser, cancel)
     ws = sample_with_window(denoiser, schedule, sampler, device=device)
     labels = label_samples(ws.samples, mixture)
     t0 = lid_timestep(mixture, schedule) if lid_t0 is None else lid_t0
@@ -224,10 +250,10 @@ def compute_scores(
         "variance": trajectory_variance(ws.x0_pred_last),
         "lid": lid(denoiser),
         "oracle": oracle_posterior_variance(mixture, schedule, ws.x_t_last, ws.timesteps),
-        "oracle_final": lid(OracleDenoiser(mixture, schedule)),
+        "oracle_final": lid(OracleDenoiser(mixture, schedule, cancel=cancel)),
     }
     if training_points is not None:
-        scores["nn_distance"] = nearest_training_distance(ws.samples, training_points)
+        scores["nn_distance"] = nearest_training_distance(ws.samples, training_points, cancel=cancel)
     K = ws.x0_pred_last.shape[1]
     for k in windows:
         if not 2 <= k <= K:

@@ -28,7 +28,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..diffusion.cancel import CancelToken, check
 from ..diffusion.schedule import NoiseSchedule
+from ..gaussian.config import NetConfig
+from ..gaussian.costs import GRAD_FACTOR, Estimate, network_rows_seconds, oracle_rows_seconds
 from ..gaussian.ground_truth import nearest_neighbour_pairs
 from ..gaussian.mixture import GaussianMixture
 from ..gaussian.nets import ResidualMLP
@@ -42,6 +45,7 @@ EpsFunction = Callable[[torch.Tensor, int], torch.Tensor]
 SMALL_TAU = 0.011
 LARGE_TAU = 0.2
 MAX_TAU = 0.3
+MAX_MIDPOINT_PAIRS = 64 * 3  # nearest-neighbour pairs of at most 64 modes: a bound, for the cost estimate
 SLOPE_TAUS = (0.001, 0.002, 0.003, 0.005, 0.008, 0.011, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 
 
@@ -219,9 +223,10 @@ def mechanism_report(
     n_curve: int = 201,
     n_map: int = 41,
     n_field: int = 13,
+    cancel: CancelToken | None = None,
 ) -> dict[str, Any]:
     """Everything ``modelab mechanism`` prints: curves (and 2D maps) at ``timesteps``, slopes over t, and
-    the reproduction numbers (the README's claim 6)."""
+    the reproduction numbers (the README's claim 6). ``cancel`` is checked before each timestep's work."""
     T = schedule.T
     for t in timesteps:
         if not 0 <= t < T:
@@ -229,6 +234,7 @@ def mechanism_report(
     points, coord = curve_line(mixture, n_curve)
     at_t = []
     for t in timesteps:
+        check(cancel)
         c = curves(eps, mixture, schedule, t, points)
         entry: dict[str, Any] = {
             "t": t,
@@ -250,6 +256,7 @@ def mechanism_report(
     midpoints = Midpoints.of(mixture)
     slopes = []
     for t in slope_ts if slope_ts is not None else slope_timesteps(T):
+        check(cancel)
         sl = midpoint_slopes(eps, mixture, schedule, t, midpoints)
         ratio = sl["exact"] / np.where(np.abs(sl["learned"]) > 1e-12, sl["learned"], np.nan)
         line = curves(eps, mixture, schedule, t, points)
@@ -272,6 +279,20 @@ def mechanism_report(
         "midpoint_slopes": slopes,
         "summary": slope_summary(slopes, T),
     }
+
+
+def mechanism_cost(net: NetConfig | None, dim: int, n_modes: int, T: int, *, slopes: bool, n_curve: int,
+                   n_map: int, n_field: int = 13) -> Estimate:
+    """Estimated seconds of ``mechanism_report`` at one t: the curve (learned and exact), in 2D the error map
+    and the two fields, and with ``slopes`` the curve again and the midpoint slopes (autograd) at every
+    default slope timestep. Small by construction (the query caps bound it); checked like every view."""
+    n_slope_ts = len(slope_timesteps(T)) if slopes else 0
+    rows = n_curve * (1 + n_slope_ts) + (n_map * n_map + n_field * n_field if dim == 2 else 0)
+    grad_rows = GRAD_FACTOR * n_slope_ts * 2 * MAX_MIDPOINT_PAIRS
+    learned = rows + grad_rows
+    seconds = ((network_rows_seconds(net, dim, learned) if net is not None else 0.0)
+               + oracle_rows_seconds(n_modes, rows + grad_rows))
+    return Estimate(seconds, 0.0, f"{rows:,} points and {n_slope_ts} slope timesteps")
 
 
 def slope_summary(slopes: Sequence[dict[str, Any]], T: int) -> dict[str, Any]:

@@ -27,14 +27,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..diffusion.cancel import CancelToken
 from ..diffusion.config import SamplerConfig, TrainConfig
 from ..diffusion.detectors import trajectory_variance
 from ..diffusion.training import TrainProgress, seeded_generator, train_steps
 from ..gaussian.config import ExperimentConfig
+from ..gaussian.costs import Estimate, network_rows_seconds
 from ..gaussian.datasets import mixture_spec
 from ..gaussian.denoisers import NetworkDenoiser
 from ..gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, OUTSIDE, label_samples
-from ..gaussian.training import TrainingSetup
+from ..gaussian.training import TrainingSetup, training_cost
 from ..gaussian.training_points import points_run_id, setup_from_points
 from .detector_bench import (
     WindowedSamples,
@@ -75,6 +77,28 @@ def recursive_recipe() -> TrainConfig:
     return TrainConfig().model_copy(update={"batch": 1024})
 
 
+def generation_draws(config: ExperimentConfig, oversample: float) -> tuple[int, int]:
+    """(N kept, ⌈N·(1 + oversample)⌉ drawn) per generation."""
+    n_keep = mixture_spec(config.data).n
+    return n_keep, math.ceil(n_keep * (1 + oversample))
+
+
+def recursive_cost(config: ExperimentConfig, *, generations: int, filters: Sequence[str], oversample: float,
+                   lid_draws: int) -> Estimate:
+    """Estimated seconds of ``run_recursive``: 1 + (generations − 1) × filters trainings (generation 0 is
+    shared), as many samplings of the drawn particles over T steps, and the LID filter's network passes."""
+    runs = 1 + (generations - 1) * len(filters)
+    training = training_cost(config)
+    _, n_draw = generation_draws(config, oversample)
+    dim = mixture_spec(config.data).dim
+    rows = runs * n_draw * config.schedule.T
+    if "lid" in filters:
+        rows += generations * n_draw * lid_draws
+    seconds = runs * training.seconds + network_rows_seconds(config.net, dim, rows)
+    return Estimate(seconds, training.step_seconds,
+                    f"{runs} trainings of {training.detail} and {runs} samplings of {n_draw:,} particles")
+
+
 @dataclass(frozen=True)
 class GenerationStarted:
     generation: int
@@ -105,7 +129,7 @@ RecursiveEvent = GenerationStarted | GenerationTraining | GenerationDone | Recur
 
 
 def filter_scores(name: str, ws: WindowedSamples, setup: TrainingSetup, *, lid_draws: int,
-                  generator: torch.Generator) -> np.ndarray:
+                  generator: torch.Generator, cancel: CancelToken | None = None) -> np.ndarray:
     """(M,) score per sample, low = keep; ``none`` keeps the first N, ``random`` a random N."""
     M = ws.samples.shape[0]
     if name == "none":
@@ -116,7 +140,7 @@ def filter_scores(name: str, ws: WindowedSamples, setup: TrainingSetup, *, lid_d
         return trajectory_variance(ws.x0_pred_last)
     if name == "lid":
         t0 = lid_timestep(setup.mixture, setup.schedule)
-        return lid_score(NetworkDenoiser(setup.net), setup.schedule, ws.samples, t0, draws=lid_draws,
+        return lid_score(NetworkDenoiser(setup.net, cancel=cancel), setup.schedule, ws.samples, t0, draws=lid_draws,
                          generator=generator)
     if name == "oracle":
         return oracle_posterior_variance(setup.mixture, setup.schedule, ws.x_t_last, ws.timesteps)
@@ -149,16 +173,18 @@ def run_recursive(
     scatter_points: int = SCATTER_POINTS,
     device: str = "cpu",
     report_every: int = 100,
+    cancel: CancelToken | None = None,
 ) -> Iterator[RecursiveEvent]:
-    """Run the experiment; ``sampler.n`` is ignored (each generation draws ⌈N·(1 + oversample)⌉)."""
+    """Run the experiment; ``sampler.n`` is ignored (each generation draws ⌈N·(1 + oversample)⌉).
+
+    ``cancel`` reaches every training step and every slice of sampled particles (raises ``Cancelled``)."""
     if generations < 1:
         raise ValueError(f"generations: need at least 1, got {generations}")
     if not filters or len(set(filters)) != len(filters) or any(f not in FILTERS for f in filters):
         raise ValueError(f"filter: give distinct names from {', '.join(FILTERS)}, got {list(filters)}")
     if not 0 <= oversample <= 1:
         raise ValueError(f"oversample: must lie in [0, 1], got {oversample}")
-    n_keep = mixture_spec(config.data).n
-    n_draw = math.ceil(n_keep * (1 + oversample))
+    n_keep, n_draw = generation_draws(config, oversample)
     seed = config.train.seed
     points: dict[str, np.ndarray] = {}
     history: dict[str, list[dict[str, Any]]] = {f: [] for f in filters}
@@ -179,16 +205,17 @@ def run_recursive(
                     run_id = points_run_id(gen_config, points[name])
                 yield GenerationStarted(g, name, run_id)
                 progress = None
-                for progress in train_steps(setup, report_every=report_every):
+                for progress in train_steps(setup, report_every=report_every, cancel=cancel):
                     yield GenerationTraining(g, name, progress)
                 assert progress is not None
                 train_seconds = progress.elapsed
-                ws = sample_with_window(NetworkDenoiser(setup.net), setup.schedule, gen_sampler, device=device)
+                ws = sample_with_window(NetworkDenoiser(setup.net, cancel=cancel), setup.schedule, gen_sampler,
+                                        device=device)
                 if g == 0:
                     shared = (setup, ws, train_seconds, run_id)
             start = time.perf_counter()
             generator = seeded_generator(seed, f"recursive/{name}/{g}")
-            scores = filter_scores(name, ws, setup, lid_draws=lid_draws, generator=generator)
+            scores = filter_scores(name, ws, setup, lid_draws=lid_draws, generator=generator, cancel=cancel)
             kept = keep_lowest(scores, ws.samples, n_keep)
             labels = label_samples(ws.samples, setup.mixture)
             kept_label = labels.label[kept]

@@ -31,14 +31,16 @@ from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 
+from ..diffusion.cancel import CancelToken
 from ..diffusion.config import SamplerConfig
 from ..diffusion.training import TrainProgress, train_steps
 from ..gaussian.config import DataConfig, ExperimentConfig, MixtureSpec
+from ..gaussian.costs import Estimate, network_rows_seconds
 from ..gaussian.datasets import mixture_spec
 from ..gaussian.denoisers import NetworkDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.nets import ResidualMLP
-from ..gaussian.training import TrainingSetup
+from ..gaussian.training import TrainingSetup, training_cost
 from .result_cache import ResultCache
 
 SweepParam = Literal["n_train", "n_train_epochs", "spacing", "T", "steps", "width", "sampler"]
@@ -160,6 +162,20 @@ def sweep_points(base: ExperimentConfig, sampler: SamplerConfig, param: str, val
     return points
 
 
+def sweep_cost(points: Sequence[SweepPoint]) -> Estimate:
+    """Estimated seconds of a sweep computed from scratch (nothing cached): each point trains (a sampler
+    sweep trains once per seed, as ``run_sweep``) and samples ``sampler.n`` particles over T steps."""
+    seconds, step, trainings, previous = 0.0, 0.0, 0, None
+    for point in points:
+        if point.config.run_id() != previous:
+            training = training_cost(point.config)
+            seconds, step, trainings = seconds + training.seconds, max(step, training.step_seconds), trainings + 1
+            previous = point.config.run_id()
+        rows = point.sampler.n * point.config.schedule.T
+        seconds += network_rows_seconds(point.config.net, mixture_spec(point.config.data).dim, rows)
+    return Estimate(seconds, step, f"{trainings} trainings and {len(points)} samplings")
+
+
 # ----------------------------------------------------------------------------- events
 
 
@@ -195,22 +211,24 @@ class SweepDone:
 SweepEvent = PointStarted | PointTraining | PointDone | SweepDone
 
 
-def train_point(point: SweepPoint, total: int, device: str, report_every: int
+def train_point(point: SweepPoint, total: int, device: str, report_every: int, cancel: CancelToken | None = None
                 ) -> Generator[SweepEvent, None, TrainedModel]:
     """Train a point's model from scratch, yielding its progress; returns the trained model."""
     setup = TrainingSetup.create(point.config, device)
     progress = None
-    for progress in train_steps(setup, report_every=report_every):
+    for progress in train_steps(setup, report_every=report_every, cancel=cancel):
         yield PointTraining(point.index, total, progress)
     assert progress is not None
     return TrainedModel(setup.net, progress.elapsed, progress.loss)
 
 
-def run_point(point: SweepPoint, model: TrainedModel, device: str) -> dict[str, Any]:
+def run_point(point: SweepPoint, model: TrainedModel, device: str, cancel: CancelToken | None = None
+              ) -> dict[str, Any]:
     """Sample and label a trained point; the JSON-ready figures that get cached."""
     start = time.perf_counter()
     run = ExperimentRun.from_config(point.config)  # schedule and exact mixture, for the labels
-    outcome = sample_and_label(NetworkDenoiser(model.net.to(device)), run, point.sampler, device=device)
+    denoiser = NetworkDenoiser(model.net.to(device), cancel=cancel)
+    outcome = sample_and_label(denoiser, run, point.sampler, device=device)
     return {
         "value": point.value,
         "seed": point.seed,
@@ -235,8 +253,11 @@ def run_sweep(
     models: ModelStore | None = None,
     device: str = "cpu",
     report_every: int = 100,
+    cancel: CancelToken | None = None,
 ) -> Iterator[SweepEvent]:
-    """Yield events point by point, then ``SweepDone`` with the aggregate (see ``aggregate``)."""
+    """Yield events point by point, then ``SweepDone`` with the aggregate (see ``aggregate``).
+
+    ``cancel`` reaches every training step and every slice of sampled particles (raises ``Cancelled``)."""
     points = sweep_points(base, sampler, param, values, seeds)
     total = len(points)
     results: list[dict[str, Any]] = []
@@ -249,11 +270,11 @@ def run_sweep(
             if trained is None or trained[0] != run_id:
                 model = models.load(point.config) if models is not None else None
                 if model is None:
-                    model = yield from train_point(point, total, device, report_every)
+                    model = yield from train_point(point, total, device, report_every, cancel)
                     if models is not None:
                         models.save(point.config, model)
                 trained = (run_id, model)
-            result = run_point(point, trained[1], device)
+            result = run_point(point, trained[1], device, cancel)
             if cache is not None:
                 cache.put(point.key, result)
         else:

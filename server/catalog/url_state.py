@@ -119,7 +119,7 @@ def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, dict[st
     return leaves
 
 
-def build_spec(limits: dict[str, int] | None = None) -> dict[str, Any]:
+def build_spec(limits: dict[str, int | float] | None = None) -> dict[str, Any]:
     """The codec spec sent in the bootstrap: one entry per field, in canonical order."""
     fields: list[dict[str, Any]] = []
     for path, desc in _leaves(ExperimentConfig):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cancel import CancelToken, check
 from .config import TrainConfig
 from .schedule import NoiseSchedule
 
@@ -55,6 +56,12 @@ def sample_timesteps(config: TrainConfig, T: int, generator: torch.Generator) ->
     return t
 
 
+def warm_up() -> None:
+    """Build one optimizer now: torch's first ``Adam`` imports ``torch._dynamo`` (about 800 modules, 5–8 s on the
+    development machine), which the first training job would otherwise spend before its first cancel check."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     step: int  # optimiser steps done
@@ -84,10 +91,12 @@ class TrainSetup(Protocol):
     def net(self) -> nn.Module: ...  # ε_θ(x_t, t)
 
 
-def train_steps(setup: TrainSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
+def train_steps(setup: TrainSetup, *, report_every: int = 50,
+                cancel: CancelToken | None = None) -> Iterator[TrainProgress]:
     """Train ``setup.net`` in place; yield progress every ``report_every`` steps and at the end.
 
-    Stopping the iteration (``close()`` or just not pulling) stops training between two steps.
+    Stopping the iteration (``close()`` or just not pulling) stops training between two steps; so does
+    ``cancel``, checked before every step (raises ``Cancelled``), however rarely progress is reported.
     """
     cfg = setup.config.train
     net, data = setup.net.train(), setup.data
@@ -101,6 +110,7 @@ def train_steps(setup: TrainSetup, *, report_every: int = 50) -> Iterator[TrainP
     # The loss is summed on the device and read at reports only: a per-step .item() stalls a GPU.
     start, loss_sum, loss_count = time.perf_counter(), torch.zeros((), device=device), 0
     for step in range(cfg.steps):
+        check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, D)

@@ -9,7 +9,8 @@ import torch
 from ..diffusion.schedule import NoiseSchedule
 from ..diffusion.training import seeded_generator
 from .config import ExperimentConfig
-from .datasets import training_set
+from .costs import Estimate, duration, train_step_seconds
+from .datasets import mixture_spec, training_set
 from .mixture import GaussianMixture
 from .nets import ResidualMLP
 
@@ -32,3 +33,9 @@ class TrainingSetup:
         data, mixture = training_set(config.data, seeded_generator(config.train.seed, "data"))
         net = ResidualMLP(config.net, mixture.dim, seeded_generator(config.train.seed, "init"))
         return cls(config, schedule, mixture, data.to(device), net.to(device))
+
+
+def training_cost(config: ExperimentConfig) -> Estimate:
+    """Estimated seconds to train ``config`` on one core (``costs``): steps × one step of ``batch`` rows."""
+    step = train_step_seconds(config.net, mixture_spec(config.data).dim, config.train.batch)
+    return Estimate(config.train.steps * step, step, f"{config.train.steps:,} steps × {duration(step)}")

@@ -1,8 +1,9 @@
 """Analysis jobs for the /analysis page: sweeps and recursive training in a sibling of ``JobRunner``.
 
 The queue, slots, cancel events and fan-out are ``server.jobs.queue.SlotRunner``, as for ``JobRunner``.
-Here: one job per content id (posting the same request returns the same job), cancellation checked
-between engine events, and subscriber queues that replay the units finished so far.
+Here: one job per content id (posting the same request returns the same job), cancellation passed
+down to the engine (its job's event reaches every training step and every slice of sampled
+particles), and subscriber queues that replay the units finished so far.
 
 Caching: every sweep point's model becomes a stored run (``server.jobs.sweep_models``; the explorer opens
 it at ``/run/{run_id}``), its figures go to a ``JsonDirCache`` under ``{data_dir}/analysis/points``
@@ -43,6 +44,7 @@ from ..analysis.recursive import (
 )
 from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import ModelStore, PointDone, PointStarted, PointTraining, SweepDone, run_sweep
+from ..diffusion.cancel import Cancelled, CancelToken
 from ..diffusion.config import SamplerConfig
 from ..diffusion.training import seeded_generator
 from ..gaussian.config import ExperimentConfig
@@ -76,7 +78,7 @@ class AnalysisJob(QueuedJob):
     job_id: str
     kind: JobKind
     request: dict[str, Any]
-    work: Callable[[], Iterator[Any]]  # the engine's event generator
+    work: Callable[[CancelToken], Iterator[Any]]  # the engine's event generator, given the job's cancel event
     total: int  # points (sweep) or generation × filter (recursive)
     status: JobStatus = "queued"
     done_units: int = 0
@@ -164,13 +166,14 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
 
     def _run(self, job: AnalysisJob) -> None:
         torch.set_num_threads(self.threads)
-        events = job.work()
+        events = job.work(job.cancel)
         try:
             for event in events:
                 if job.cancel.is_set():
-                    self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
-                    return
+                    raise Cancelled
                 self._on_event(job, event)
+        except Cancelled:
+            self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
         except Exception as exc:  # one failing job must leave the slot serving the queue
             log.exception("analysis job %s failed", job.job_id)
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -249,9 +252,9 @@ def sweep_job(runner: AnalysisRunner, request: dict[str, Any], base: ExperimentC
               param: str, values: list[Any], seeds: list[int]) -> AnalysisJob:
     report_every = max(1, base.train.steps // 40)
 
-    def work() -> Iterator[Any]:
+    def work(cancel: CancelToken) -> Iterator[Any]:
         return run_sweep(base, sampler, param, values, seeds, cache=runner.points, models=runner.models,
-                         report_every=report_every)
+                         report_every=report_every, cancel=cancel)
 
     return AnalysisJob(content_id("sweep", request), "sweep", request, work, len(values) * len(seeds))
 
@@ -260,9 +263,10 @@ def recursive_job(request: dict[str, Any], config: ExperimentConfig, sampler: Sa
                   filters: list[str], oversample: float, lid_draws: int, scatter_points: int) -> AnalysisJob:
     report_every = max(1, config.train.steps // 40)
 
-    def work() -> Iterator[Any]:
+    def work(cancel: CancelToken) -> Iterator[Any]:
         return run_recursive(config, sampler, generations=generations, filters=filters, oversample=oversample,
-                             lid_draws=lid_draws, scatter_points=scatter_points, report_every=report_every)
+                             lid_draws=lid_draws, scatter_points=scatter_points, report_every=report_every,
+                             cancel=cancel)
 
     return AnalysisJob(content_id("recursive", request), "recursive", request, work, generations * len(filters))
 
@@ -274,14 +278,15 @@ def _f4(values: Any) -> dict[str, str]:
     return typed_array(np.asarray(values, dtype=np.float64), "f4")
 
 
-def mechanism_view(model: LoadedModel, t: int, *, slopes: bool, n_curve: int, n_map: int) -> dict[str, Any]:
+def mechanism_view(model: LoadedModel, t: int, *, slopes: bool, n_curve: int, n_map: int,
+                   cancel: CancelToken | None = None) -> dict[str, Any]:
     """The mechanism report at one t (curves; 2D: error map and ε fields), slopes over t if asked."""
     torch.set_num_threads(1)
     run = model.run
     denoiser = model.denoiser
     eps = network_eps(denoiser.net) if isinstance(denoiser, NetworkDenoiser) else oracle_eps(run.mixture, run.schedule)
     report = mechanism_report(eps, run.mixture, run.schedule, [t], slope_ts=None if slopes else [],
-                              n_curve=n_curve, n_map=n_map)
+                              n_curve=n_curve, n_map=n_map, cancel=cancel)
     at = report["timesteps"][0]
     curves = {k: _f4(at[k]) for k in ("denoiser_exact", "denoiser_learned", "eps_exact", "eps_learned")}
     view: dict[str, Any] = {
@@ -301,7 +306,8 @@ def mechanism_view(model: LoadedModel, t: int, *, slopes: bool, n_curve: int, n_
     return finite_or_none(view)
 
 
-def detector_view(model: LoadedModel, sampler: SamplerConfig, *, lid_draws: int, trained: bool) -> dict[str, Any]:
+def detector_view(model: LoadedModel, sampler: SamplerConfig, *, lid_draws: int, trained: bool,
+                  cancel: CancelToken | None = None) -> dict[str, Any]:
     """The detector bench on one set of samples, with the variance detector at every K in 2 … window."""
     torch.set_num_threads(1)
     run = model.run
@@ -313,7 +319,7 @@ def detector_view(model: LoadedModel, sampler: SamplerConfig, *, lid_draws: int,
     windows = list(range(2, sampler.window + 1))
     start = time.perf_counter()
     scores = compute_scores(model.denoiser, run.schedule, run.mixture, points, sampler, windows=windows,
-                            lid_draws=lid_draws)
+                            lid_draws=lid_draws, cancel=cancel)
     report = bench_report(scores)
     detectors = report["detectors"]
     by_k = {k: detectors.pop(f"variance_K{k}") for k in windows}

@@ -1,7 +1,8 @@
 """One training job, run inside a job thread: train, watch for cancellation, save the checkpoint.
 
-The engine's ``train_steps`` is pulled one step at a time so a cancel takes effect after at most
-one optimiser step; losses are averaged into a fixed number of buckets for the loss chart.
+The engine's ``train_steps`` checks the job's cancel event before every optimiser step, so a cancel
+takes effect within one step (the budget, ``server.budgets``, keeps a step well under a second);
+losses are averaged into a fixed number of buckets for the loss chart.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import Any, cast
 
 import torch
 
+from ..diffusion.cancel import Cancelled
 from ..diffusion.training import train_steps
 from ..gaussian.checkpoint import save_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.training import TrainingSetup
 
 
-class TrainingCancelled(Exception):
+class TrainingCancelled(Cancelled):
     """The job's cancel event was set between two steps."""
 
 
@@ -78,7 +80,7 @@ def train_and_save(
     setup = TrainingSetup.create(config)
     history = LossHistory(config.train.steps, history_points)
     # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
-    steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1))
+    steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1, cancel=cancel))
     try:
         for progress in steps:
             if cancel.is_set():

@@ -20,12 +20,13 @@ from typing import Any
 import torch
 from fastapi.sse import ServerSentEvent
 
+from ..diffusion.cancel import Cancelled
 from ..gaussian.config import ExperimentConfig
 from ..settings import Settings
 from ..store import RunRecord, Store
 from ..streaming.encode import EVENT_DONE, EVENT_PROGRESS, error_event, finite_or_none, sse
 from .queue import JobQueueFull, QueuedJob, SlotRunner
-from .trainer import LossHistory, StepReport, TrainingCancelled, train_and_save
+from .trainer import LossHistory, StepReport, train_and_save
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class JobRunner(SlotRunner[Job]):
                 report=lambda step, history: self._on_step(job, step, history),
                 history_points=self.settings.loss_history_points, threads=self.settings.torch_threads,
             )
-        except TrainingCancelled:
+        except Cancelled:  # raised inside a step's check or between steps
             self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
         except Exception as exc:  # any failure of one job must leave the slot serving the queue
             log.exception("training %s failed", job.run_id)

@@ -7,6 +7,7 @@ Everything here is plain torch/numpy; encoding happens here too so the event loo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from .denoisers import LoadedModel
 from .encode import finite_or_none, frame_timesteps
 from .results import ResultArrays, frame_payload
 
+CHUNK_SECONDS = 0.25  # a chunk ends after this long even short of its steps (results do not depend on it)
 NOISE_BOUND = 4.0  # x_T ~ N(0, I): ±4 holds all of 10,000 particles with probability ≈ 0.5
 
 
@@ -68,15 +70,20 @@ class SampleSession:
             **self._bounds(means, sigmas, pairs),
         }
 
-    def advance(self, max_steps: int) -> list[dict[str, Any]]:
-        """Run up to ``max_steps`` reverse steps, stopping early after a frame; returns the frame events."""
+    def advance(self, max_steps: int, max_seconds: float = CHUNK_SECONDS) -> list[dict[str, Any]]:
+        """Run up to ``max_steps`` reverse steps, stopping early after a frame or once ``max_seconds`` have passed
+        (at least one step: a wide, deep network's steps may take a second each, and a client that left is
+        only noticed between chunks); returns the frame events."""
         # Per thread: this worker thread only; asked again each chunk, as other work comes and goes. A network
         # denoiser follows it with that many pool threads of its own (NetworkDenoiser), so no OpenMP team is
         # left spinning in whichever worker thread ran the chunk.
         torch.set_num_threads(self.threads() if callable(self.threads) else self.threads)
         frames: list[dict[str, Any]] = []
         computed = 0
+        deadline = time.monotonic() + max_seconds
         while computed < max_steps and not frames and not self.finished:
+            if computed and time.monotonic() > deadline:
+                break
             step = next(self._steps)
             computed += step.x0_pred is not None
             self._keep(step)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
@@ -25,12 +25,16 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import TemplateNotFound
 from pydantic import Field, ValidationError
 
-from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW
-from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
+from ...analysis.detector_bench import bench_cost
+from ...analysis.mechanism import mechanism_cost
+from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW, generation_draws, recursive_cost
+from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_cost, sweep_points
 from ...catalog import presets as catalog
 from ...catalog.plotly_asset import plotly_url
+from ...diffusion.cancel import Cancelled
 from ...diffusion.config import SamplerConfig, TrainConfig
-from ...gaussian.config import ExperimentConfig
+from ...gaussian.config import DataConfig, ExperimentConfig
+from ...gaussian.datasets import mixture_spec
 from ...jobs.analysis import (
     EVENT_GENERATION,
     EVENT_POINT,
@@ -46,6 +50,7 @@ from ...jobs.analysis import (
 from ...settings import Settings
 from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..access import WriteAccess
+from ..budgets import check_job, check_view, step_drivers
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
 
@@ -64,6 +69,7 @@ MAX_GENERATIONS = 8
 ANALYSIS_QUEUE = 4
 RETRY_AFTER = 5
 LID_RULE = "draws of the LID score, in antithetic pairs: even"
+DISCONNECT_POLL = 0.25  # seconds between checks that a view's client is still there
 
 
 class MechanismQuery(QueryModel):
@@ -104,7 +110,8 @@ class SweepRequest(ApiModel):
 
 
 class RecursiveRequest(ApiModel):
-    config: ExperimentConfig = ExperimentConfig(train=TrainConfig(steps=1500, batch=1024))
+    # N = 2,000 per generation (the page's default): the drawn samples stay within MAX_JOB_SAMPLES.
+    config: ExperimentConfig = ExperimentConfig(data=DataConfig(n=2000), train=TrainConfig(steps=1500, batch=1024))
     sampler: JobSampler = JobSampler(window=RECURSIVE_WINDOW)  # the variance filter's K (see recursive.py)
     generations: Annotated[int, Ge(1), Le(MAX_GENERATIONS)] = 3
     filters: Annotated[list[Literal["none", "random", "variance", "lid", "oracle"]], MinLen(1),
@@ -143,13 +150,22 @@ class ComputeGate:
     """Synchronous analysis computations at once (mechanism, detector bench); beyond that, 429."""
 
     def __init__(self, limit: int):
-        self._semaphore = threading.BoundedSemaphore(limit)
+        self._limit = limit
+        self._lock = threading.Lock()
+        self.running = 0  # computations whose thread has not ended (tests watch it fall to 0 after a cancel)
 
     def admit(self) -> bool:
-        return self._semaphore.acquire(blocking=False)
+        with self._lock:
+            if self.running >= self._limit:
+                return False
+            self.running += 1
+            return True
 
     def release(self) -> None:
-        self._semaphore.release()
+        with self._lock:
+            if self.running <= 0:
+                raise RuntimeError("ComputeGate released more often than admitted")
+            self.running -= 1
 
 
 ComputeGateDep = Annotated[ComputeGate, Depends(app_state("analysis_gate"))]
@@ -163,20 +179,35 @@ def _config(run_config_json: str) -> ExperimentConfig:
     return ExperimentConfig.model_validate_json(run_config_json)
 
 
-def mechanism_query(run: DoneRunDep, query: Annotated[MechanismQuery, Query()]) -> MechanismQuery:
-    T = _config(run.config_json).schedule.T
+def mechanism_query(run: DoneRunDep, query: Annotated[MechanismQuery, Query()],
+                    settings: SettingsDep) -> MechanismQuery:
+    config = _config(run.config_json)
+    T = config.schedule.T
     if query.t > T - 1:
         raise field_error(("query", "t"), T - 1, query.t)
+    spec = mixture_spec(config.data)
+    cost = mechanism_cost(config.net if run.kind == "trained" else None, spec.dim, len(spec.means), T,
+                          slopes=query.slopes, n_curve=query.n_curve, n_map=query.n_map)
+    check_view(cost, settings, what="this mechanism view", loc=("query", "n_curve"),
+               drivers="n_curve, n_map or slopes (the run's width, depth and T are fixed)", value=query.n_curve)
     return query
 
 
-def detector_query(run: DoneRunDep, query: Annotated[DetectorQuery, Query()]) -> DetectorQuery:
-    T = _config(run.config_json).schedule.T
+def detector_query(run: DoneRunDep, query: Annotated[DetectorQuery, Query()], settings: SettingsDep) -> DetectorQuery:
+    config = _config(run.config_json)
+    T = config.schedule.T
     if query.window > T:
         raise field_error(("query", "window"), T, query.window)
     if query.sampler == "ddpm" and query.eta != 0:
         raise _value_error(("query", "eta"), "eta is only used by the ddim sampler; leave it at 0 for ddpm",
                            query.eta)
+    spec = mixture_spec(config.data)
+    trained = run.kind == "trained"
+    cost = bench_cost(config.net if trained else None, spec.dim, len(spec.means), T,
+                      SamplerConfig(n=query.n, window=query.window), lid_draws=query.lid_draws,
+                      n_train=spec.n if trained else None)
+    check_view(cost, settings, what="this detector bench", loc=("query", "n"),
+               drivers="n or lid_draws (the run's width, depth and T are fixed)", value=query.n)
     return query
 
 
@@ -219,6 +250,12 @@ def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: Analys
                                f"N = {point.value} at the base's epochs needs {steps} training steps; this server "
                                f"trains at most {settings.max_train_steps}", point.value)
         _train_steps_limit(settings, steps, ("body", "values" if body.param == "steps" else "base", "train", "steps"))
+    width_swept = body.param == "width"  # then the values set each step's cost, else the base's batch does
+    check_job(sweep_cost(points), settings, what="this sweep", loc=("body", "values"),
+              drivers="the values × seeds, base.train.steps, base.train.batch, base.net.width, base.schedule.T "
+                      "or sampler.n", value=body.values,
+              step_loc=("body", "values") if width_swept else ("body", "base", "train", "batch"),
+              step_drivers=step_drivers("base."), step_value=body.values if width_swept else body.base.train.batch)
     request = body.model_dump(mode="json")
     request["values"] = values
     return sweep_job(analysis, request, body.base, sampler, body.param, values, list(body.seeds))
@@ -229,6 +266,20 @@ def recursive_submission(body: RecursiveRequest, settings: SettingsDep) -> Analy
         raise _value_error(("body", "filters"), "give each filter once", body.filters)
     _train_steps_limit(settings, body.config.train.steps, ("body", "config", "train", "steps"))
     sampler = _sampler_config(body.sampler, ("body", "sampler"))
+    n_keep, n_draw = generation_draws(body.config, body.oversample)
+    if n_draw > MAX_JOB_SAMPLES:  # the published per-job sample cap (limits.max_job_samples)
+        raise _value_error(("body", "config", "data", "n"),
+                           f"each generation draws N·(1 + oversample) = {n_draw} samples (N = {n_keep}); this "
+                           f"server draws at most {MAX_JOB_SAMPLES} per sampling: lower config.data.n or oversample",
+                           n_keep)
+    cost = recursive_cost(body.config, generations=body.generations, filters=body.filters,
+                          oversample=body.oversample, lid_draws=body.lid_draws)
+    check_job(cost, settings, what="this recursive run", loc=("body", "generations"),
+              drivers="generations, filters, config.train.steps, config.train.batch, config.net.width, "
+                      "config.data.n or config.schedule.T", value=body.generations,
+              step_loc=("body", "config", "train", "batch"),
+              step_drivers=step_drivers("config."),
+              step_value=body.config.train.batch)
     return recursive_job(body.model_dump(mode="json"), body.config, sampler, generations=body.generations,
                          filters=list(body.filters), oversample=body.oversample, lid_draws=body.lid_draws,
                          scatter_points=body.scatter_points)
@@ -244,18 +295,37 @@ def existing_job(job_id: str, analysis: AnalysisDep) -> dict[str, Any]:
 JobDep = Annotated[dict[str, Any], Depends(existing_job)]
 
 
-async def _computed(gate: ComputeGate, analysis: AnalysisRunner, key: str, compute: Any) -> dict[str, Any]:
-    """A cached view, or computed in a worker thread under the gate (429 when it is full)."""
+async def _computed(request: Request, gate: ComputeGate, analysis: AnalysisRunner, key: str,
+                    compute: Callable[[threading.Event], dict[str, Any]]) -> dict[str, Any]:
+    """A cached view, or computed in a worker thread under the gate (429 when it is full).
+
+    The computation gets a cancel event, set when the client disconnects (polled every
+    ``DISCONNECT_POLL`` s) or the request is cancelled; the gate's place is given back when the
+    thread ends, not before, so a cancelled computation never runs beside the next one."""
     cached = await asyncio.to_thread(analysis.views.get, key)
     if cached is not None:
         return {**cached, "cached": True}
     if not gate.admit():
         raise HTTPException(429, "too many analysis computations at once; try again shortly",
                             headers={"Retry-After": str(RETRY_AFTER)})
+    cancel = threading.Event()
     try:
-        result = await asyncio.to_thread(compute)
-    finally:
+        work = asyncio.ensure_future(asyncio.to_thread(compute, cancel))
+    except BaseException:
         gate.release()
+        raise
+    work.add_done_callback(lambda _: gate.release())
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=DISCONNECT_POLL)
+            if not work.done() and await request.is_disconnected():
+                cancel.set()
+        result = work.result()
+    except Cancelled as exc:  # the client left: nobody reads this answer
+        raise HTTPException(503, "the computation was cancelled") from exc
+    except BaseException:
+        cancel.set()
+        raise
     await asyncio.to_thread(analysis.views.put, key, result)
     return {**result, "cached": False}
 
@@ -288,7 +358,8 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
         "filters": list(FILTERS),
         "limits": {"max_bench_n": MAX_BENCH_N, "max_bench_window": MAX_BENCH_WINDOW,
                    "max_sweep_points": MAX_SWEEP_POINTS, "max_generations": MAX_GENERATIONS,
-                   "max_train_steps": settings.max_train_steps, "max_job_samples": MAX_JOB_SAMPLES},
+                   "max_train_steps": settings.max_train_steps, "max_job_samples": MAX_JOB_SAMPLES,
+                   **settings.budgets()},
         "events": {**EVENT_NAMES, "point": EVENT_POINT, "generation": EVENT_GENERATION},
     }
     try:
@@ -304,31 +375,32 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
 
 @router.get("/api/analysis/runs/{run_id}/mechanism", name="analysis_mechanism",
             responses=responses(404, 409, 422, 429))
-async def mechanism(run: DoneRunDep, query: Annotated[MechanismQuery, Depends(mechanism_query)],
+async def mechanism(request: Request, run: DoneRunDep, query: Annotated[MechanismQuery, Depends(mechanism_query)],
                     cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
     """Learned vs exact denoiser and ε at timestep ``t`` (typed-array curves; 2D: |ε_θ − ε*| map and both
     ε fields), and, with ``slopes``, the slope at the inter-mode midpoints over t."""
     key = content_id("mechanism", {"run": run.run_id, **query.model_dump()})
 
-    def compute() -> dict[str, Any]:
+    def compute(cancel: threading.Event) -> dict[str, Any]:
         return mechanism_view(load_model(cache, run), query.t, slopes=query.slopes, n_curve=query.n_curve,
-                              n_map=query.n_map)
+                              n_map=query.n_map, cancel=cancel)
 
-    return {"run_id": run.run_id, "kind": run.kind, **await _computed(gate, analysis, key, compute)}
+    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
 
 
 @router.get("/api/analysis/runs/{run_id}/detectors", name="analysis_detectors",
             responses=responses(404, 409, 422, 429))
-async def detectors(run: DoneRunDep, query: Annotated[DetectorQuery, Depends(detector_query)], cache: CacheDep,
-                    gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
+async def detectors(request: Request, run: DoneRunDep, query: Annotated[DetectorQuery, Depends(detector_query)],
+                    cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
     """Every detector on the same samples: ROC, AUROC, removed at 96% kept; variance at every K ≤ window."""
     sampler = SamplerConfig(sampler=query.sampler, eta=query.eta, n=query.n, seed=query.seed, window=query.window)
     key = content_id("detectors", {"run": run.run_id, **query.model_dump()})
 
-    def compute() -> dict[str, Any]:
-        return detector_view(load_model(cache, run), sampler, lid_draws=query.lid_draws, trained=run.kind == "trained")
+    def compute(cancel: threading.Event) -> dict[str, Any]:
+        return detector_view(load_model(cache, run), sampler, lid_draws=query.lid_draws, trained=run.kind == "trained",
+                             cancel=cancel)
 
-    return {"run_id": run.run_id, "kind": run.kind, **await _computed(gate, analysis, key, compute)}
+    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
 
 
 # ---------------------------------------------------------------------------- jobs

@@ -8,8 +8,10 @@ from ...catalog import presets as catalog
 from ...catalog.views import DatasetView, PresetView
 from ...gaussian.config import ExperimentConfig
 from ...jobs.training import JobRunner, QueueFull
+from ...settings import Settings
 from ...store import RunRecord
 from ..access import WriteAccess, check_write
+from ..budgets import check_training
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
 from ..schemas import CancelledView, CreateRun, Metrics, RunEstimate, RunView, responses
 
@@ -28,6 +30,13 @@ def run_view(record: RunRecord, runner: JobRunner | None = None) -> RunView:
         metrics=None if metrics is None else Metrics.model_validate(metrics, strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,
     )
+
+
+def new_training_limits(config: ExperimentConfig, settings: Settings) -> None:
+    """422 unless the server may train ``config``: its step limit, then its work budget (``server.budgets``)."""
+    if config.train.steps > settings.max_train_steps:
+        raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+    check_training(config, settings, ("body", "config"))
 
 
 @router.get("/datasets", name="list_datasets")
@@ -64,9 +73,10 @@ def create_run(body: CreateRun, request: Request, response: Response, store: Sto
         else:
             response.status_code = status.HTTP_200_OK
         return run_view(record)
-    # The step limit bounds new training only: a finished run (a bundled paper-recipe model) is answered as is.
-    if config.train.steps > settings.max_train_steps and (known is None or known.status != "done"):
-        raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+    # The step limit and the budget bound new training only: a finished run (a bundled paper-recipe model) is
+    # answered as is.
+    if known is None or known.status != "done":
+        new_training_limits(config, settings)
     try:
         record, queued = runner.submit(run_id, config)
     except QueueFull as exc:
@@ -87,8 +97,7 @@ def estimate_run(body: CreateRun, store: StoreDep, runner: RunnerDep, settings: 
     if job is not None or (existing is not None and existing.status == "done"):  # posting it joins or answers it
         return RunEstimate(run_id=run_id, status=job.status if job else "done", steps=config.train.steps,  # type: ignore[arg-type]
                            seconds=0.0)
-    if config.train.steps > settings.max_train_steps:
-        raise field_error(("body", "config", "train", "steps"), settings.max_train_steps, config.train.steps)
+    new_training_limits(config, settings)
     return RunEstimate(run_id=run_id, status=None, steps=config.train.steps, seconds=round(runner.estimate(config), 1))
 
 
