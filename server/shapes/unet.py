@@ -172,17 +172,23 @@ class UNetDenoiser:
 
     Images go through the network ``chunk`` at a time, which bounds the activations' memory (a 64-channel map of
     64×64 floats is 1 MB per image); the time features are computed once per step for all of them.
+
+    ``stride`` > 1 samples a network trained on a T-step chain with a T / stride-step ``continuous`` schedule: step
+    t of the short chain sits at τ = (t + 1) / (T / stride), i.e. at step stride·(t + 1) − 1 of the long one, which is
+    the t the network is asked about (the strided DDIM of Song et al. 2021, with no change to the core sampler).
     """
 
-    def __init__(self, net: UNet, *, chunk: int = 64):
+    def __init__(self, net: UNet, *, chunk: int = 64, stride: int = 1):
         self.net = net.eval()
         self.dim = net.dim
         self.chunk = chunk
+        self.stride = stride
 
     @torch.inference_mode()
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         res = self.net.resolution
-        emb = self.net.time_features(torch.tensor([t], device=x_t.device))  # (1, 4·C₀), broadcast over images
+        t_net = self.stride * (t + 1) - 1
+        emb = self.net.time_features(torch.tensor([t_net], device=x_t.device))  # (1, 4·C₀), broadcast over images
         eps = torch.empty_like(x_t)
         for start in range(0, x_t.shape[0], self.chunk):
             rows = slice(start, start + self.chunk)
