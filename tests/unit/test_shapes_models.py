@@ -186,6 +186,9 @@ def test_core_reverse_process_drives_the_unet() -> None:
     with torch.no_grad():
         direct = net(x.reshape(5, 1, 32, 32), torch.tensor([998] * 5)).reshape(5, 1024)
     assert torch.allclose(eps, direct, atol=1e-5) and eps.abs().sum() > 0
+    strided = UNetDenoiser(net, stride=10).predict_eps(x, 4)  # step 4 of 100 is step 49 of the 1,000 trained
+    with torch.no_grad():
+        assert torch.allclose(strided, net(x.reshape(5, 1, 32, 32), torch.tensor([49])).reshape(5, 1024), atol=1e-5)
     assert all(s.x.shape == (5, 1024) and torch.isfinite(s.x).all() for s in steps)
     short = NoiseSchedule.create("linear", 12, 1e-4, 0.02)
     result = run_sampler(denoiser, short, SamplerConfig(n=5, seed=1, window=4))
