@@ -30,8 +30,10 @@ LABELS = ("valid", "duplicate", "malformed", "empty")  # image labels; index = l
 VALID, DUPLICATE, MALFORMED, EMPTY = range(len(LABELS))
 
 SIZE_FLOOR_64 = 8  # px at 64×64: smaller specks are noise, not shapes
-# Largest accepted deviation from a stamp, per feature. Clipped stamps (one column cut off by the panel edge) stay
-# well inside; softer generated shapes (rounded corners, a pixel more or less per edge) too.
+# Largest accepted deviation from a stamp, per feature, at 64 px. Clipped stamps (one column cut off by the panel
+# edge) stay well inside; softer generated shapes (rounded corners, a pixel more or less per edge) too. One pixel
+# moves the shape features of a half-size shape twice as much, so at 32 px the last three are doubled (a 4×4 square
+# with one extra pixel has fill 0.85 and aspect 1.25).
 AREA_TOL = 0.35  # relative pixel count
 FILL_TOL = 0.15  # pixels / bounding-box area
 ASPECT_TOL = 0.35  # relative height / width
@@ -98,7 +100,7 @@ def _components(on: torch.Tensor, geo: Geometry) -> Components:
     area, box = torch.from_numpy(stats[:, 2]), torch.from_numpy(stats[:, 3:7])
     centroid_y = torch.from_numpy(stats[:, 7]).double() / area
     return Components(image=stats[:, 0].copy(), column=stats[:, 1].copy(),
-                      kind=_classify(area, box, centroid_y, geo.stamps), area=stats[:, 2].copy(),
+                      kind=_classify(area, box, centroid_y, geo.stamps, 64 / geo.resolution), area=stats[:, 2].copy(),
                       box=stats[:, 3:7].copy())
 
 
@@ -160,15 +162,18 @@ def stamp_features(stamp: Stamp) -> np.ndarray:
     return np.array([ys.size, ys.size / (h * w), h / w, ys.mean() / max(h - 1, 1)])
 
 
-def _classify(area: torch.Tensor, box: torch.Tensor, centroid_y: torch.Tensor, stamps: tuple[Stamp, ...]) -> np.ndarray:
-    """(M,) kind per component: the nearest stamp whose every feature is within tolerance, else malformed."""
+def _classify(
+    area: torch.Tensor, box: torch.Tensor, centroid_y: torch.Tensor, stamps: tuple[Stamp, ...], scale: float
+) -> np.ndarray:
+    """(M,) kind per component: the nearest stamp whose every feature is within tolerance (shape tolerances times
+    ``scale``), else malformed."""
     feats = _features(area, box, centroid_y)  # (M, 4)
     refs = np.stack([stamp_features(s) for s in stamps])  # (3, 4)
     dev = np.stack([
         np.abs(feats[:, None, 0] / refs[None, :, 0] - 1) / AREA_TOL,
-        np.abs(feats[:, None, 1] - refs[None, :, 1]) / FILL_TOL,
-        np.abs(feats[:, None, 2] / refs[None, :, 2] - 1) / ASPECT_TOL,
-        np.abs(feats[:, None, 3] - refs[None, :, 3]) / CENTROID_TOL,
+        np.abs(feats[:, None, 1] - refs[None, :, 1]) / (FILL_TOL * scale),
+        np.abs(feats[:, None, 2] / refs[None, :, 2] - 1) / (ASPECT_TOL * scale),
+        np.abs(feats[:, None, 3] - refs[None, :, 3]) / (CENTROID_TOL * scale),
     ], axis=2)  # (M, 3, 4) deviations in units of their tolerance
     within: np.ndarray = np.all(dev <= 1, axis=2)  # (M, 3)
     score = np.where(within, dev.sum(axis=2), np.inf)
