@@ -19,7 +19,7 @@ import torch
 
 from server.diffusion.config import SamplerConfig
 from server.diffusion.detectors import auroc, trajectory_variance
-from server.diffusion.nets import parameter_count
+from server.gaussian.nets import parameter_count
 from server.diffusion.sampling import run_sampler
 from server.diffusion.schedule import NoiseSchedule
 from server.shapes.checkpoint import save_unet_checkpoint

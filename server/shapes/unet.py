@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from server.diffusion.nets import sinusoidal_embedding
+from server.gaussian.nets import sinusoidal_embedding
 
 from .config import UNetConfig
 

@@ -12,14 +12,16 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from server.diffusion.checkpoint import CheckpointError, write_safetensors
+from safetensors.torch import save_file
+
+from server.diffusion.checkpoint import FORMAT, CheckpointError
 from server.diffusion.config import SamplerConfig
 from server.diffusion.detectors import trajectory_variance
-from server.diffusion.nets import parameter_count
+from server.gaussian.nets import parameter_count
 from server.diffusion.sampling import reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
 from server.diffusion.training import learning_rate
-from server.shapes.checkpoint import FORMAT, load_unet_checkpoint, save_unet_checkpoint
+from server.shapes.checkpoint import FAMILY, load_unet_checkpoint, save_unet_checkpoint
 from server.shapes.config import ShapesConfig, ShapesDataConfig, UNetConfig
 from server.shapes.counting import DUPLICATE, VALID, count_shapes
 from server.shapes.oracle import ImageOracle
@@ -152,21 +154,17 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
         assert loaded.metadata["note"] == "test" and loaded.net.state_dict()["stem.weight"].dtype == torch.float32
         with torch.no_grad():
             assert torch.allclose(loaded.net(x, t), setup.net(x, t), atol=atol, rtol=0)
-    wrong = tmp_path / "wrong.safetensors"
-    write_safetensors(wrong, {"stem.weight": torch.zeros(1)}, {"format": FORMAT, "config": config.canonical_json()})
+    wrong = str(tmp_path / "wrong.safetensors")
+    ours = {"format": FORMAT, "family": FAMILY}
+    save_file({"stem.weight": torch.zeros(1)}, wrong, {**ours, "config": config.canonical_json()})
     with pytest.raises(CheckpointError, match="do not match"):
-        load_unet_checkpoint(wrong)
-    write_safetensors(wrong, {"w": torch.zeros(1)}, {"format": FORMAT, "config": '{"data": {"resolution": 48}}'})
+        load_unet_checkpoint(Path(wrong))
+    save_file({"w": torch.zeros(1)}, wrong, {**ours, "config": '{"data": {"resolution": 48}}'})
     with pytest.raises(CheckpointError, match="resolution"):
-        load_unet_checkpoint(wrong)
-    with pytest.raises(CheckpointError, match="format"):
-        load_unet_checkpoint(_gaussian_like(tmp_path))
-
-
-def _gaussian_like(tmp_path: Path) -> Path:
-    path = tmp_path / "other.safetensors"
-    write_safetensors(path, {"w": torch.zeros(1)}, {"format": "mode-interpolation-lab/checkpoint/1"})
-    return path
+        load_unet_checkpoint(Path(wrong))
+    save_file({"w": torch.zeros(1)}, wrong, {"format": FORMAT, "config": "{}"})  # a Gaussian model's file
+    with pytest.raises(CheckpointError, match="not a Simple Shapes checkpoint"):
+        load_unet_checkpoint(Path(wrong))
 
 
 def test_core_reverse_process_drives_the_unet() -> None:
