@@ -19,9 +19,9 @@ import torch
 
 from server.diffusion.config import SamplerConfig
 from server.diffusion.detectors import auroc, trajectory_variance
+from server.diffusion.layers import parameter_count
 from server.diffusion.sampling import run_sampler
 from server.diffusion.schedule import NoiseSchedule
-from server.gaussian.nets import parameter_count
 from server.shapes.checkpoint import save_unet_checkpoint
 from server.shapes.config import ShapesConfig
 from server.shapes.counting import DUPLICATE, LABELS, count_shapes

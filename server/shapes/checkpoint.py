@@ -16,7 +16,7 @@ import torch
 from pydantic import ValidationError
 
 from server.diffusion.checkpoint import CheckpointError, load_weights, read_weights, save_weights
-from server.gaussian.datasets import describe_validation_error
+from server.diffusion.config import describe_validation_error
 
 from .config import ShapesConfig
 from .unet import UNet

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from server.gaussian.nets import sinusoidal_embedding
+from server.diffusion.layers import sinusoidal_embedding
 
 from .config import UNetConfig
 

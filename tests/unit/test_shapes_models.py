@@ -16,10 +16,10 @@ from safetensors.torch import save_file
 from server.diffusion.checkpoint import FORMAT, CheckpointError
 from server.diffusion.config import SamplerConfig
 from server.diffusion.detectors import trajectory_variance
+from server.diffusion.layers import parameter_count
 from server.diffusion.sampling import reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
 from server.diffusion.training import learning_rate
-from server.gaussian.nets import parameter_count
 from server.shapes.checkpoint import FAMILY, load_unet_checkpoint, save_unet_checkpoint
 from server.shapes.config import ShapesConfig, ShapesDataConfig, UNetConfig
 from server.shapes.counting import DUPLICATE, VALID, count_shapes
