@@ -29,6 +29,7 @@ from .schemas import SampleQuery
 from .settings import Settings
 from .sharing import Computation, ComputationRegistry
 from .store import RunRecord, Store, is_run_id
+from .stored_config import UnusableConfig, run_config
 
 
 def app_state(name: str) -> Callable[[Request], Any]:
@@ -67,10 +68,15 @@ def load_model(cache: DenoiserCache, run: RunRecord) -> LoadedModel:
 
 
 def existing_run(run_id: str, store: StoreDep) -> RunRecord:
-    """404 for anything that is not a known run id (never 422: malformed ids are just unknown ids)."""
+    """404 for anything that is not a known run id (never 422: malformed ids are just unknown ids); 409 for a
+    run whose stored config this version rejects."""
     record = store.get(run_id) if is_run_id(run_id) else None
     if record is None:
         raise HTTPException(404, f"no run {run_id[:40]!r}")
+    try:
+        run_config(record)  # an older version's record may hold values today's rules reject (NaN means)
+    except UnusableConfig as exc:
+        raise HTTPException(409, str(exc)) from exc
     return record
 
 
@@ -128,20 +134,19 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
         stored = await stored_computation(key, store, registry, forget_damaged=True)
         if stored is not None:
             return stored
-        if not gate.admit():
+        place = gate.admit()
+        if place is None:
             raise HTTPException(429, "too many sample streams at once; try again shortly",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-        try:
+        with place:  # given back on any error or cancel here; ``start`` hands it to the computation's task
             model = await asyncio.to_thread(load_model, cache, run)
-        except BaseException:
-            gate.release()
-            raise
-        def threads() -> int:  # more threads only while this computation is the machine's only work
-            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
-            return settings.solo_sample_threads if alone else settings.torch_threads
 
-        session = SampleSession(run.run_id, run.kind, model, request, threads=threads)
-        return registry.start(session)
+            def threads() -> int:  # more threads only while this computation is the machine's only work
+                alone = gate.open_streams <= 1 and runner.counts()[1] == 0
+                return settings.solo_sample_threads if alone else settings.torch_threads
+
+            session = SampleSession(run.run_id, run.kind, model, request, threads=threads)
+            return registry.start(session, place)
 
     await asyncio.to_thread(store.touch, run.run_id)
     computation = await registry.obtain(key, create)

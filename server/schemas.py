@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict
 
-from .diffusion.config import ExperimentConfig, MixtureSpec, SamplerKind
+from .diffusion.config import ExperimentConfig, MixtureSpec, SamplerKind, StrictModel
 from .settings import MAX_FRAMES, MAX_SAMPLE_N
 from .store import RunKind, RunStatus
 
@@ -19,7 +19,7 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class CreateRun(ApiModel):
+class CreateRun(StrictModel):
     kind: RunKind = "trained"
     config: ExperimentConfig = ExperimentConfig()  # partial is fine: every field has a default
 
@@ -103,11 +103,16 @@ class ValidationErrorBody(ApiModel):
     message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
 
 
-class SampleQuery(BaseModel):
-    """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
-    and the server's settings may lower them (checked in ``deps.sample_request``)."""
+class QueryModel(StrictModel):
+    """A query string: lax types (its values arrive as text), otherwise the config models' rules (finite
+    numbers, -0 read as 0, no unknown keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=False)
+
+
+class SampleQuery(QueryModel):
+    """Query string of the sample stream. Bounds are the API caps, and the server's settings may lower
+    them (checked in ``deps.sample_request``)."""
 
     n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0

@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi.sse import ServerSentEvent
 
-from .admission import SamplingGate
+from .admission import Place, SamplingGate
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
 from .results import ResultArrays, result_params, save_result
 from .sample_session import SampleSession
@@ -176,14 +176,15 @@ class ComputationRegistry:
 
     # ------------------------------------------------------------------ starting and watching
 
-    def start(self, session: SampleSession) -> Computation:
-        """Start computing ``session`` (its gate place already taken; given back when the work ends)."""
+    def start(self, session: SampleSession, place: Place) -> Computation:
+        """Start computing ``session`` in a task that owns its gate ``place`` (given back when the task is done)."""
         params = result_params(session.request.sampler, session.request.frames)
         computation = Computation(session.result_id, session.run_id, session.kind, params)
         computation.events.append(encoded(EVENT_META, session.meta()))
+        computation.task = asyncio.create_task(self._produce(computation, session), name=f"sample-{session.result_id}")
+        place.hand_to(computation.task)
         self._live[session.result_id] = computation
         self.started += 1
-        computation.task = asyncio.create_task(self._produce(computation, session), name=f"sample-{session.result_id}")
         return computation
 
     @contextmanager
@@ -242,7 +243,6 @@ class ComputationRegistry:
             await computation.append(encoded(EVENT_ERROR, {"message": message}), finished=True, failed=True)
         finally:
             self._unlist(computation)
-            gate.release()
 
     def _persist(self, arrays: ResultArrays, computation: Computation) -> None:
         """Write the npz and its row; a full disk costs the permalink, never the stream."""

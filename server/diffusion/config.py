@@ -30,8 +30,25 @@ MAX_MODES = 64
 MAX_TRAIN_POINTS = 200_000
 
 
+def _plus_zero(value: Any) -> Any:
+    """-0.0 becomes 0.0 (in tuples too), so that equal numbers give equal ids; ``x + 0.0`` is x for any other x."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, tuple):
+        return tuple(_plus_zero(v) for v in value)
+    return value
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    """Strict types, no unknown keys, frozen. Every number is finite: NaN, ±Infinity and JSON numbers too
+    large for a float (1e400) are errors naming the field, in API bodies, queries and mixture files alike."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_negative_zero(cls, value: Any) -> Any:
+        return _plus_zero(value)
 
 
 def _lists_to_tuples(value: Any) -> Any:

@@ -39,13 +39,14 @@ from ..analysis_jobs import (
     sweep_job,
 )
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
-from ..diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
+from ..diffusion.config import ExperimentConfig, SamplerConfig, StrictModel, TrainConfig
 from ..diffusion.recursive import FILTERS, RECURSIVE_WINDOW
 from ..diffusion.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
 from ..encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..plotly_asset import plotly_url
-from ..schemas import responses
+from ..schemas import QueryModel, responses
 from ..settings import Settings
+from ..stored_config import usable_runs
 
 router = APIRouter(tags=["analysis"])
 
@@ -67,18 +68,14 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class MechanismQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MechanismQuery(QueryModel):
     t: Annotated[int, Ge(0), Le(3999)] = 0  # and at most T − 1 of the run (checked per run)
     slopes: bool = True  # include the slope-over-t curve (independent of t; the page asks once)
     n_curve: Annotated[int, Ge(11), Le(MAX_CURVE_POINTS)] = 201
     n_map: Annotated[int, Ge(5), Le(MAX_MAP)] = 41
 
 
-class DetectorQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class DetectorQuery(QueryModel):
     n: Annotated[int, Ge(20), Le(MAX_BENCH_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
     window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 20  # the largest K; every K in 2 … window is scored
@@ -87,7 +84,7 @@ class DetectorQuery(BaseModel):
     lid_draws: Annotated[int, Ge(2), Le(32)] = 8
 
 
-class JobSampler(ApiModel):
+class JobSampler(StrictModel):
     sampler: Literal["ddpm", "ddim"] = "ddpm"
     eta: Annotated[float, Ge(0), Le(1)] = 0.0
     n: Annotated[int, Ge(20), Le(MAX_JOB_SAMPLES)] = 2000
@@ -95,7 +92,7 @@ class JobSampler(ApiModel):
     window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 10
 
 
-class SweepRequest(ApiModel):
+class SweepRequest(StrictModel):
     base: ExperimentConfig = ExperimentConfig()
     sampler: JobSampler = JobSampler()
     param: SweepParam
@@ -103,7 +100,7 @@ class SweepRequest(ApiModel):
     seeds: Annotated[list[Annotated[int, Ge(0), Le(2**31 - 1)]], MinLen(1), MaxLen(MAX_SWEEP_SEEDS)] = [0]
 
 
-class RecursiveRequest(ApiModel):
+class RecursiveRequest(StrictModel):
     config: ExperimentConfig = ExperimentConfig(train=TrainConfig(steps=1500, batch=1024))
     sampler: JobSampler = JobSampler(window=RECURSIVE_WINDOW)  # the variance filter's K (see recursive.py)
     generations: Annotated[int, Ge(1), Le(MAX_GENERATIONS)] = 3
@@ -271,10 +268,9 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
     settings: Settings = request.app.state.settings
     bundled_ids = {m.run_id: m.name for m in request.app.state.bundled}
     runs = []
-    for record in store.recent(50):
+    for record, config in usable_runs(store.recent(50)):
         if record.status != "done":
             continue
-        config = _config(record.config_json)
         name = bundled_ids.get(record.run_id)
         label = f"{config.data.dataset} · {record.kind}" + (f" · {name}" if name else
                                                             f" · {config.train.steps} steps" if record.kind == "trained"

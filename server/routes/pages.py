@@ -19,6 +19,7 @@ from ..plotly_asset import plotly_asset, plotly_url
 from ..schemas import Health
 from ..settings import Settings
 from ..store import is_run_id
+from ..stored_config import UnusableConfig, run_config
 from .results import result_view
 
 router = APIRouter()
@@ -79,7 +80,10 @@ async def open_run(run_id: str, store: StoreDep) -> Response:
     record = await asyncio.to_thread(store.get, run_id) if is_run_id(run_id) else None
     if record is None:
         return _short_page(f"no run {run_id[:40]!r}", 404)
-    config = ExperimentConfig.model_validate_json(record.config_json)
+    try:
+        config = run_config(record)
+    except UnusableConfig as exc:
+        return _short_page(str(exc), 409)
     return RedirectResponse(f"/#{url_state.encode(config, SamplerConfig(), {'kind': record.kind})}", status_code=303)
 
 

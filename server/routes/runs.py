@@ -10,19 +10,21 @@ from ..diffusion.config import ExperimentConfig
 from ..jobs import JobRunner, QueueFull
 from ..schemas import CancelledView, CreateRun, DatasetView, Metrics, PresetView, RunView, responses
 from ..store import RunRecord
+from ..stored_config import run_config, usable_runs
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
-def run_view(record: RunRecord, runner: JobRunner | None = None) -> RunView:
-    """The stored run, with live status and partial metrics while its job is active."""
+def run_view(record: RunRecord, runner: JobRunner | None = None, config: ExperimentConfig | None = None) -> RunView:
+    """The stored run, with live status and partial metrics while its job is active (``config``: the
+    record's, already read)."""
     state, metrics = record.status, record.metrics
     live = runner.snapshot(record.run_id) if runner is not None and record.active else None
     if live is not None:
         state, metrics = live["status"], live["metrics"]
     return RunView(
         run_id=record.run_id, kind=record.kind, status=state,
-        config=ExperimentConfig.model_validate_json(record.config_json),
+        config=config or run_config(record),
         metrics=None if metrics is None else Metrics.model_validate(metrics, strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,
     )
@@ -72,8 +74,8 @@ def create_run(body: CreateRun, response: Response, store: StoreDep, runner: Run
 
 @router.get("/runs", name="list_runs")
 def list_runs(store: StoreDep, runner: RunnerDep) -> list[RunView]:
-    """The 50 most recent runs, newest first."""
-    return [run_view(record, runner) for record in store.recent(50)]
+    """The 50 most recent runs, newest first (runs stored with a config this version rejects are left out)."""
+    return [run_view(record, runner, config) for record, config in usable_runs(store.recent(50))]
 
 
 @router.get("/runs/{run_id}", name="get_run", responses=responses(404, 422))
