@@ -28,7 +28,7 @@ class Metrics(ApiModel):
     steps: int
     train_seconds: float
     final_loss: float | None
-    loss_history: list[tuple[int, float]]  # [step, mean loss over the bucket ending at step]
+    loss_history: list[tuple[int, float | None]]  # [step, mean loss over the bucket ending at step; null: NaN]
 
 
 class RunView(ApiModel):

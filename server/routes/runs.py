@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from .. import catalog
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
 from ..diffusion.config import ExperimentConfig
+from ..encode import finite_or_none
 from ..jobs import JobRunner, QueueFull
 from ..schemas import CancelledView, CreateRun, DatasetView, Metrics, PresetView, RunView, responses
 from ..store import RunRecord
@@ -25,7 +26,8 @@ def run_view(record: RunRecord, runner: JobRunner | None = None, config: Experim
     return RunView(
         run_id=record.run_id, kind=record.kind, status=state,
         config=config or run_config(record),
-        metrics=None if metrics is None else Metrics.model_validate(metrics, strict=False),
+        # finite_or_none: a diverged training (or an older version's record) may hold NaN losses.
+        metrics=None if metrics is None else Metrics.model_validate(finite_or_none(metrics), strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,
     )
 

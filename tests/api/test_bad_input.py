@@ -215,3 +215,13 @@ def test_405_names_every_method_of_the_path(client: TestClient) -> None:
         response = client.put(url)
         assert response.status_code == 405, url
         assert set(response.headers["allow"].split(", ")) == methods, url
+
+
+def test_a_diverged_training_does_not_break_the_run_list(client: TestClient, app: FastAPI) -> None:
+    """A loss that went NaN is stored as null (jobs.py: finite_or_none); the run lists and reads as usual."""
+    config = ExperimentConfig.model_validate(TINY_CONFIG)
+    metrics = {"steps": 200, "train_seconds": 1.0, "final_loss": None, "loss_history": [[100, 0.4], [200, None]]}
+    app.state.store.put(config.run_id(), "trained", config.canonical_json(), "done", metrics=metrics)
+    listed = client.get("/api/runs")
+    assert listed.status_code == 200 and config.run_id() in [r["run_id"] for r in listed.json()]
+    assert client.get(f"/api/runs/{config.run_id()}").json()["metrics"]["loss_history"] == [[100, 0.4], [200, None]]
