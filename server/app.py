@@ -30,8 +30,11 @@ from .body_limit import BodyLimit
 from .denoisers import DenoiserCache
 from .diffusion import fused
 from .jobs import JobRunner
+from .openapi import openapi
 from .plotly_asset import plotly_asset
-from .routes import analysis, pages, results, runs, streams
+from .reindex import reindex
+from .routes import analysis, api_docs, pages, results, runs, streams
+from .security import SecurityHeaders
 from .settings import Settings
 from .sharing import ComputationRegistry
 from .store import Store
@@ -95,14 +98,23 @@ def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.Bu
     return models, run_id
 
 
+def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str]:
+    """The store with every readable artifact indexed (a lost or damaged index is rebuilt from the files,
+    see ``server.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
+    which runs are bundled until they are registered again, and must not evict them before."""
+    store = Store.open(settings.data_dir, settings.db_path)
+    reindex(store)
+    models, default_run = _prepare_defaults(store, settings)
+    store.set_cap(settings.max_store_bytes)
+    return store, models, default_run
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path,
-                                        max_bytes=settings.max_store_bytes)
-        app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
+        store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
@@ -126,23 +138,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(runner.stop)
             store.close()
 
+    # /docs is served from the installed Swagger UI (routes/api_docs.py), not FastAPI's CDN page; no /redoc.
     app = FastAPI(title="Mode Interpolation Lab", version="0.1.0", lifespan=lifespan,
-                  generate_unique_id_function=_operation_id,
+                  generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None,
                   description="Train or load small diffusion models on Gaussian mixtures and stream their "
                               "reverse process. Protocol: docs/protocol.md.")
     app.state.settings = settings
+    app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(methods.HeadAsGet, routes=app.router.routes)  # the list routes are added to below
+    app.add_middleware(BodyLimit, limit_kb=settings.max_body_kb)  # before anything reads a body
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, a 413 included
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, pages.router, runs.router, streams.router, results.router, analysis.router):
+    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
-    app.add_middleware(methods.HeadAsGet, routes=app.router.routes)
-    app.add_middleware(BodyLimit, limit_kb=settings.max_body_kb)  # added last: runs before anything reads a body
     return app
 
 

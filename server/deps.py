@@ -28,7 +28,7 @@ from .sample_session import SampleRequest, SampleSession
 from .schemas import SampleQuery
 from .settings import Settings
 from .sharing import Computation, ComputationRegistry
-from .store import RunRecord, Store, is_run_id
+from .store import ResultRecord, RunRecord, Store, is_run_id
 from .stored_config import UnusableConfig, run_config
 
 
@@ -148,10 +148,12 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
             session = SampleSession(run.run_id, run.kind, model, request, threads=threads)
             return registry.start(session, place)
 
-    await asyncio.to_thread(store.touch, run.run_id)
-    computation = await registry.obtain(key, create)
-    with registry.watching(computation):  # no await between obtaining and counting the viewer
-        yield computation
+    # The run (and the result it makes) stay stored while this stream runs, however small the store's cap.
+    with store.hold(run.run_id, key):
+        await asyncio.to_thread(store.touch, run.run_id)
+        computation = await registry.obtain(key, create)
+        with registry.watching(computation):  # no await between obtaining and counting the viewer
+            yield computation
 
 
 SampleFeedDep = Annotated[Computation, Depends(sample_feed)]
@@ -188,8 +190,7 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
     async def load() -> Computation:
         record = await asyncio.to_thread(store.get_result, result_id)
         if record is not None and record.evicted_at is not None:
-            raise HTTPException(410, f"result {result_id} is no longer stored (evicted {record.evicted_at} to "
-                                     "save space); open its run and sample again")
+            raise HTTPException(410, await asyncio.to_thread(evicted_message, store, record))
         try:
             computation = await stored_computation(result_id, store, registry, forget_damaged=False)
         except ResultDamaged as exc:
@@ -198,16 +199,33 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
             raise HTTPException(404, f"no result {result_id}")
         return computation
 
-    computation = registry.find(result_id) or await registry.obtain(result_id, load)
-    await asyncio.to_thread(store.touch_result, result_id)
+    with store.hold(result_id):  # not evicted between reading its row and reading its file
+        computation = registry.find(result_id) or await registry.obtain(result_id, load)
+        await asyncio.to_thread(store.touch_result, result_id)
     return computation
+
+
+def evicted_message(store: Store, record: ResultRecord) -> str:
+    """Why an evicted result is gone and what to do now; never points to a run that is gone too."""
+    params = json.loads(record.params_json)
+    settings = ", ".join(f"{k}={params[k]}" for k in ("sampler", "eta", "n", "seed", "window", "frames")
+                         if k in params)
+    gone = (f"result {record.result_id} is no longer stored (evicted {record.evicted_at} to keep the store "
+            "under its size cap)")
+    again = f"sample it again with the same settings ({settings}) for the same numbers"
+    if store.get(record.run_id) is not None:
+        return f"{gone}; open its run at /run/{record.run_id} and {again}"
+    if store.evicted_run(record.run_id) is not None:
+        return (f"{gone}, and so was the model that made it; /run/{record.run_id} opens its config in the lab: "
+                f"train it again (same config, same model), then {again}")
+    return f"{gone}, and so was the model that made it; train a model on the same config, then {again}"
 
 
 ResultDep = Annotated[Computation, Depends(existing_result)]
 
 
-async def result_viewer(computation: ResultDep, registry: RegistryDep) -> AsyncIterator[Computation]:
-    with registry.watching(computation):
+async def result_viewer(computation: ResultDep, registry: RegistryDep, store: StoreDep) -> AsyncIterator[Computation]:
+    with store.hold(computation.result_id, computation.run_id), registry.watching(computation):
         yield computation
 
 

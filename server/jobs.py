@@ -33,6 +33,13 @@ SUBSCRIBER_QUEUE_SIZE = 8
 SECONDS_PER_SAMPLE_STEP = 1.2e-5  # ETA prior (1 thread, width 128): ~25 ms per step at batch 2048
 
 
+def work_of(config: ExperimentConfig) -> float:
+    """Sample-steps weighted by the net's size (its matmuls: blocks × width², 1 for the default net):
+    the unit of the ETA model, so a measured rate carries over to a wider net."""
+    net = config.net
+    return config.train.steps * config.train.batch * max(1.0, net.blocks * net.width ** 2 / (3 * 128 ** 2))
+
+
 class QueueFull(JobQueueFull):
     queue_name = "training"
 
@@ -56,9 +63,8 @@ class Job(QueuedJob):
         return self.config.train.steps
 
     @property
-    def work(self) -> int:
-        """Sample-steps, the unit of the ETA model."""
-        return self.config.train.steps * self.config.train.batch
+    def work(self) -> float:
+        return work_of(self.config)
 
 
 class JobRunner(SlotRunner[Job]):
@@ -174,6 +180,11 @@ class JobRunner(SlotRunner[Job]):
             "step": job.step, "steps": job.steps, "loss": job.loss, "elapsed": round(job.elapsed, 3),
             "eta": round(self._eta(job), 2), "status": job.status, "queue_position": position,
         }))
+
+    def estimate(self, config: ExperimentConfig) -> float:
+        """Seconds a new job of ``config`` would train on a free slot (the measured rate, else the prior)."""
+        with self._lock:
+            return work_of(config) * self._rate()
 
     def _rate(self) -> float:
         return statistics.median(self._rates) if self._rates else SECONDS_PER_SAMPLE_STEP

@@ -1,20 +1,28 @@
 """Classroom lessons: short ordered sequences of page states with a few sentences each (``?lesson=ID``).
 
-A step names a preset (so it opens on a bundled model or the exact denoiser: no training wait) plus
-sampler settings and flags; ``lessons_for_page`` turns it into the page's URL hash with the same codec
-as the address bar (server/url_state.py), so a lesson step is exactly a shareable link.
+A step names a model (a preset id or a bundled model's file name, so it opens on a bundled model or
+the exact denoiser: no training wait) plus sampler settings and flags; ``lessons_for_page`` turns it
+into the page's URL hash with the same codec as the address bar (server/url_state.py), so a lesson step
+is exactly a shareable link. Names are resolved to a config, and readiness is looked up by config: a
+bundled model whose config equals a preset's is merged into that preset, and its steps must survive
+that. A step whose model cannot be found is kept and says so (``problem``): never dropped in silence.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import Any
 
-from .diffusion.config import SamplerConfig
+from .bundled import BundledModel
+from .diffusion.config import ExperimentConfig, SamplerConfig
 from .schemas import PresetView
 from .url_state import encode
 
-# Each step: preset id, optional sampler settings, "predict" (hide the between-mode highlighting until
-# the teacher reveals it), "select" (which particle to open with: "between" or "support"), text.
+log = logging.getLogger(__name__)
+
+# Each step: preset id or bundled model name, optional sampler settings, "predict" (hide the between-mode
+# highlighting until the teacher reveals it), "select" (which particle to open with: "between" or "support"), text.
 LESSONS: list[dict[str, Any]] = [
     {
         "id": "1d",
@@ -84,21 +92,45 @@ LESSONS: list[dict[str, Any]] = [
 ]
 
 
-def lessons_for_page(presets: list[PresetView]) -> list[dict[str, Any]]:
-    """The lessons with each step's page hash (config of its preset, sampler, kind, step number)."""
-    by_id = {p.id: p for p in presets}
+def _resolve(name: str, presets: Sequence[PresetView],
+             bundled: Sequence[BundledModel]) -> tuple[ExperimentConfig, str, bool] | None:
+    """(config, kind, ready) of the model a step names: a bundled model by its file name, else a preset."""
+    model = next((m for m in bundled if m.name == name), None)
+    if model is not None:
+        config, kind = model.config, "trained"
+    else:
+        preset = next((p for p in presets if p.id == name), None)
+        if preset is None:
+            return None
+        config, kind = preset.config, preset.kind
+    # Ready by config: whichever preset carries it (a merged bundled model keeps the preset's id).
+    ready = kind == "oracle" or model is not None or any(
+        p.ready and p.kind == "trained" and p.config == config for p in presets)
+    return config, kind, ready
+
+
+def lessons_for_page(presets: Sequence[PresetView],
+                     bundled: Sequence[BundledModel] = ()) -> list[dict[str, Any]]:
+    """The lessons with each step's page hash (config of its model, sampler, kind, step number).
+
+    A step whose model is missing (a bundled file absent from this server's models folder) keeps its
+    place with ``hash`` None and a ``problem`` the page shows, so a lesson never loses a step unseen."""
     out = []
     for lesson in LESSONS:
         steps = []
         for i, step in enumerate(lesson["steps"]):
-            preset = by_id.get(step["preset"])
-            if preset is None:
-                continue
-            config = preset.config
-            sampler = SamplerConfig.model_validate(step.get("sampler", {}))
-            view = {"kind": preset.kind, "step": i + 1}
-            steps.append({"title": step["title"], "text": step["text"], "hash": encode(config, sampler, view),
-                          "predict": bool(step.get("predict")), "select": step.get("select"),
-                          "ready": preset.ready or preset.kind == "oracle"})
+            item: dict[str, Any] = {"title": step["title"], "text": step["text"], "predict": bool(step.get("predict")),
+                                    "select": step.get("select"), "hash": None, "ready": False, "problem": None}
+            resolved = _resolve(step["preset"], presets, bundled)
+            if resolved is None:
+                item["problem"] = (f"This step needs the model “{step['preset']}”, which this server does not "
+                                   "have (no such preset, and no bundled file of that name in its models folder).")
+                log.warning("lesson %s step %d: no preset or bundled model named %r",
+                            lesson["id"], i + 1, step["preset"])
+            else:
+                config, kind, ready = resolved
+                sampler = SamplerConfig.model_validate(step.get("sampler", {}))
+                item.update(hash=encode(config, sampler, {"kind": kind, "step": i + 1}), ready=ready)
+            steps.append(item)
         out.append({"id": lesson["id"], "title": lesson["title"], "hide": lesson.get("hide", []), "steps": steps})
     return out

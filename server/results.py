@@ -6,7 +6,9 @@ a permalink names *numbers*, not settings: replaying it sends the stored arrays,
 
 The live stream and every replay build their events from the same ``ResultArrays`` through the
 same functions, so a replay is byte-identical to the stream it records. The npz holds plain numeric
-arrays plus two JSON strings (as numpy unicode scalars); it is read with ``allow_pickle=False``.
+arrays plus two JSON strings (as numpy unicode scalars); it is read with ``allow_pickle=False``. The
+stored file also names its run's kind and config (``run_json``), so a lost index can be rebuilt from
+the files alone (``server.reindex``).
 """
 
 from __future__ import annotations
@@ -118,24 +120,46 @@ class ResultArrays:
 # ---------------------------------------------------------------------------- the npz artifact
 
 
-def _npz_content(arrays: ResultArrays) -> dict[str, np.ndarray]:
+def _npz_content(arrays: ResultArrays, run: StoredRun | None = None) -> dict[str, np.ndarray]:
     content: dict[str, np.ndarray] = {name: getattr(arrays, name) for name in _ARRAYS}
     content["format"] = np.array(RESULT_FORMAT)
     content["meta_json"] = np.array(json.dumps(arrays.meta, allow_nan=False))
     content["summary_json"] = np.array(json.dumps(arrays.summary, allow_nan=False))
+    if run is not None:
+        content["run_json"] = np.array(json.dumps({"kind": run.kind, "config": run.config_json}))
     return content
 
 
+@dataclass(frozen=True)
+class StoredRun:
+    """The run a stored result came from, as written into its file."""
+
+    kind: str
+    config_json: str
+
+
+def stored_run(path: Path) -> StoredRun | None:
+    """The run named in a stored result file (None in files written before it was, or if unreadable)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            if "run_json" not in npz.files:
+                return None
+            value = json.loads(str(npz["run_json"]))
+        return StoredRun(str(value["kind"]), str(value["config"]))
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+        return None
+
+
 def npz_bytes(arrays: ResultArrays) -> bytes:
-    """The artifact's bytes (the export: exactly what ``save_result`` writes)."""
+    """The export: what ``save_result`` writes, less the run's config (``/api/runs/{id}/config.json``)."""
     buffer = io.BytesIO()
     np.savez(buffer, **_npz_content(arrays))  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def save_result(path: Path, arrays: ResultArrays) -> None:
+def save_result(path: Path, arrays: ResultArrays, run: StoredRun | None = None) -> None:
     """Write atomically: temp file in the same directory, fsync, rename. A crash leaves a ``*.tmp`` at worst."""
-    content = _npz_content(arrays)
+    content = _npz_content(arrays, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:

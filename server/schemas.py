@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from .diffusion.config import ExperimentConfig, MixtureSpec, SamplerKind, StrictModel
 from .settings import MAX_FRAMES, MAX_SAMPLE_N
@@ -40,6 +40,14 @@ class RunView(ApiModel):
     error: str | None
     created_at: str  # ISO 8601 UTC
     finished_at: str | None
+
+
+class RunEstimate(ApiModel):
+    """What posting a config would do, without doing it (the page asks before a link starts training)."""
+    run_id: str
+    status: RunStatus | None  # the existing run's status; None: posting it would queue a new training job
+    steps: int
+    seconds: float  # expected training time on a free slot (0 for an existing or an oracle run)
 
 
 class CancelledView(ApiModel):
@@ -103,6 +111,13 @@ class ValidationErrorBody(ApiModel):
     message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
 
 
+# Rules that span fields or depend on the run or the server's settings; the schema states them in words and
+# the server answers 422 naming the field (server/deps.py, server/routes/analysis.py).
+ETA_RULE = "DDIM's η (0: deterministic); must be 0 unless sampler is ddim"
+N_RULE = "at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's bootstrap `limits`)"
+WINDOW_RULE = "the detector's last-K window; at most the run's T"
+
+
 class QueryModel(StrictModel):
     """A query string: lax types (its values arrive as text), otherwise the config models' rules (finite
     numbers, -0 read as 0, no unknown keys)."""
@@ -114,15 +129,22 @@ class SampleQuery(QueryModel):
     """Query string of the sample stream. Bounds are the API caps, and the server's settings may lower
     them (checked in ``deps.sample_request``)."""
 
-    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = 2000
+    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N), Field(description=N_RULE)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
     sampler: SamplerKind = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1)] = 0.0
-    frames: Annotated[int, Ge(2), Le(MAX_FRAMES)] = 100
-    window: Annotated[int, Ge(2), Le(1000)] = 10
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    frames: Annotated[int, Ge(2), Le(MAX_FRAMES), Field(description="at most the server's max_frames")] = 100
+    window: Annotated[int, Ge(2), Le(1000), Field(description=WINDOW_RULE + "; n × window × D at most the "
+                                                              "server's max_x0_values")] = 10
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, or nested too deeply); "
+                                             "malformed JSON is a 422 (`json_invalid`)"},
+    401: {"model": ErrorBody, "description": "A token is set (MODELAB_TOKEN) and the request did not carry it as "
+                                             "`Authorization: Bearer <token>`",
+          "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}},
+    403: {"model": ErrorBody, "description": "The lab is read-only (MODELAB_READ_ONLY)"},
     404: {"model": ErrorBody, "description": "No such run or result (or not an id)"},
     409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
     410: {"model": ErrorBody, "description": "The result was stored but is gone (evicted) or damaged"},

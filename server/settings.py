@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from annotated_types import Ge, Gt, Le
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Gt, Le, MinLen
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ENV_PREFIX = "MODELAB_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +80,16 @@ class Settings(BaseModel):
     # Presets: the "quick" variants train this many steps (live demos; tests lower it further).
     quick_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = 1000
     quick_batch: Annotated[int, Ge(1), Le(20_000)] | None = None  # None keeps the recipe's batch
+
+    # Deployments (README, "Deploying"): with a token, whatever queues or cancels work needs
+    # `Authorization: Bearer <token>`; read-only refuses all of it. Reading and sampling stay open.
+    token: Annotated[SecretStr, MinLen(8)] | None = None
+    read_only: bool = False
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value  # MODELAB_TOKEN= (empty) means no token
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -26,7 +26,7 @@ from fastapi.sse import ServerSentEvent
 
 from .admission import Place, SamplingGate
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
-from .results import ResultArrays, result_params, save_result
+from .results import ResultArrays, StoredRun, result_params, save_result
 from .sample_session import SampleSession
 from .store import Store
 
@@ -123,11 +123,14 @@ class ComputationRegistry:
             self._done.move_to_end(computation.result_id)
             return kept
         self._done[computation.result_id] = computation
+        # What is in memory was just produced or viewed: its file and its run stay stored while it is here.
+        self._store.acquire(computation.result_id, computation.run_id)
         # Bounded by count and by bytes (a 10,000 × 200-frame result is ~75 MB of events and arrays);
         # a dropped one is replayed from its npz next time.
         while len(self._done) > 1 and (len(self._done) > self._memory_size
                                        or sum(c.nbytes for c in self._done.values()) > self._memory_bytes):
-            self._done.popitem(last=False)
+            _, dropped = self._done.popitem(last=False)
+            self._store.release(dropped.result_id, dropped.run_id)
         return computation
 
     async def obtain(self, result_id: str, create: Callable[[], Awaitable[Computation]]) -> Computation:
@@ -230,7 +233,8 @@ class ComputationRegistry:
             computation.arrays = arrays
             await computation.append(encoded(EVENT_RESULT, arrays.result()))
             # Stored before `done`: a client that saw `done` may share the permalink at once.
-            await asyncio.to_thread(self._persist, arrays, computation)
+            run = StoredRun(session.kind, session.model.run.config.canonical_json())
+            await asyncio.to_thread(self._persist, arrays, computation, run)
             await computation.append(encoded(EVENT_DONE, {}), finished=True)
             self.remember(computation)
         except asyncio.CancelledError:
@@ -244,10 +248,10 @@ class ComputationRegistry:
         finally:
             self._unlist(computation)
 
-    def _persist(self, arrays: ResultArrays, computation: Computation) -> None:
+    def _persist(self, arrays: ResultArrays, computation: Computation, run: StoredRun) -> None:
         """Write the npz and its row; a full disk costs the permalink, never the stream."""
         try:
-            save_result(self._store.result_path(computation.result_id), arrays)
+            save_result(self._store.result_path(computation.result_id), arrays, run)
             self._store.add_result(computation.result_id, computation.run_id,
                                    json.dumps(computation.params, sort_keys=True))
         except OSError:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from .diffusion.config import ExperimentConfig
 from .diffusion.datasets import describe_validation_error
-from .store import RunRecord
+from .store import EvictedRun, RunRecord
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ class UnusableConfig(ValueError):
     """The stored config of a run fails validation; the message names the run and the field."""
 
 
-def run_config(record: RunRecord) -> ExperimentConfig:
+def run_config(record: RunRecord | EvictedRun) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate_json(record.config_json)
     except ValidationError as exc:

@@ -23,9 +23,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from jinja2 import TemplateNotFound
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import catalog
+from ..access import WriteAccess
 from ..analysis_jobs import (
     EVENT_GENERATION,
     EVENT_POINT,
@@ -44,7 +45,7 @@ from ..diffusion.recursive import FILTERS, RECURSIVE_WINDOW
 from ..diffusion.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_points
 from ..encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..plotly_asset import plotly_url
-from ..schemas import QueryModel, responses
+from ..schemas import ETA_RULE, QueryModel, responses
 from ..settings import Settings
 from ..stored_config import usable_runs
 
@@ -62,6 +63,7 @@ MAX_JOB_SAMPLES = 5000
 MAX_GENERATIONS = 8
 ANALYSIS_QUEUE = 4
 RETRY_AFTER = 5
+LID_RULE = "draws of the LID score, in antithetic pairs: even"
 
 
 class ApiModel(BaseModel):
@@ -69,7 +71,7 @@ class ApiModel(BaseModel):
 
 
 class MechanismQuery(QueryModel):
-    t: Annotated[int, Ge(0), Le(3999)] = 0  # and at most T − 1 of the run (checked per run)
+    t: Annotated[int, Ge(0), Le(3999), Field(description="timestep; at most the run's T − 1")] = 0
     slopes: bool = True  # include the slope-over-t curve (independent of t; the page asks once)
     n_curve: Annotated[int, Ge(11), Le(MAX_CURVE_POINTS)] = 201
     n_map: Annotated[int, Ge(5), Le(MAX_MAP)] = 41
@@ -78,15 +80,16 @@ class MechanismQuery(QueryModel):
 class DetectorQuery(QueryModel):
     n: Annotated[int, Ge(20), Le(MAX_BENCH_N)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
-    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 20  # the largest K; every K in 2 … window is scored
+    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW),  # the largest K; every K in 2 … window is scored
+                      Field(description="the largest window K scored; at most the run's T")] = 20
     sampler: Literal["ddpm", "ddim"] = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1)] = 0.0
-    lid_draws: Annotated[int, Ge(2), Le(32)] = 8
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
 
 
 class JobSampler(StrictModel):
     sampler: Literal["ddpm", "ddim"] = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1)] = 0.0
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
     n: Annotated[int, Ge(20), Le(MAX_JOB_SAMPLES)] = 2000
     seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
     window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 10
@@ -96,8 +99,12 @@ class SweepRequest(StrictModel):
     base: ExperimentConfig = ExperimentConfig()
     sampler: JobSampler = JobSampler()
     param: SweepParam
-    values: Annotated[list[int | float | str], MinLen(1), MaxLen(MAX_SWEEP_VALUES)]
-    seeds: Annotated[list[Annotated[int, Ge(0), Le(2**31 - 1)]], MinLen(1), MaxLen(MAX_SWEEP_SEEDS)] = [0]
+    values: Annotated[list[int | float | str], MinLen(1), MaxLen(MAX_SWEEP_VALUES), Field(
+        description="values of `param`, each once, each valid for it (an integer for T, steps, width, n_train…); "
+                    f"values × seeds at most {MAX_SWEEP_POINTS} points, each within the server's max_train_steps",
+        json_schema_extra={"uniqueItems": True})]
+    seeds: Annotated[list[Annotated[int, Ge(0), Le(2**31 - 1)]], MinLen(1), MaxLen(MAX_SWEEP_SEEDS),
+                     Field(description="training seeds, each once", json_schema_extra={"uniqueItems": True})] = [0]
 
 
 class RecursiveRequest(StrictModel):
@@ -105,9 +112,11 @@ class RecursiveRequest(StrictModel):
     sampler: JobSampler = JobSampler(window=RECURSIVE_WINDOW)  # the variance filter's K (see recursive.py)
     generations: Annotated[int, Ge(1), Le(MAX_GENERATIONS)] = 3
     filters: Annotated[list[Literal["none", "random", "variance", "lid", "oracle"]], MinLen(1),
-                       MaxLen(len(FILTERS))] = ["variance", "random"]
+                       MaxLen(len(FILTERS)),
+                       Field(description="each filter once", json_schema_extra={"uniqueItems": True})] = [
+        "variance", "random"]
     oversample: Annotated[float, Ge(0), Le(1)] = 0.025
-    lid_draws: Annotated[int, Ge(2), Le(32)] = 8
+    lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
     scatter_points: Annotated[int, Ge(0), Le(2000)] = 600
 
 
@@ -169,9 +178,6 @@ def detector_query(run: DoneRunDep, query: Annotated[DetectorQuery, Query()]) ->
     T = _config(run.config_json).schedule.T
     if query.window > T:
         raise field_error(("query", "window"), T, query.window)
-    if query.lid_draws % 2:
-        raise _value_error(("query", "lid_draws"), "lid_draws must be even (antithetic pairs), 2 to 32",
-                           query.lid_draws)
     if query.sampler == "ddpm" and query.eta != 0:
         raise _value_error(("query", "eta"), "eta is only used by the ddim sampler; leave it at 0 for ddpm",
                            query.eta)
@@ -342,8 +348,8 @@ def _submit(analysis: AnalysisRunner, job: AnalysisJob, response: Response) -> J
 
 @router.post("/api/analysis/sweeps", name="create_sweep", status_code=status.HTTP_202_ACCEPTED,
              responses={200: {"model": JobView, "description": "The same sweep is running or stored"},
-                        **responses(422, 429)})
-def create_sweep(job: Annotated[AnalysisJob, Depends(sweep_submission)], analysis: AnalysisDep,
+                        **responses(400, 401, 403, 422, 429)})
+def create_sweep(_: WriteAccess, job: Annotated[AnalysisJob, Depends(sweep_submission)], analysis: AnalysisDep,
                  response: Response) -> JobView:
     """Queue a sweep (202), or return the same sweep's job (200: running, or done from the store)."""
     return _submit(analysis, job, response)
@@ -351,8 +357,8 @@ def create_sweep(job: Annotated[AnalysisJob, Depends(sweep_submission)], analysi
 
 @router.post("/api/analysis/recursive", name="create_recursive", status_code=status.HTTP_202_ACCEPTED,
              responses={200: {"model": JobView, "description": "The same run is running or stored"},
-                        **responses(422, 429)})
-def create_recursive(job: Annotated[AnalysisJob, Depends(recursive_submission)], analysis: AnalysisDep,
+                        **responses(400, 401, 403, 422, 429)})
+def create_recursive(_: WriteAccess, job: Annotated[AnalysisJob, Depends(recursive_submission)], analysis: AnalysisDep,
                      response: Response) -> JobView:
     """Queue a recursive-training run (202), or return the same run's job (200)."""
     return _submit(analysis, job, response)
@@ -364,8 +370,8 @@ def get_job(job: JobDep) -> JobView:
     return JobView.model_validate(job, strict=False)
 
 
-@router.delete("/api/analysis/jobs/{job_id}", name="cancel_analysis_job", responses=responses(404, 409))
-def cancel_job(job: JobDep, analysis: AnalysisDep) -> dict[str, str]:
+@router.delete("/api/analysis/jobs/{job_id}", name="cancel_analysis_job", responses=responses(401, 403, 404, 409))
+def cancel_job(_: WriteAccess, job: JobDep, analysis: AnalysisDep) -> dict[str, str]:
     """Cancel a queued or running job (finished points stay cached)."""
     if not analysis.cancel(job["job_id"]):
         raise HTTPException(409, f"analysis job {job['job_id']} is {job['status']}; nothing to cancel")

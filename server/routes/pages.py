@@ -18,7 +18,7 @@ from ..lessons import lessons_for_page
 from ..plotly_asset import plotly_asset, plotly_url
 from ..schemas import Health
 from ..settings import Settings
-from ..store import is_run_id
+from ..store import EvictedRun, RunRecord, is_run_id
 from ..stored_config import UnusableConfig, run_config
 from .results import result_view
 
@@ -47,7 +47,7 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
         },
         "limits": settings.limits(),
         "url_spec": url_state.build_spec(settings.limits()),
-        "lessons": lessons_for_page(presets),
+        "lessons": lessons_for_page(presets, request.app.state.bundled),
         "events": EVENT_NAMES,
     }
 
@@ -75,9 +75,12 @@ async def permalink(request: Request, result_id: str, store: StoreDep, registry:
             responses={303: {"description": "To the explorer, its address holding the run's config"},
                        404: {"description": "No such run"}})
 async def open_run(run_id: str, store: StoreDep) -> Response:
-    """The explorer opened on one stored run (a sweep point, say): a redirect to ``/#<hash>`` of its config,
-    which the page resolves to the same run id; the sampler and view are the defaults."""
-    record = await asyncio.to_thread(store.get, run_id) if is_run_id(run_id) else None
+    """The explorer opened on one stored run (a sweep point, say), or on the config of a run evicted to save
+    space: a redirect to ``/#<hash>`` of its config, which the page resolves to the same run id (or offers to
+    train again); the sampler and view are the defaults."""
+    record: RunRecord | EvictedRun | None = await asyncio.to_thread(store.get, run_id) if is_run_id(run_id) else None
+    if record is None:  # evicted to save space: its config is kept, and training it again makes the same run
+        record = await asyncio.to_thread(store.evicted_run, run_id)
     if record is None:
         return _short_page(f"no run {run_id[:40]!r}", 404)
     try:

@@ -14,13 +14,25 @@ export const lessons = boot.lessons ?? [];
 export const lesson = lessons.find((l) => l.id === query.get('lesson')) ?? null; // the one ?lesson= names
 state.lessonStep = null; // the step shown, 1-based, while a lesson is open
 
-export function applyHideFlags(lesson) {
-  const raw = query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(',');
-  const flags = new Set(raw.split(',').map((x) => x.trim()).filter(Boolean));
+// Panels ?hide= names (or the lesson's own list when the address has none).
+export const hidden = new Set((query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(','))
+  .split(',').map((x) => x.trim()).filter(Boolean));
+// Without the Model card nobody can train: pickers then offer only what samples at once (main.js).
+export const canTrain = !hidden.has('train') && !hidden.has('controls');
+
+export function applyHideFlags() {
+  const flags = hidden;
   for (const el of document.querySelectorAll('[data-hide]')) {
     if (el.dataset.hide.split(/\s+/).some((f) => flags.has(f))) el.hidden = true;
   }
   if (flags.has('controls')) document.querySelector('.controls').hidden = true;
+  // A column whose panels are all hidden goes too, and gives its grid track to the plot (lab.css).
+  const lab = document.querySelector('.lab');
+  for (const [selector, cls] of [['.controls', 'no-controls'], ['.side', 'no-side']]) {
+    const column = lab.querySelector(selector);
+    if (Array.from(column.children).every((el) => el.hidden)) column.hidden = true;
+    lab.classList.toggle(cls, column.hidden);
+  }
 }
 
 export function renderLesson(lesson) {

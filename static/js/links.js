@@ -10,9 +10,10 @@ import { setDataset } from './editor.js';
 import { exportChart } from './exports.js';
 import { query, flag, renderLesson, lessons, lesson } from './classroom.js';
 import { player, setLayer, ALL_LAYERS } from './mainplot.js';
-import { setConcealed } from './readout.js';
+import { setConcealed, setSummary, fmt } from './readout.js';
 import { expectView, startStream } from './sampling.js';
-import { trainAndSample, adoptRun } from './training.js';
+import { trainAndSample, adoptRun, setProgress, secondsText } from './training.js';
+import { readConfig } from './form.js';
 import { writeHash } from './address.js';
 
 const $ = (id) => document.getElementById(id);
@@ -68,16 +69,58 @@ function goToStep(number, { keepErrors = false } = {}) {
   if (!step) return Promise.resolve();
   state.lessonStep = number;
   renderLesson(lesson);
+  if (step.problem) { // its model is missing on this server: say so, in place of the step's view
+    showError(new Error(`Lesson step ${number}: ${step.problem}`));
+    return Promise.resolve();
+  }
   const decoded = decodeHash(spec, step.hash);
   setConcealed(step.predict || flag('predict'));
   return openState(decoded, { select: step.select, keepErrors });
 }
 
-function openState(decoded, extra = {}) {
+/** The server's estimate for the form's model when opening it would start a new training job, else null. */
+async function untrainedEstimate() {
+  if ($('oracle').checked) return null;
+  try {
+    const { body } = await requestJSON('POST', '/api/runs/estimate', { kind: 'trained', config: readConfig() });
+    return body.status === null ? body : null;
+  } catch {
+    return null; // a config the server refuses: trainAndSample reports why, and nothing starts
+  }
+}
+
+/** A link may name a model nobody has trained: training starts only once the person says so. */
+function askBeforeTraining(estimate) {
+  const box = $('confirm-train');
+  const about = secondsText(estimate.seconds) || 'an unknown time';
+  $('confirm-text').textContent = `This link asks for a model that is not trained yet: ${fmt(estimate.steps)} `
+    + `training steps, about ${about} on this server, which keeps working on it until it is done or cancelled. `
+    + 'Nothing has started.';
+  $('confirm-yes').textContent = `Train it (about ${about})`;
+  box.hidden = false;
+  setProgress(0, 'Not started: waiting for your answer.');
+  setSummary('This link needs a model that is not trained yet: train it, or use the exact denoiser.');
+  const answer = (train, oracle = false) => {
+    box.hidden = true;
+    if (oracle) { $('oracle').checked = true; $('train-fields').disabled = true; }
+    if (train || oracle) { trainAndSample({ keepErrors: true }); return; }
+    state.opened = true; // the address bar follows the page from here
+    setProgress(0, 'Not trained.');
+    setSummary('Not trained. Train it, pick a ready preset, or use the exact denoiser.');
+  };
+  $('confirm-yes').onclick = () => answer(true);
+  $('confirm-oracle').onclick = () => answer(false, true);
+  $('confirm-no').onclick = () => answer(false);
+  $('confirm-yes').focus();
+}
+
+async function openState(decoded, extra = {}) {
   applyConfig(decoded.config, decoded.view.kind);
   fillSampler(decoded.sampler);
   applyViewBeforeStream(decoded.view);
   expectView({ ...decoded.view, ...extra });
+  const estimate = await untrainedEstimate();
+  if (estimate) { askBeforeTraining(estimate); return undefined; }
   return trainAndSample({ keepErrors: extra.keepErrors ?? true });
 }
 

@@ -8,7 +8,7 @@ import { boundsOf } from './mixture.js';
 import { resetLoss, renderTrajectory } from './plots.js';
 import { showError, clearErrors } from './errors.js';
 import { fillForm, applyLimits, fillSampler } from './form.js';
-import { applyHideFlags, renderLesson, lesson } from './classroom.js';
+import { applyHideFlags, renderLesson, lesson, canTrain } from './classroom.js';
 import { mainDiv, player, syncPlayerControls, pick, select, nearestParticle } from './mainplot.js';
 import { setSummary, syncDetector, setThreshold, resetThreshold } from './readout.js';
 import { currentHash, scheduleHash } from './address.js';
@@ -120,8 +120,12 @@ function wireControls() {
   wireSharing();
 }
 
+const samplesAtOnce = (p) => p.kind === 'oracle' || p.ready;
+
 function wirePresets() {
-  const presets = boot.presets ?? [];
+  // With training hidden (?hide=train, as the lessons use) every choice must still sample: only ready
+  // presets are offered, and a preset or dataset choice opens its model at once (no Train button needed).
+  const presets = (boot.presets ?? []).filter((p) => canTrain || samplesAtOnce(p));
   const select = $('preset');
   for (const p of presets) {
     const opt = document.createElement('option');
@@ -129,8 +133,7 @@ function wirePresets() {
     opt.textContent = p.title ?? p.id;
     select.append(opt);
   }
-  select.addEventListener('change', () => {
-    const p = presets.find((x) => x.id === select.value);
+  const choose = (p) => {
     $('preset-description').textContent = p?.description ?? '';
     if (!p) return;
     const config = structuredClone(p.config ?? {});
@@ -142,6 +145,26 @@ function wirePresets() {
     $('train-fields').disabled = p.kind === 'oracle';
     const data = config.data ?? {};
     setDataset(data.dataset ?? state.dataset, data.mixture ?? null);
+  };
+  select.addEventListener('change', () => {
+    choose(presets.find((x) => x.id === select.value));
+    if (!canTrain && select.value) trainAndSample();
+  });
+  // Runs after the editor's own listener (registered first) has switched the mixture.
+  $('dataset').addEventListener('change', () => {
+    if (canTrain) return;
+    const name = $('dataset').value;
+    const ofData = presets.filter((p) => p.config?.data?.dataset === name && !p.config?.data?.mixture);
+    const p = ofData.find((x) => x.kind === 'trained') ?? ofData[0]; // a ready trained model, else the exact one
+    if (p) {
+      select.value = p.id;
+      choose(p);
+    } else { // a custom mixture: only the exact denoiser samples it without training
+      select.value = '';
+      $('oracle').checked = true;
+      $('train-fields').disabled = true;
+    }
+    trainAndSample();
   });
 }
 
@@ -160,7 +183,7 @@ function init() {
   syncDetector();
   renderTrajectory($('traj-plot'), null);
   syncPlayerControls(player);
-  applyHideFlags(lesson);
+  applyHideFlags();
   renderLesson(lesson);
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;

@@ -4,6 +4,7 @@
 // zoom survives the ~20 Plotly.react calls per second of playback.
 
 import { gather } from './codec.js';
+import { OFFLINE_CONFIG } from './plotly_offline.js';
 import { pdf1d, sigmasOf, inSupport, SUPPORT_RADIUS_SIGMA } from './mixture.js';
 
 const Plotly = window.Plotly;
@@ -26,12 +27,12 @@ const CONFIG = {
   // Plotly renders WebGL at 2× by default whatever the screen; matching the screen's ratio quarters
   // the pixels a 1× display rasterises per frame (measured: the animation is raster-bound).
   plotGlPixelRatio: Math.min(Math.max(1, window.devicePixelRatio || 1), 2),
-  displaylogo: false,
+  ...OFFLINE_CONFIG,
   responsive: true,
-  modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d'],
+  modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d', 'sendChartToCloud', 'sendDataToCloud'],
   toImageButtonOptions: { format: 'png', scale: 2 },
 };
-const SMALL_CONFIG = { displayModeBar: false, responsive: true };
+const SMALL_CONFIG = { ...OFFLINE_CONFIG, displayModeBar: false, responsive: true };
 const FAN_SUPPORT_LINES = 250; // fan lines drawn for in-support particles (the rest add nothing but ink)
 const FAN_HIGHLIGHT_LINES = 250;
 

@@ -29,7 +29,7 @@ export function setProgress(fraction, text) {
   if (text !== undefined) $('progress-text').textContent = text;
 }
 
-function secondsText(s) {
+export function secondsText(s) {
   if (s === null || s === undefined || !Number.isFinite(s)) return '';
   return s < 90 ? `${s.toFixed(s < 10 ? 1 : 0)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
@@ -91,6 +91,7 @@ function onTrainError(err) {
 
 export async function trainAndSample({ keepErrors = false } = {}) {
   if (!keepErrors) clearErrors();
+  $('confirm-train').hidden = true; // a link's pending question is answered by training now
   if (trainStream) trainStream.close();
   trainStream = null;
   clearSampling(); // closes a sample stream still running too

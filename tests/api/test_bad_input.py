@@ -65,6 +65,8 @@ def assert_names_field(response: Any, field: tuple[str | int, ...]) -> dict[str,
 BODY_CASES = [
     ("/api/runs", {"kind": "oracle", "config": CUSTOM}, ("config", *path)) for path in CONFIG_FIELDS
 ] + [
+    ("/api/runs/estimate", {"config": CUSTOM}, ("config", *path)) for path in CONFIG_FIELDS
+] + [
     ("/api/analysis/sweeps", {"base": CUSTOM, "param": "width", "values": [64]}, ("base", *path))
     for path in CONFIG_FIELDS
 ] + [
@@ -82,14 +84,14 @@ BODY_CASES = [
 
 @pytest.mark.parametrize("token", NON_FINITE)
 @pytest.mark.parametrize(("url", "body", "field"), BODY_CASES,
-                         ids=[f"{url.rsplit('/', 1)[1]}:{'.'.join(map(str, f))}" for url, _, f in BODY_CASES])
+                         ids=[f"{url.removeprefix('/api/')}:{'.'.join(map(str, f))}" for url, _, f in BODY_CASES])
 def test_non_finite_body_number_is_422_naming_the_field(client: TestClient, url: str, body: dict[str, Any],
                                                         field: tuple[str | int, ...], token: str) -> None:
     response = client.post(url, content=raw_body(body, field, token), headers={"content-type": "application/json"})
     assert_names_field(response, ("body", *field))
 
 
-MODELS = {"/api/runs": CreateRun, "/api/analysis/sweeps": SweepRequest, "/api/analysis/recursive": RecursiveRequest}
+MODELS = {"/api/runs": CreateRun, "/api/runs/estimate": CreateRun, "/api/analysis/sweeps": SweepRequest, "/api/analysis/recursive": RecursiveRequest}
 
 
 @pytest.mark.parametrize(("url", "body", "field"), BODY_CASES[::len(CONFIG_FIELDS)] + BODY_CASES[-6:])

@@ -2,6 +2,7 @@
 // (POST, follow the SSE stream with progress, cancel) on top of ../api.js.
 
 import { requestJSON, openStream } from '../api.js';
+import { OFFLINE_CONFIG } from '../plotly_offline.js';
 
 export const Plotly = window.Plotly;
 export const $ = (id) => document.getElementById(id);
@@ -19,7 +20,7 @@ export const SERIES = {
 export const FILTER_COLORS = { none: '#8795a3', random: '#E69F00', variance: '#0072B2', lid: '#009E73',
   oracle: '#1d2733' };
 const FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 11.5, color: '#26323f' };
-export const PLOT_CONFIG = { displayModeBar: false, responsive: true };
+export const PLOT_CONFIG = { ...OFFLINE_CONFIG, displayModeBar: false, responsive: true };
 
 export function layout(extra) {
   return {
