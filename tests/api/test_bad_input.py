@@ -91,7 +91,8 @@ def test_non_finite_body_number_is_422_naming_the_field(client: TestClient, url:
     assert_names_field(response, ("body", *field))
 
 
-MODELS = {"/api/runs": CreateRun, "/api/runs/estimate": CreateRun, "/api/analysis/sweeps": SweepRequest, "/api/analysis/recursive": RecursiveRequest}
+MODELS = {"/api/runs": CreateRun, "/api/runs/estimate": CreateRun, "/api/analysis/sweeps": SweepRequest,
+          "/api/analysis/recursive": RecursiveRequest}
 
 
 @pytest.mark.parametrize(("url", "body", "field"), BODY_CASES[::len(CONFIG_FIELDS)] + BODY_CASES[-6:])
