@@ -23,22 +23,24 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 
-from . import bundled, catalog, methods
-from .admission import SamplingGate
-from .analysis_jobs import AnalysisRunner
-from .body_limit import BodyLimit
-from .denoisers import DenoiserCache
-from .diffusion import fused
-from .jobs import JobRunner
-from .openapi import openapi
-from .plotly_asset import plotly_asset
-from .reindex import reindex
-from .routes import analysis, api_docs, pages, results, runs, streams
-from .security import SecurityHeaders
+from .api import methods
+from .api.body_limit import BodyLimit
+from .api.openapi import openapi
+from .api.routes import analysis, api_docs, pages, results, runs, streams
+from .api.security import SecurityHeaders
+from .catalog import bundled
+from .catalog import presets as catalog
+from .catalog.plotly_asset import plotly_asset
+from .catalog.reindex import reindex
+from .gaussian import fused
+from .jobs.analysis import AnalysisRunner
+from .jobs.sweep_models import StoreModels
+from .jobs.training import JobRunner
 from .settings import Settings
-from .sharing import ComputationRegistry
 from .store import Store
-from .sweep_models import StoreModels
+from .streaming.admission import SamplingGate
+from .streaming.denoisers import DenoiserCache
+from .streaming.sharing import ComputationRegistry
 
 MAX_EXCERPT = 100  # characters of an invalid input echoed in a 422
 MAX_MESSAGE = 300  # characters of one error message (a custom check may quote the value)
@@ -100,7 +102,7 @@ def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.Bu
 
 def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str]:
     """The store with every readable artifact indexed (a lost or damaged index is rebuilt from the files,
-    see ``server.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
+    see ``server.catalog.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
     which runs are bundled until they are registered again, and must not evict them before."""
     store = Store.open(settings.data_dir, settings.db_path)
     reindex(store)
@@ -125,9 +127,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                             max_bytes=settings.max_analysis_bytes, models=StoreModels(store))
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
-        app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
+        gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
-        app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
+
+        def sample_threads() -> int:  # more threads only while this computation is the machine's only work
+            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
+            return settings.solo_sample_threads if alone else settings.torch_threads
+
+        app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
+                                                     chunk_steps=settings.sample_chunk_steps,
                                                      memory_size=settings.result_memory_size,
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024))
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load

@@ -19,7 +19,7 @@ what was just produced) together with the run behind it.
 
 The index is not the only copy of what is stored: a damaged database file is moved aside at open
 (``runs.sqlite3.corrupt-<time>``, see ``DatabaseDamaged``) and a fresh one started; artifacts no row
-points to are left in place for ``server.reindex`` to index again or move to ``quarantine/``. Only
+points to are left in place for ``server.catalog.reindex`` to index again or move to ``quarantine/``. Only
 crash leftovers (``*.tmp``) and the files of an eviction a crash interrupted are ever deleted here.
 """
 
@@ -170,7 +170,7 @@ class Store:
         """Open (creating or upgrading) the database, fail runs a crash left active, sweep crash leftovers.
 
         A damaged database file is moved aside and replaced by an empty one (logged: see
-        ``_move_damaged``); artifacts are never deleted for want of a row (``server.reindex`` indexes them).
+        ``_move_damaged``); artifacts are never deleted for want of a row (``server.catalog.reindex`` indexes them).
         With ``max_bytes`` the cap is enforced at once; the server passes it later, through ``set_cap``,
         once the bundled models are pinned again (a rebuilt index does not know them yet)."""
         (data_dir / "runs").mkdir(parents=True, exist_ok=True)
@@ -213,7 +213,7 @@ class Store:
           a result file whose row says evicted).
         * empty run directories with no row.
 
-        Artifacts that no row mentions at all are left alone: ``server.reindex`` decides about them."""
+        Artifacts that no row mentions at all are left alone: ``server.catalog.reindex`` decides about them."""
         with self._lock:
             runs = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
             gone = {row[0] for row in self._db.execute("SELECT run_id FROM evicted_runs")} - runs
@@ -240,7 +240,7 @@ class Store:
         return removed
 
     def unindexed(self) -> tuple[list[Path], list[Path]]:
-        """(run directories, files in results/) that no row mentions: what ``server.reindex`` looks at."""
+        """(run directories, files in results/) that no row mentions: what ``server.catalog.reindex`` looks at."""
         with self._lock:
             runs = {row[0] for row in self._db.execute("SELECT run_id FROM runs")}
             results = {row[0] for row in self._db.execute("SELECT result_id FROM results")}
@@ -311,7 +311,7 @@ class Store:
     def restore_run(self, run_id: str, kind: RunKind, config_json: str, metrics: dict[str, Any] | None,
                     created: float) -> bool:
         """Index, as a finished run, a model found on disk without a row or the exact-denoiser run a stored
-        result names (``server.reindex``); False if the run has a row already."""
+        result names (``server.catalog.reindex``); False if the run has a row already."""
         stamp = datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         with self._lock:
             cursor = self._db.execute(
@@ -371,7 +371,7 @@ class Store:
 
     def add_result(self, result_id: str, run_id: str, params_json: str, *, created: float | None = None) -> bool:
         """Record the result file just written at ``result_path(result_id)`` (or, with ``created``, one found
-        on disk by ``server.reindex``: its file time orders it for eviction, and the cap waits for ``set_cap``).
+        on disk by ``server.catalog.reindex``: its file time orders it for eviction, and the cap waits for ``set_cap``).
 
         False (and a new file removed) when its run no longer exists: it was evicted while sampling."""
         path = self.result_path(result_id)

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server.diffusion.config import ExperimentConfig
+from server.gaussian.config import ExperimentConfig
 from server.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,8 +3,8 @@
 Objective (DDPM, ε-prediction, as the paper): for x_0 from the training set, t ~ U{0 … T−1} and
 ε ~ N(0, I), minimise ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖² with Adam (β 0.9, 0.999).
 
-The paper trains 100,000 steps at batch 10,000 (≈5 hours on our 2 cores); ``recipes.py`` holds the
-measured CPU recipe and why. This module only runs whatever ``TrainConfig`` it is given.
+The paper trains 100,000 steps at batch 10,000 (≈5 hours on our 2 cores); ``server/gaussian/recipes.py`` holds
+the measured CPU recipe and why. This module only runs whatever ``TrainConfig`` and ``TrainSetup`` it is given.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .config import ExperimentConfig, TrainConfig
-from .datasets import training_set
-from .mixture import GaussianMixture
-from .nets import ResidualMLP
+from .config import TrainConfig
 from .schedule import NoiseSchedule
 
 
@@ -64,27 +63,28 @@ class TrainProgress:
     elapsed: float  # seconds since training started
 
 
-@dataclass
-class TrainingSetup:
-    """What a training run needs, built deterministically from an ``ExperimentConfig``."""
-
-    config: ExperimentConfig
-    schedule: NoiseSchedule
-    mixture: GaussianMixture
-    data: torch.Tensor  # (N, D) float32
-    net: ResidualMLP
-
-    @classmethod
-    def create(cls, config: ExperimentConfig, device: str = "cpu") -> TrainingSetup:
-        """Data and initial weights are drawn on the CPU (identical on every device), then moved."""
-        s = config.schedule
-        schedule = NoiseSchedule.create(s.kind, s.T, s.beta_start, s.beta_end)
-        data, mixture = training_set(config.data, seeded_generator(config.train.seed, "data"))
-        net = ResidualMLP(config.net, mixture.dim, seeded_generator(config.train.seed, "init"))
-        return cls(config, schedule, mixture, data.to(device), net.to(device))
+class _HasTrainConfig(Protocol):
+    @property
+    def train(self) -> TrainConfig: ...
 
 
-def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
+class TrainSetup(Protocol):
+    """What ``train_steps`` needs; a data family builds it (``server/gaussian/training.py``)."""
+
+    @property
+    def config(self) -> _HasTrainConfig: ...
+
+    @property
+    def schedule(self) -> NoiseSchedule: ...
+
+    @property
+    def data(self) -> torch.Tensor: ...  # (N, ...) float32 training examples
+
+    @property
+    def net(self) -> nn.Module: ...  # ε_θ(x_t, t)
+
+
+def train_steps(setup: TrainSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
     """Train ``setup.net`` in place; yield progress every ``report_every`` steps and at the end.
 
     Stopping the iteration (``close()`` or just not pulling) stops training between two steps.

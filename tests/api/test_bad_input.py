@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from server.api.routes.analysis import RecursiveRequest, SweepRequest
+from server.api.schemas import CreateRun
 from server.app import MAX_EXCERPT
-from server.diffusion.config import ExperimentConfig
-from server.routes.analysis import RecursiveRequest, SweepRequest
-from server.schemas import CreateRun
+from server.gaussian.config import ExperimentConfig
 from tests.support import TINY_CONFIG, read_events
 
 # Raw JSON tokens: Python's json reads 1e400 as inf, so it counts as non-finite too.

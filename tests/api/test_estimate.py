@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.jobs import SECONDS_PER_SAMPLE_STEP
+from server.jobs.training import SECONDS_PER_SAMPLE_STEP
 from server.settings import Settings
 from tests.support import TINY_CONFIG
 

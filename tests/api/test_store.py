@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.reindex import reindex
+from server.catalog.reindex import reindex
 from server.settings import Settings
 from server.store import CRASH_MESSAGE, Store
 
@@ -60,7 +60,7 @@ def test_store_uses_wal(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tiny_config_json() -> str:
-    from server.diffusion.config import ExperimentConfig
+    from server.gaussian.config import ExperimentConfig
     from tests.support import TINY_CONFIG
 
     return ExperimentConfig.model_validate(TINY_CONFIG).canonical_json()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from server.diffusion.recursive import RECURSIVE_WINDOW
+from server.analysis.recursive import RECURSIVE_WINDOW
 from tests.support import register_run
 
 from .conftest import fill_fields

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from server.diffusion.config import ExperimentConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
 from tests.support import TINY_CONFIG, parse_sse, register_run
 

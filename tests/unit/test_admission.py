@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from server.admission import SamplingGate
+from server.streaming.admission import SamplingGate
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
