@@ -49,7 +49,7 @@ class Settings(BaseModel):
     # it the least recently used files are deleted (they are recomputed when asked for again).
     max_analysis_mb: Annotated[float, Gt(0)] = 512.0
 
-    # Request bodies larger than this many KB are refused with 413 before they are read (server/body_limit.py);
+    # Request bodies larger than this many KB are refused with 413 before they are read (server/api/body_limit.py);
     # the largest valid body (a sweep on a 64-mode mixture) is a few KB.
     max_body_kb: Annotated[int, Ge(1), Le(MAX_BODY_KB)] = 256
 
