@@ -36,11 +36,14 @@ def _probe(scope: Scope, method: str) -> Scope:
 
 
 def allowed(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
-    """Every method some route of this path answers, HEAD included where GET answers whole responses."""
-    methods: set[str] = set()
+    """Every method of the path the router chose (the first route template matching it: ``/api/runs/estimate``
+    is that route, not ``/api/runs/{run_id}``), HEAD included where GET answers whole responses."""
     probe = _probe(scope, "GET")
-    for route in endpoints(routes):
-        if isinstance(route, Route | APIRoute) and route.matches(probe)[0] is not Match.NONE:
+    matching = [r for r in endpoints(routes)
+                if isinstance(r, Route | APIRoute) and r.matches(probe)[0] is not Match.NONE]
+    methods: set[str] = set()
+    for route in matching:
+        if route.path == matching[0].path:
             methods |= set(route.methods or ())
             if _headable(route):
                 methods.add("HEAD")

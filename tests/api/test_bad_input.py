@@ -213,7 +213,8 @@ def test_head_answers_where_get_answers_a_page(client: TestClient) -> None:
 def test_405_names_every_method_of_the_path(client: TestClient) -> None:
     run_id = client.post("/api/runs", json={"kind": "oracle", "config": {}}).json()["run_id"]
     cases = {"/api/runs": {"GET", "HEAD", "POST"}, f"/api/runs/{run_id}": {"GET", "HEAD"},
-             f"/api/runs/{run_id}/job": {"DELETE"}, f"/api/runs/{run_id}/sample": {"GET"}}
+             f"/api/runs/{run_id}/job": {"DELETE"}, f"/api/runs/{run_id}/sample": {"GET"},
+             "/api/runs/estimate": {"POST"}}  # that route's methods, not those of /api/runs/{run_id}
     for url, methods in cases.items():
         response = client.put(url)
         assert response.status_code == 405, url
