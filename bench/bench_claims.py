@@ -1,6 +1,6 @@
-"""Check the paper's Gaussian reproduction targets that bench_reproduce.py does not (paper.md §9: items
-2, 6, 7, 8 in full, 9) plus issue #5's detector comparison and timing targets. Prints one JSON object
-with {"goal", "measured", "met"} per claim and the figures behind them.
+"""Check the paper's Gaussian reproduction targets that bench_reproduce.py does not (the README's table "The
+paper's Gaussian claims, item by item": items 2, 6, 7, 8 in full, 9) plus issue #5's detector comparison and
+timing targets. Prints one JSON object with {"goal", "measured", "met"} per claim and the figures behind them.
 
     python bench/bench_claims.py                 # full size (≈ 20–30 min on an idle 2-core machine)
     python bench/bench_claims.py --quick         # reduced sizes: shows it works, numbers not meaningful
@@ -147,7 +147,8 @@ def falls(means: list[float]) -> bool:
 
 
 def training_set_size_claims(args: argparse.Namespace, n: int, quick_train: dict[str, int]) -> dict[str, Any]:
-    """Paper §9 item 2 under the two readings of "more data", plus the control that separates them.
+    """Claim 2 (fewer between-mode samples as N grows) under the two readings of "more data", plus the control
+    that separates them.
 
     The paper trains every N for 10,000 epochs, so a larger set is also trained for more optimiser steps.
     ``steps``: N = 1k … 100k at the recipe's 3,000 steps (data alone; also issue #5's 5-point timing).

@@ -1,4 +1,4 @@
-"""Why mode interpolation happens: the learned denoiser against the exact one (paper §3.4).
+"""Why mode interpolation happens: the learned denoiser against the exact one (the paper's Fig. 4).
 
 At timestep t (x_t = a_t x_0 + s_t ε) the exact denoiser E[x_0 | x_t] of a mixture switches from one
 mode to the next within a band of width ≈ v / (a_t · gap) around each inter-mode midpoint
@@ -296,7 +296,7 @@ def mechanism_cost(net: NetConfig | None, dim: int, n_modes: int, T: int, *, slo
 
 
 def slope_summary(slopes: Sequence[dict[str, Any]], T: int) -> dict[str, Any]:
-    """The §9 item 6 numbers, from the per-t rows of ``mechanism_report``.
+    """The numbers of claim 6 (README, "The paper's Gaussian claims"), from the per-t rows of ``mechanism_report``.
 
     Small t (τ ≤ 0.011: t ≤ 10 of 1000): exact/learned slope of E[x_0|x_t] at the midpoints (median over
     midpoints), smallest and largest over those t — how many times steeper the exact near-step is than

@@ -1,4 +1,4 @@
-"""Recursive training with filtering (paper §3.9): each generation trains from scratch on the
+"""Recursive training with filtering (the paper's Fig. 8): each generation trains from scratch on the
 previous generation's filtered samples; does filtering out likely hallucinations slow model collapse?
 
 Generation 0 trains on N points of the real mixture. Every generation draws ⌈N·(1 + oversample)⌉
@@ -72,7 +72,7 @@ def recursive_recipe() -> TrainConfig:
 
     The share must stay near or below the 2.5% filter budget, or no filter at equal budget can keep a
     generation clean; halving the batch keeps it there at half the training time. Fewer particles
-    (N) would cut sampling further but raise the share (paper §3.5: smaller N, more interpolation).
+    (N) would cut sampling further but raise the share (the paper's Fig. 2: smaller N, more interpolation).
     """
     return TrainConfig().model_copy(update={"batch": 1024})
 

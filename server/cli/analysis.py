@@ -255,7 +255,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 def add_analysis_commands(sub: Any) -> None:
     mech = sub.add_parser("mechanism", help="learned vs exact denoiser and ε: curves, midpoint slopes, error maps",
                           description="Why interpolation happens: at chosen timesteps, the learned E[x0|x_t] and ε "
-                                      "against the exact mixture ones (paper §3.4).")
+                                      "against the exact mixture ones (the paper's Fig. 4).")
     _model_options(mech)
     mech.add_argument("--t", type=int, action="append", required=True, metavar="T",
                       help="a timestep for the curves (and 2D maps); repeat for several, e.g. --t 0 --t 10 --t 200")
