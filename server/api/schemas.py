@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Le
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..diffusion.config import SamplerKind, StrictModel
+from ..diffusion.config import SamplerConfig, SamplerKind, StrictModel
 from ..gaussian.config import ExperimentConfig
-from ..settings import MAX_FRAMES, MAX_SAMPLE_N
+from ..settings import DEFAULT_FRAMES, MAX_FRAMES, MAX_SAMPLE_N, MIN_FRAMES
 from ..store import RunKind, RunStatus
 
 
@@ -24,6 +24,27 @@ class QueryModel(BaseModel):
     """The one base of query-string models: lax (query values arrive as strings), frozen, no unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def sampler_field(name: str, *, default: Any = None, ge: float | None = None, le: float | None = None,
+                  description: str | None = None) -> Any:
+    """A request field with ``SamplerConfig``'s default and bounds for ``name``: the engine's limits are the one
+    source. An API cap may only narrow them (``ge``, ``le``); ``default`` replaces the engine's default."""
+    info = SamplerConfig.model_fields[name]
+    bounds: dict[str, Any] = {}
+    for m in info.metadata:
+        for kind in (Ge, Gt, Le, Lt):
+            if isinstance(m, kind):
+                bounds[kind.__name__.lower()] = getattr(m, kind.__name__.lower())
+    if ge is not None:
+        if ge < bounds.get("ge", ge):
+            raise ValueError(f"{name}: an API bound may only narrow SamplerConfig's (ge {bounds['ge']}), got {ge}")
+        bounds["ge"] = ge
+    if le is not None:
+        if le > bounds.get("le", le):
+            raise ValueError(f"{name}: an API bound may only narrow SamplerConfig's (le {bounds['le']}), got {le}")
+        bounds["le"] = le
+    return Field(default=info.default if default is None else default, description=description, **bounds)
 
 
 class CreateRun(ApiModel):
@@ -107,16 +128,18 @@ WINDOW_RULE = "the detector's last-K window; at most the run's T"
 
 
 class SampleQuery(QueryModel):
-    """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
-    and the server's settings may lower them (checked in ``server.api.deps.sample_request``)."""
+    """Query string of the sample stream. Lax (query values arrive as strings); defaults and bounds are
+    ``SamplerConfig``'s, n capped by the API, and the server's settings may lower the caps (checked in
+    ``server.api.deps.sample_request``)."""
 
-    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N), Field(description=N_RULE)] = 2000
-    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
-    sampler: SamplerKind = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
-    frames: Annotated[int, Ge(2), Le(MAX_FRAMES), Field(description="at most the server's max_frames")] = 100
-    window: Annotated[int, Ge(2), Le(1000), Field(description=WINDOW_RULE + "; n × window × D at most the "
-                                                              "server's max_x0_values")] = 10
+    n: int = sampler_field("n", le=MAX_SAMPLE_N, description=N_RULE)
+    seed: int = sampler_field("seed")
+    sampler: SamplerKind = sampler_field("sampler")
+    eta: float = sampler_field("eta", description=ETA_RULE)
+    frames: Annotated[int, Ge(MIN_FRAMES), Le(MAX_FRAMES),
+                      Field(description="at most the server's max_frames")] = DEFAULT_FRAMES
+    window: int = sampler_field("window", description=WINDOW_RULE + "; n × window × D at most the server's "
+                                                                    "max_x0_values")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
