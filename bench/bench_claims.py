@@ -49,6 +49,7 @@ from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.gaussian.recipes import experiment
 from server.gaussian.training import TrainingSetup
+from server.jobs.reports import bench_json, mechanism_json, recursive_json
 
 TEN_MINUTES = 600.0
 
@@ -79,7 +80,8 @@ def x0_movement(x0_pred_last: np.ndarray) -> np.ndarray:
 def claims_for_model(name: str, setup: TrainingSetup, n: int, claims: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "6" in claims:
-        report = mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0], n_curve=201, n_map=21)
+        report = mechanism_json(mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0],
+                                                 n_curve=201, n_map=21))
         s = report["summary"]
         max_ratio, small_err, large_err = (s["denoiser_slope_ratio_small_t_max"], s["eps_abs_error_max_small_t"],
                                            s["eps_abs_error_max_large_t"])
@@ -96,7 +98,7 @@ def claims_for_model(name: str, setup: TrainingSetup, n: int, claims: set[str]) 
                                 SamplerConfig(n=n, seed=1), windows=[3, 5])
         labels = scores.labels
         in_support, between = labels.label == IN_SUPPORT, labels.label == BETWEEN_MODES
-        bench = bench_report(scores)
+        bench = bench_json(bench_report(scores))
         if "7" in claims:
             move = x0_movement(scores.samples.x0_pred_last)
             med_in = float(np.median(move[in_support])) if in_support.any() else None
@@ -237,10 +239,10 @@ def main() -> None:
                                     filters=["variance", "random"]):
                 if isinstance(ev, GenerationDone):
                     log(f"seed {seed} generation {ev.generation} {ev.filter}: between "
-                        f"{ev.result['share_between_modes']:.4f} kept {ev.result['kept']['share_between_modes']:.4f} "
+                        f"{ev.result.drawn.between_modes:.4f} kept {ev.result.kept.between_modes:.4f} "
                         f"({time.perf_counter() - t0:.0f}s)")
                 elif isinstance(ev, RecursiveDone):
-                    result = ev.result
+                    result = recursive_json(ev.result)
             seconds_per_run.append(time.perf_counter() - t0)
             met = result["variance_below_random_kept"] and result["variance_below_random_drawn_after_gen0"]
             runs.append({"seed": seed, "variance": result["curves"]["variance"], "random": result["curves"]["random"],
