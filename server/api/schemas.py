@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Le, Lt
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..diffusion.config import SamplerConfig, SamplerKind, StrictModel
+from ..diffusion.config import SamplerKind, StrictModel
 from ..gaussian.config import ExperimentConfig
 from ..settings import DEFAULT_FRAMES, MAX_FRAMES, MAX_SAMPLE_N, MIN_FRAMES
 from ..store import RunKind, RunStatus
+from .request_fields import sampler_field
 
 
 class ApiModel(StrictModel):
@@ -24,27 +25,6 @@ class QueryModel(BaseModel):
     """The one base of query-string models: lax (query values arrive as strings), frozen, no unknown keys."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def sampler_field(name: str, *, default: Any = None, ge: float | None = None, le: float | None = None,
-                  description: str | None = None) -> Any:
-    """A request field with ``SamplerConfig``'s default and bounds for ``name``: the engine's limits are the one
-    source. An API cap may only narrow them (``ge``, ``le``); ``default`` replaces the engine's default."""
-    info = SamplerConfig.model_fields[name]
-    bounds: dict[str, Any] = {}
-    for m in info.metadata:
-        for kind in (Ge, Gt, Le, Lt):
-            if isinstance(m, kind):
-                bounds[kind.__name__.lower()] = getattr(m, kind.__name__.lower())
-    if ge is not None:
-        if ge < bounds.get("ge", ge):
-            raise ValueError(f"{name}: an API bound may only narrow SamplerConfig's (ge {bounds['ge']}), got {ge}")
-        bounds["ge"] = ge
-    if le is not None:
-        if le > bounds.get("le", le):
-            raise ValueError(f"{name}: an API bound may only narrow SamplerConfig's (le {bounds['le']}), got {le}")
-        bounds["le"] = le
-    return Field(default=info.default if default is None else default, description=description, **bounds)
 
 
 class CreateRun(ApiModel):

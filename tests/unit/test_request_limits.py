@@ -10,8 +10,9 @@ import pytest
 from pydantic import BaseModel
 
 from server import settings as caps
+from server.api.request_fields import sampler_field
 from server.api.routes.analysis import DetectorQuery, JobSampler
-from server.api.schemas import SampleQuery, sampler_field
+from server.api.schemas import SampleQuery
 from server.catalog.url_state import build_spec
 from server.diffusion.config import SamplerConfig
 

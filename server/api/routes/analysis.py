@@ -63,7 +63,8 @@ from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..access import WriteAccess
 from ..budgets import check_job, check_view, step_drivers
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
-from ..schemas import ETA_RULE, ApiModel, QueryModel, responses, sampler_field
+from ..request_fields import sampler_field
+from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
 
 router = APIRouter(tags=["analysis"])
 
