@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from .schedule import ScheduleKind
 
@@ -71,3 +71,15 @@ class SamplerConfig(StrictModel):
         if self.sampler == "ddpm" and self.eta != 0.0:
             raise ValueError("eta: only used by the ddim sampler; leave it at 0 for ddpm")
         return self
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem: ``field.path: message`` (model-level checks already name their field)."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = err["msg"]
+        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            message = str(err["ctx"]["error"])  # drop pydantic's "Value error, " prefix
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)

@@ -13,8 +13,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..diffusion.checkpoint import CheckpointError, load_weights, read_weights, save_weights
+from ..diffusion.config import describe_validation_error
 from .config import ExperimentConfig
-from .datasets import describe_validation_error, mixture_spec
+from .datasets import mixture_spec
 from .nets import ResidualMLP
 
 
