@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Mode Interpolation Lab: CPU-only image (engineering.md §7).
+# Mode Interpolation Lab: CPU-only image (torch's CPU build: PyPI's Linux wheels are CUDA builds that pull several GB).
 #   docker build -t modelab .                                  # torch from the PyTorch CPU index
 #   docker build --build-context wheels=/opt/wheels -t modelab .   # offline, from a local torch-*.whl
 #   docker run -p 8000:8000 -v modelab-data:/data modelab

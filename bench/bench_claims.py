@@ -1,6 +1,6 @@
-"""Check the paper's Gaussian reproduction targets that bench_reproduce.py does not (paper.md §9: items
-2, 6, 7, 8 in full, 9) plus issue #5's detector comparison and timing targets. Prints one JSON object
-with {"goal", "measured", "met"} per claim and the figures behind them.
+"""Check the paper's Gaussian reproduction targets that bench_reproduce.py does not (the README's table "The
+paper's Gaussian claims, item by item": items 2, 6, 7, 8 in full, 9) plus issue #5's detector comparison and
+timing targets. Prints one JSON object with {"goal", "measured", "met"} per claim and the figures behind them.
 
     python bench/bench_claims.py                 # full size (≈ 20–30 min on an idle 2-core machine)
     python bench/bench_claims.py --quick         # reduced sizes: shows it works, numbers not meaningful
@@ -49,6 +49,7 @@ from server.gaussian.denoisers import NetworkDenoiser
 from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT
 from server.gaussian.recipes import experiment
 from server.gaussian.training import TrainingSetup
+from server.jobs.reports import bench_json, mechanism_json, recursive_json
 
 TEN_MINUTES = 600.0
 
@@ -79,7 +80,8 @@ def x0_movement(x0_pred_last: np.ndarray) -> np.ndarray:
 def claims_for_model(name: str, setup: TrainingSetup, n: int, claims: set[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "6" in claims:
-        report = mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0], n_curve=201, n_map=21)
+        report = mechanism_json(mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0],
+                                                 n_curve=201, n_map=21))
         s = report["summary"]
         max_ratio, small_err, large_err = (s["denoiser_slope_ratio_small_t_max"], s["eps_abs_error_max_small_t"],
                                            s["eps_abs_error_max_large_t"])
@@ -96,7 +98,7 @@ def claims_for_model(name: str, setup: TrainingSetup, n: int, claims: set[str]) 
                                 SamplerConfig(n=n, seed=1), windows=[3, 5])
         labels = scores.labels
         in_support, between = labels.label == IN_SUPPORT, labels.label == BETWEEN_MODES
-        bench = bench_report(scores)
+        bench = bench_json(bench_report(scores))
         if "7" in claims:
             move = x0_movement(scores.samples.x0_pred_last)
             med_in = float(np.median(move[in_support])) if in_support.any() else None
@@ -147,7 +149,8 @@ def falls(means: list[float]) -> bool:
 
 
 def training_set_size_claims(args: argparse.Namespace, n: int, quick_train: dict[str, int]) -> dict[str, Any]:
-    """Paper §9 item 2 under the two readings of "more data", plus the control that separates them.
+    """Claim 2 (fewer between-mode samples as N grows) under the two readings of "more data", plus the control
+    that separates them.
 
     The paper trains every N for 10,000 epochs, so a larger set is also trained for more optimiser steps.
     ``steps``: N = 1k … 100k at the recipe's 3,000 steps (data alone; also issue #5's 5-point timing).
@@ -236,10 +239,10 @@ def main() -> None:
                                     filters=["variance", "random"]):
                 if isinstance(ev, GenerationDone):
                     log(f"seed {seed} generation {ev.generation} {ev.filter}: between "
-                        f"{ev.result['share_between_modes']:.4f} kept {ev.result['kept']['share_between_modes']:.4f} "
+                        f"{ev.result.drawn.between_modes:.4f} kept {ev.result.kept.between_modes:.4f} "
                         f"({time.perf_counter() - t0:.0f}s)")
                 elif isinstance(ev, RecursiveDone):
-                    result = ev.result
+                    result = recursive_json(ev.result)
             seconds_per_run.append(time.perf_counter() - t0)
             met = result["variance_below_random_kept"] and result["variance_below_random_drawn_after_gen0"]
             runs.append({"seed": seed, "variance": result["curves"]["variance"], "random": result["curves"]["random"],

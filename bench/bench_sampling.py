@@ -6,7 +6,8 @@ same machine, same thread count, same particles and steps, interleaved runs, bes
 
 The official code is not part of this repository: pass ``--official DIR`` pointing at the
 ``gaussian_experiments`` folder of a checkout to measure it side by side. Without it only our figure
-is printed (the reference ≈300,000 particle-steps/s on 2 cores is in reference-measurements.md).
+is printed (the official sampler measured ≈300,000 particle-steps/s on 2 cores: 2,000 particles × 1,000 steps
+in 6.6 s).
 
     python bench/bench_sampling.py --official /path/to/diffusion-model-hallucination/gaussian_experiments
 """

@@ -19,8 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 ENV_PREFIX = "MODELAB_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Published caps of the web API (the front end reads the effective limits from the page bootstrap).
+# Published caps of the web API, the one place they are written: the request models (server/api), the URL codec
+# (server/catalog/url_state.py) and the pages' bootstraps (``Settings.limits``, ``analysis_limits``) read them.
 MAX_SAMPLE_N = 10_000
+MIN_FRAMES = 2  # frames of a sample stream: x_T and x_0 at least
+DEFAULT_FRAMES = 100
 MAX_FRAMES = 200
 MAX_WEB_TRAIN_STEPS = 20_000
 # n × window × D float32 values in one `result` event: 2M values ≈ 8 MB raw, 10.7 MB as base64.
@@ -30,6 +33,16 @@ MAX_JOB_SECONDS = 86_400.0
 MAX_STEP_SECONDS = 1.0  # a cancel must take effect within a second: no training step may be estimated longer
 MAX_VIEW_SECONDS = 600.0
 MAX_BODY_KB = 4096
+# The /analysis API's caps (tiny next to the CLI's: this runs on a shared CPU server).
+MAX_BENCH_N = 5000
+MAX_BENCH_WINDOW = 50
+MAX_CURVE_POINTS = 1001
+MAX_MAP = 81
+MAX_SWEEP_VALUES = 8
+MAX_SWEEP_SEEDS = 5
+MAX_SWEEP_POINTS = 24
+MAX_JOB_SAMPLES = 5000
+MAX_GENERATIONS = 8
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -131,7 +144,7 @@ class Settings(BaseModel):
         return {
             "max_sample_n": self.max_sample_n,
             "max_frames": self.max_frames,
-            "min_frames": 2,
+            "min_frames": MIN_FRAMES,
             "max_x0_values": self.max_x0_values,
             "max_train_steps": self.max_train_steps,
             "queue_size": self.queue_size,
@@ -139,6 +152,12 @@ class Settings(BaseModel):
             "sampling_concurrency": self.sampling_concurrency,
             **self.budgets(),
         }
+
+    def analysis_limits(self) -> dict[str, int | float]:
+        """What the /analysis page needs to know to build valid requests (sent in its bootstrap)."""
+        return {"max_bench_n": MAX_BENCH_N, "max_bench_window": MAX_BENCH_WINDOW,
+                "max_sweep_points": MAX_SWEEP_POINTS, "max_generations": MAX_GENERATIONS,
+                "max_train_steps": self.max_train_steps, "max_job_samples": MAX_JOB_SAMPLES, **self.budgets()}
 
     def budgets(self) -> dict[str, float]:
         """The work budgets, as both pages' bootstraps publish them."""

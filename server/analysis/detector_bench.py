@@ -188,27 +188,45 @@ def nearest_training_distance(samples: np.ndarray, train: np.ndarray, chunk: int
 # ----------------------------------------------------------------------------- scoring
 
 
-def downsampled_roc(scores: np.ndarray, positive: np.ndarray, n_points: int = ROC_POINTS) -> dict[str, list[float]]:
+@dataclass(frozen=True)
+class DownsampledRoc:
+    fpr: np.ndarray  # (P,) evenly spaced in [0, 1]
+    tpr: np.ndarray  # (P,) the best TPR reached at or below each FPR
+
+
+def downsampled_roc(scores: np.ndarray, positive: np.ndarray, n_points: int = ROC_POINTS) -> DownsampledRoc:
     """The ROC's TPR at ``n_points`` evenly spaced FPR values (step interpolation: the best TPR reached
     at or below each FPR), for plotting."""
     roc = roc_curve(scores, positive)
     fpr_grid = np.linspace(0.0, 1.0, n_points)
     idx = np.searchsorted(roc.fpr, fpr_grid, side="right") - 1
-    return {"fpr": np.round(fpr_grid, 4).tolist(), "tpr": np.round(roc.tpr[idx], 5).tolist()}
+    return DownsampledRoc(fpr_grid, roc.tpr[idx])
 
 
-def score_detector(scores: np.ndarray, positive: np.ndarray) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DetectorFigures:
+    """One score's figures against the labels (high score = flag)."""
+
+    auroc: float
+    removed_at_96_kept: float
+    threshold_at_96_kept: float
+    median_in_support: float | None  # None: no sample of that class
+    median_hallucinated: float | None
+    roc: DownsampledRoc
+
+
+def score_detector(scores: np.ndarray, positive: np.ndarray) -> DetectorFigures:
     """AUROC, removed at 96% kept, class medians and the downsampled ROC of one score (high = flag)."""
     finite = np.where(np.isfinite(scores), scores, np.inf)  # a non-finite score flags the sample
     op = removed_at_kept(finite, positive, PAPER_KEPT)
-    return {
-        "auroc": auroc(finite, positive),
-        "removed_at_96_kept": op.removed,
-        "threshold_at_96_kept": op.threshold,
-        "median_in_support": float(np.median(finite[~positive])) if (~positive).any() else None,
-        "median_hallucinated": float(np.median(finite[positive])) if positive.any() else None,
-        "roc": downsampled_roc(finite, positive),
-    }
+    return DetectorFigures(
+        auroc=auroc(finite, positive),
+        removed_at_96_kept=op.removed,
+        threshold_at_96_kept=op.threshold,
+        median_in_support=float(np.median(finite[~positive])) if (~positive).any() else None,
+        median_hallucinated=float(np.median(finite[positive])) if positive.any() else None,
+        roc=downsampled_roc(finite, positive),
+    )
 
 
 @dataclass(frozen=True)
@@ -282,19 +300,31 @@ def lid_t0_scan(
     return out
 
 
-def bench_report(result: DetectorScores) -> dict[str, Any]:
-    """One JSON-ready dict: counts, each detector's figures, and which learned detector wins."""
+@dataclass(frozen=True)
+class BenchReport:
+    n_samples: int
+    n_hallucinated: int
+    share_hallucinated: float
+    window: int  # the sampler's K
+    lid_t0: int
+    detectors: dict[str, DetectorFigures]  # in the order of ``DetectorScores.scores``
+    ranking_by_auroc: tuple[str, ...]  # learned detectors with a defined AUROC, best first
+    winner: str | None
+
+
+def bench_report(result: DetectorScores) -> BenchReport:
+    """Counts, each detector's figures, and which learned detector wins."""
     positive = result.labels.hallucinated
     detectors = {name: score_detector(score, positive) for name, score in result.scores.items()}
-    ranked = [n for n in LEARNED_DETECTORS if n in detectors and not math.isnan(detectors[n]["auroc"])]
-    ranked.sort(key=lambda n: (detectors[n]["auroc"], detectors[n]["removed_at_96_kept"]), reverse=True)
-    return {
-        "n_samples": int(positive.size),
-        "n_hallucinated": int(positive.sum()),
-        "share_hallucinated": float(positive.mean()),
-        "window": int(result.samples.x0_pred_last.shape[1]),
-        "lid_t0": result.lid_t0,
-        "detectors": detectors,
-        "ranking_by_auroc": ranked,
-        "winner": ranked[0] if ranked else None,
-    }
+    ranked = [n for n in LEARNED_DETECTORS if n in detectors and not math.isnan(detectors[n].auroc)]
+    ranked.sort(key=lambda n: (detectors[n].auroc, detectors[n].removed_at_96_kept), reverse=True)
+    return BenchReport(
+        n_samples=int(positive.size),
+        n_hallucinated=int(positive.sum()),
+        share_hallucinated=float(positive.mean()),
+        window=int(result.samples.x0_pred_last.shape[1]),
+        lid_t0=result.lid_t0,
+        detectors=detectors,
+        ranking_by_auroc=tuple(ranked),
+        winner=ranked[0] if ranked else None,
+    )

@@ -1,4 +1,4 @@
-"""Why mode interpolation happens: the learned denoiser against the exact one (paper §3.4).
+"""Why mode interpolation happens: the learned denoiser against the exact one (the paper's Fig. 4).
 
 At timestep t (x_t = a_t x_0 + s_t ε) the exact denoiser E[x_0 | x_t] of a mixture switches from one
 mode to the next within a band of width ≈ v / (a_t · gap) around each inter-mode midpoint
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -181,9 +180,22 @@ def grid_box(mixture: GaussianMixture, n: int, pad: float = 0.5) -> tuple[np.nda
     return xs, ys, torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], axis=1))
 
 
+@dataclass(frozen=True)
+class ErrorMap:
+    """2D: |ε_θ − ε*| on an n×n grid (rows = y), and both ε fields on a coarse grid."""
+
+    x: np.ndarray  # (n,)
+    y: np.ndarray  # (n,)
+    abs_eps_error: np.ndarray  # (n, n)
+    field_x: np.ndarray  # (n_field,)
+    field_y: np.ndarray  # (n_field,)
+    field_eps_exact: np.ndarray  # (n_field, n_field, 2)
+    field_eps_learned: np.ndarray  # (n_field, n_field, 2)
+
+
 def error_map(
     eps: EpsFunction, mixture: GaussianMixture, schedule: NoiseSchedule, t: int, *, n: int = 41, n_field: int = 13
-) -> dict[str, Any]:
+) -> ErrorMap:
     """2D: |ε_θ − ε*| on an n×n grid (heatmap, rows = y), and both ε fields on a coarse grid."""
     a, s = schedule.signal_scale(t), schedule.noise_scale(t)
     xs, ys, points = grid_box(mixture, n)
@@ -192,8 +204,7 @@ def error_map(
         error = (eps(a * points, t) - mixture.eps_star(a * points, a, s)).norm(dim=1).reshape(n, n)  # (n, n)
         learned = eps(a * field_points, t).reshape(n_field, n_field, 2)
         exact = mixture.eps_star(a * field_points, a, s).reshape(n_field, n_field, 2)
-    return {"x": xs, "y": ys, "abs_eps_error": error.numpy(), "field_x": fx, "field_y": fy,
-            "field_eps_exact": exact.numpy(), "field_eps_learned": learned.numpy()}
+    return ErrorMap(xs, ys, error.numpy(), fx, fy, exact.numpy(), learned.numpy())
 
 
 def slope_timesteps(T: int) -> list[int]:
@@ -209,8 +220,57 @@ def is_large_t(t: int, T: int) -> bool:
     return (t + 1) / T >= LARGE_TAU - 1e-12
 
 
-def _r(x: np.ndarray | float, digits: int = 6) -> Any:
-    return np.round(np.asarray(x, dtype=np.float64), digits).tolist()
+@dataclass(frozen=True)
+class CurvesAtT:
+    """Learned vs exact along the curve line at one t, (G,) arrays; ``map`` in 2D only."""
+
+    t: int
+    a_t: float
+    s_t: float
+    denoiser_exact: np.ndarray
+    denoiser_learned: np.ndarray
+    eps_exact: np.ndarray
+    eps_learned: np.ndarray
+    eps_relative_error: float  # rms |ε_θ − ε*| / rms |ε*| along the line
+    eps_abs_error_max: float
+    map: ErrorMap | None
+
+
+@dataclass(frozen=True)
+class SlopesAtT:
+    """Medians over the inter-mode midpoints at one t; ratios are None when no learned slope is nonzero."""
+
+    t: int
+    exact_median: float
+    learned_median: float
+    ratio_median: float | None
+    ratio_max: float | None
+    eps_exact_median: float
+    eps_learned_median: float
+    eps_abs_error_max: float  # along the curve line
+
+
+@dataclass(frozen=True)
+class SlopeSummary:
+    """The numbers of claim 6; see ``slope_summary``. None where no timestep falls in the range."""
+
+    small_t: tuple[int, ...]
+    large_t: tuple[int, ...]
+    denoiser_slope_ratio_small_t_min: float | None
+    denoiser_slope_ratio_small_t_max: float | None
+    eps_abs_error_max_small_t: float | None
+    eps_abs_error_max_large_t: float | None
+
+
+@dataclass(frozen=True)
+class MechanismReport:
+    T: int
+    dim: int
+    n_midpoints: int
+    curve_coordinate: np.ndarray  # (G,) position along the curve line
+    timesteps: tuple[CurvesAtT, ...]
+    midpoint_slopes: tuple[SlopesAtT, ...]
+    summary: SlopeSummary
 
 
 def mechanism_report(
@@ -224,7 +284,7 @@ def mechanism_report(
     n_map: int = 41,
     n_field: int = 13,
     cancel: CancelToken | None = None,
-) -> dict[str, Any]:
+) -> MechanismReport:
     """Everything ``modelab mechanism`` prints: curves (and 2D maps) at ``timesteps``, slopes over t, and
     the reproduction numbers (the README's claim 6). ``cancel`` is checked before each timestep's work."""
     T = schedule.T
@@ -236,22 +296,18 @@ def mechanism_report(
     for t in timesteps:
         check(cancel)
         c = curves(eps, mixture, schedule, t, points)
-        entry: dict[str, Any] = {
-            "t": t,
-            "a_t": schedule.signal_scale(t),
-            "s_t": schedule.noise_scale(t),
-            "denoiser_exact": _r(c["denoiser_exact"]),
-            "denoiser_learned": _r(c["denoiser_learned"]),
-            "eps_exact": _r(c["eps_exact"]),
-            "eps_learned": _r(c["eps_learned"]),
-            "eps_relative_error": float(c["eps_error_rms"] / max(float(c["eps_rms"]), 1e-300)),
-            "eps_abs_error_max": float(np.max(np.abs(c["eps_learned"] - c["eps_exact"]))),
-        }
-        if mixture.dim == 2:
-            m = error_map(eps, mixture, schedule, t, n=n_map, n_field=n_field)
-            entry["map"] = {k: _r(v, 5) for k, v in m.items()}
-            entry["map"]["abs_eps_error_max"] = float(np.max(m["abs_eps_error"]))
-        at_t.append(entry)
+        at_t.append(CurvesAtT(
+            t=t,
+            a_t=schedule.signal_scale(t),
+            s_t=schedule.noise_scale(t),
+            denoiser_exact=c["denoiser_exact"],
+            denoiser_learned=c["denoiser_learned"],
+            eps_exact=c["eps_exact"],
+            eps_learned=c["eps_learned"],
+            eps_relative_error=float(c["eps_error_rms"] / max(float(c["eps_rms"]), 1e-300)),
+            eps_abs_error_max=float(np.max(np.abs(c["eps_learned"] - c["eps_exact"]))),
+            map=error_map(eps, mixture, schedule, t, n=n_map, n_field=n_field) if mixture.dim == 2 else None,
+        ))
 
     midpoints = Midpoints.of(mixture)
     slopes = []
@@ -260,25 +316,18 @@ def mechanism_report(
         sl = midpoint_slopes(eps, mixture, schedule, t, midpoints)
         ratio = sl["exact"] / np.where(np.abs(sl["learned"]) > 1e-12, sl["learned"], np.nan)
         line = curves(eps, mixture, schedule, t, points)
-        slopes.append({
-            "t": t,
-            "exact_median": float(np.median(sl["exact"])),
-            "learned_median": float(np.median(sl["learned"])),
-            "ratio_median": float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else None,
-            "ratio_max": float(np.nanmax(ratio)) if np.isfinite(ratio).any() else None,
-            "eps_exact_median": float(np.median(sl["eps_exact"])),
-            "eps_learned_median": float(np.median(sl["eps_learned"])),
-            "eps_abs_error_max": float(np.max(np.abs(line["eps_learned"] - line["eps_exact"]))),
-        })
-    return {
-        "T": T,
-        "dim": mixture.dim,
-        "n_midpoints": len(midpoints.pairs),
-        "curve_coordinate": _r(coord),
-        "timesteps": at_t,
-        "midpoint_slopes": slopes,
-        "summary": slope_summary(slopes, T),
-    }
+        slopes.append(SlopesAtT(
+            t=t,
+            exact_median=float(np.median(sl["exact"])),
+            learned_median=float(np.median(sl["learned"])),
+            ratio_median=float(np.nanmedian(ratio)) if np.isfinite(ratio).any() else None,
+            ratio_max=float(np.nanmax(ratio)) if np.isfinite(ratio).any() else None,
+            eps_exact_median=float(np.median(sl["eps_exact"])),
+            eps_learned_median=float(np.median(sl["eps_learned"])),
+            eps_abs_error_max=float(np.max(np.abs(line["eps_learned"] - line["eps_exact"]))),
+        ))
+    return MechanismReport(T=T, dim=mixture.dim, n_midpoints=len(midpoints.pairs), curve_coordinate=coord,
+                           timesteps=tuple(at_t), midpoint_slopes=tuple(slopes), summary=slope_summary(slopes, T))
 
 
 def mechanism_cost(net: NetConfig | None, dim: int, n_modes: int, T: int, *, slopes: bool, n_curve: int,
@@ -295,8 +344,8 @@ def mechanism_cost(net: NetConfig | None, dim: int, n_modes: int, T: int, *, slo
     return Estimate(seconds, 0.0, f"{rows:,} points and {n_slope_ts} slope timesteps")
 
 
-def slope_summary(slopes: Sequence[dict[str, Any]], T: int) -> dict[str, Any]:
-    """The §9 item 6 numbers, from the per-t rows of ``mechanism_report``.
+def slope_summary(slopes: Sequence[SlopesAtT], T: int) -> SlopeSummary:
+    """The numbers of claim 6 (README, "The paper's Gaussian claims"), from the per-t rows of ``mechanism_report``.
 
     Small t (τ ≤ 0.011: t ≤ 10 of 1000): exact/learned slope of E[x_0|x_t] at the midpoints (median over
     midpoints), smallest and largest over those t — how many times steeper the exact near-step is than
@@ -305,14 +354,14 @@ def slope_summary(slopes: Sequence[dict[str, Any]], T: int) -> dict[str, Any]:
     At large t the denoiser slope is no yardstick: x̂0 = (x_t − s_t ε_θ)/a_t multiplies any ε error by
     s_t/a_t (≈ 8 at t = 199, ≈ 110 at t = 299), and every noised midpoint a_t·m sits within a_t·gap of 0.
     """
-    small = [s for s in slopes if is_small_t(s["t"], T)]
-    large = [s for s in slopes if is_large_t(s["t"], T) and (s["t"] + 1) / T <= MAX_TAU + 1e-12]
-    ratios = [s["ratio_median"] for s in small if s["ratio_median"] is not None]
-    return {
-        "small_t": [s["t"] for s in small],
-        "large_t": [s["t"] for s in large],
-        "denoiser_slope_ratio_small_t_min": min(ratios) if ratios else None,
-        "denoiser_slope_ratio_small_t_max": max(ratios) if ratios else None,
-        "eps_abs_error_max_small_t": max(s["eps_abs_error_max"] for s in small) if small else None,
-        "eps_abs_error_max_large_t": max(s["eps_abs_error_max"] for s in large) if large else None,
-    }
+    small = [s for s in slopes if is_small_t(s.t, T)]
+    large = [s for s in slopes if is_large_t(s.t, T) and (s.t + 1) / T <= MAX_TAU + 1e-12]
+    ratios = [s.ratio_median for s in small if s.ratio_median is not None]
+    return SlopeSummary(
+        small_t=tuple(s.t for s in small),
+        large_t=tuple(s.t for s in large),
+        denoiser_slope_ratio_small_t_min=min(ratios) if ratios else None,
+        denoiser_slope_ratio_small_t_max=max(ratios) if ratios else None,
+        eps_abs_error_max_small_t=max(s.eps_abs_error_max for s in small) if small else None,
+        eps_abs_error_max_large_t=max(s.eps_abs_error_max for s in large) if large else None,
+    )

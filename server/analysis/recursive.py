@@ -1,4 +1,4 @@
-"""Recursive training with filtering (paper §3.9): each generation trains from scratch on the
+"""Recursive training with filtering (the paper's Fig. 8): each generation trains from scratch on the
 previous generation's filtered samples; does filtering out likely hallucinations slow model collapse?
 
 Generation 0 trains on N points of the real mixture. Every generation draws ⌈N·(1 + oversample)⌉
@@ -18,11 +18,11 @@ Progress is a generator of events, like ``sweeps.run_sweep``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -72,7 +72,7 @@ def recursive_recipe() -> TrainConfig:
 
     The share must stay near or below the 2.5% filter budget, or no filter at equal budget can keep a
     generation clean; halving the batch keeps it there at half the training time. Fewer particles
-    (N) would cut sampling further but raise the share (paper §3.5: smaller N, more interpolation).
+    (N) would cut sampling further but raise the share (the paper's Fig. 2: smaller N, more interpolation).
     """
     return TrainConfig().model_copy(update={"batch": 1024})
 
@@ -114,15 +114,63 @@ class GenerationTraining:
 
 
 @dataclass(frozen=True)
+class Shares:
+    """Shares of a set of samples by label (against the original mixture)."""
+
+    in_support: float
+    between_modes: float
+    outside: float
+
+    @classmethod
+    def of(cls, label: np.ndarray) -> Shares:
+        return cls(float((label == IN_SUPPORT).mean()), float((label == BETWEEN_MODES).mean()),
+                   float((label == OUTSIDE).mean()))
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    generation: int
+    filter: str
+    run_id: str
+    n_trained_on: int
+    n_drawn: int
+    n_kept: int
+    train_seconds: float
+    drawn: Shares  # every drawn sample
+    kept: Shares  # the samples the filter kept
+    between_removed: int
+    between_drawn: int
+    per_mode_counts: np.ndarray  # (K,) in-support samples per nearest mode
+    filter_seconds: float
+    scatter_points: np.ndarray  # (≤ scatter_points, D) the first drawn samples
+    scatter_label: np.ndarray  # (≤ scatter_points,) their labels
+
+
+@dataclass(frozen=True)
+class RecursiveResult:
+    generations: int
+    n_keep: int
+    n_drawn: int
+    history: dict[str, tuple[GenerationResult, ...]]  # filter → one result per generation
+    # The issue's target, when both filters ran: variance below random in every generation (None otherwise).
+    variance_below_random_kept: bool | None
+    variance_below_random_drawn_after_gen0: bool | None
+
+    def curve(self, name: str, kept: bool = False) -> list[float]:
+        """The between-mode share per generation of filter ``name``: of the drawn or of the kept samples."""
+        return [(r.kept if kept else r.drawn).between_modes for r in self.history[name]]
+
+
+@dataclass(frozen=True)
 class GenerationDone:
     generation: int
     filter: str
-    result: dict[str, Any]
+    result: GenerationResult
 
 
 @dataclass(frozen=True)
 class RecursiveDone:
-    result: dict[str, Any]
+    result: RecursiveResult
 
 
 RecursiveEvent = GenerationStarted | GenerationTraining | GenerationDone | RecursiveDone
@@ -156,12 +204,6 @@ def keep_lowest(scores: np.ndarray, samples: np.ndarray, n_keep: int) -> np.ndar
     return np.sort(order[:n_keep])
 
 
-def _shares(label: np.ndarray) -> dict[str, float]:
-    return {"share_in_support": float((label == IN_SUPPORT).mean()),
-            "share_between_modes": float((label == BETWEEN_MODES).mean()),
-            "share_outside": float((label == OUTSIDE).mean())}
-
-
 def run_recursive(
     config: ExperimentConfig,
     sampler: SamplerConfig,
@@ -187,7 +229,7 @@ def run_recursive(
     n_keep, n_draw = generation_draws(config, oversample)
     seed = config.train.seed
     points: dict[str, np.ndarray] = {}
-    history: dict[str, list[dict[str, Any]]] = {f: [] for f in filters}
+    history: dict[str, list[GenerationResult]] = {f: [] for f in filters}
     shared: tuple[TrainingSetup, WindowedSamples, float, str] | None = None
     for g in range(generations):
         gen_config = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed + g})})
@@ -221,49 +263,45 @@ def run_recursive(
             kept_label = labels.label[kept]
             per_mode = np.bincount(labels.nearest_mode[labels.label == IN_SUPPORT], minlength=setup.mixture.n_modes)
             between = labels.label == BETWEEN_MODES
-            shown = ws.samples[:scatter_points]
-            result = {
-                "generation": g,
-                "filter": name,
-                "run_id": run_id,
-                "n_trained_on": int(setup.data.shape[0]),
-                "n_drawn": int(ws.samples.shape[0]),
-                "n_kept": int(kept.size),
-                "train_seconds": round(train_seconds, 3),
-                **_shares(labels.label),
-                "kept": _shares(kept_label),
-                "between_removed": int(between.sum() - (kept_label == BETWEEN_MODES).sum()),
-                "between_drawn": int(between.sum()),
-                "per_mode_counts": per_mode.tolist(),
-                "filter_seconds": round(time.perf_counter() - start, 3),
-                "scatter": {"points": np.round(shown.astype(np.float64), 4).tolist(),
-                            "label": labels.label[:scatter_points].tolist()},
-            }
+            result = GenerationResult(
+                generation=g,
+                filter=name,
+                run_id=run_id,
+                n_trained_on=int(setup.data.shape[0]),
+                n_drawn=int(ws.samples.shape[0]),
+                n_kept=int(kept.size),
+                train_seconds=train_seconds,
+                drawn=Shares.of(labels.label),
+                kept=Shares.of(kept_label),
+                between_removed=int(between.sum() - (kept_label == BETWEEN_MODES).sum()),
+                between_drawn=int(between.sum()),
+                per_mode_counts=per_mode,
+                filter_seconds=time.perf_counter() - start,
+                scatter_points=ws.samples[:scatter_points],
+                scatter_label=labels.label[:scatter_points],
+            )
             points[name] = ws.samples[kept]
             history[name].append(result)
             yield GenerationDone(g, name, result)
     yield RecursiveDone(summarize_recursive(history, generations, n_keep, n_draw))
 
 
-def summarize_recursive(history: dict[str, list[dict[str, Any]]], generations: int, n_keep: int,
-                        n_draw: int) -> dict[str, Any]:
-    """Per-filter curves, and the issue's target: variance below random in every generation."""
-    curves = {name: {"share_between_modes": [r["share_between_modes"] for r in rows],
-                     "kept_share_between_modes": [r["kept"]["share_between_modes"] for r in rows]}
-              for name, rows in history.items()}
-    out: dict[str, Any] = {"generations": generations, "n_keep": n_keep, "n_drawn": n_draw, "curves": curves,
-                           "history": history}
+def summarize_recursive(history: dict[str, list[GenerationResult]], generations: int, n_keep: int,
+                        n_draw: int) -> RecursiveResult:
+    """Every filter's generations, and the issue's target: variance below random in every generation."""
+    result = RecursiveResult(generations, n_keep, n_draw, {name: tuple(rows) for name, rows in history.items()},
+                             None, None)
     if "variance" in history and "random" in history:
-        v, r = curves["variance"], curves["random"]
         # Generation 0's draws are shared, so there the comparison is on what each filter keeps.
-        out["variance_below_random_kept"] = all(a < b for a, b in zip(v["kept_share_between_modes"],
-                                                                      r["kept_share_between_modes"], strict=True))
-        out["variance_below_random_drawn_after_gen0"] = all(
-            a < b for a, b in zip(v["share_between_modes"][1:], r["share_between_modes"][1:], strict=True))
-    return out
+        kept = all(a < b for a, b in zip(result.curve("variance", kept=True), result.curve("random", kept=True),
+                                         strict=True))
+        drawn = all(a < b for a, b in zip(result.curve("variance")[1:], result.curve("random")[1:], strict=True))
+        result = dataclasses.replace(result, variance_below_random_kept=kept,
+                                     variance_below_random_drawn_after_gen0=drawn)
+    return result
 
 
-def collect(events: Iterator[RecursiveEvent]) -> dict[str, Any]:
+def collect(events: Iterator[RecursiveEvent]) -> RecursiveResult:
     for event in events:
         if isinstance(event, RecursiveDone):
             return event.result

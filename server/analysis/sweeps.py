@@ -1,4 +1,4 @@
-"""What controls the amount of interpolation (paper §3.5): one parameter swept over values and seeds.
+"""What controls the amount of interpolation (the paper's Fig. 2): one parameter swept over values and seeds.
 
 Every point is a full experiment — an ``ExperimentConfig`` (hence a run id) trained from scratch, then
 sampled and labelled — and its figures are cached under a key derived from that run id and the

@@ -12,8 +12,9 @@ from pydantic import ConfigDict, Field
 
 from ..diffusion.config import SamplerKind, StrictModel
 from ..gaussian.config import ExperimentConfig
-from ..settings import MAX_FRAMES, MAX_SAMPLE_N
+from ..settings import DEFAULT_FRAMES, MAX_FRAMES, MAX_SAMPLE_N, MIN_FRAMES
 from ..store import RunKind, RunStatus
+from .request_fields import sampler_field
 
 
 class ApiModel(StrictModel):
@@ -108,16 +109,18 @@ WINDOW_RULE = "the detector's last-K window; at most the run's T"
 
 
 class SampleQuery(QueryModel):
-    """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
-    and the server's settings may lower them (checked in ``server.api.deps.sample_request``)."""
+    """Query string of the sample stream. Lax (query values arrive as strings); defaults and bounds are
+    ``SamplerConfig``'s, n capped by the API, and the server's settings may lower the caps (checked in
+    ``server.api.deps.sample_request``)."""
 
-    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N), Field(description=N_RULE)] = 2000
-    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
-    sampler: SamplerKind = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
-    frames: Annotated[int, Ge(2), Le(MAX_FRAMES), Field(description="at most the server's max_frames")] = 100
-    window: Annotated[int, Ge(2), Le(1000), Field(description=WINDOW_RULE + "; n × window × D at most the "
-                                                              "server's max_x0_values")] = 10
+    n: int = sampler_field("n", le=MAX_SAMPLE_N, description=N_RULE)
+    seed: int = sampler_field("seed")
+    sampler: SamplerKind = sampler_field("sampler")
+    eta: float = sampler_field("eta", description=ETA_RULE)
+    frames: Annotated[int, Ge(MIN_FRAMES), Le(MAX_FRAMES),
+                      Field(description="at most the server's max_frames")] = DEFAULT_FRAMES
+    window: int = sampler_field("window", description=WINDOW_RULE + "; n × window × D at most the server's "
+                                                                    "max_x0_values")
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -24,8 +24,8 @@ from pydantic import BaseModel
 
 from ..diffusion.config import SamplerConfig
 from ..gaussian.config import ExperimentConfig
+from ..settings import DEFAULT_FRAMES, MAX_FRAMES, MIN_FRAMES
 
-FRAMES_DEFAULT = 100
 LAYERS = ("support", "between", "outside", "paths", "bands")
 
 # The only hand-written part: a short key per field. Every leaf field of the models needs one
@@ -126,9 +126,9 @@ def build_spec(limits: dict[str, int | float] | None = None) -> dict[str, Any]:
         fields.append({"key": CONFIG_KEYS[path], "group": "config", "path": path, **desc})
     for path, desc in _leaves(SamplerConfig):
         fields.append({"key": SAMPLER_KEYS[path], "group": "sampler", "path": path, **desc})
-    max_frames = (limits or {}).get("max_frames", 200)
-    fields.append({"key": "fr", "group": "sampler", "path": "frames", "type": "int", "ge": 2, "le": max_frames,
-                   "default": FRAMES_DEFAULT})
+    max_frames = (limits or {}).get("max_frames", MAX_FRAMES)
+    fields.append({"key": "fr", "group": "sampler", "path": "frames", "type": "int", "ge": MIN_FRAMES, "le": max_frames,
+                   "default": DEFAULT_FRAMES})
     fields.extend({"group": "view", **f} for f in VIEW_FIELDS)
     for f in fields:
         f.setdefault("nullable", False)
@@ -207,7 +207,7 @@ def _get(tree: Any, path: str) -> Any:
 
 
 def encode(config: ExperimentConfig, sampler: SamplerConfig, view: dict[str, Any] | None = None,
-           frames: int = FRAMES_DEFAULT, spec: dict[str, Any] = SPEC) -> str:
+           frames: int = DEFAULT_FRAMES, spec: dict[str, Any] = SPEC) -> str:
     """Canonical hash body (no leading '#') of one config, sampler and view state."""
     trees = {"config": config.model_dump(), "sampler": {**sampler.model_dump(), "frames": frames},
              "view": view or {}}

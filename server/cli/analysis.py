@@ -33,6 +33,7 @@ from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
 from ..gaussian.nets import ResidualMLP
 from ..gaussian.training import TrainingSetup
+from ..jobs.reports import bench_json, mechanism_json, recursive_json
 from .options import (
     UsageError,
     _help,
@@ -135,8 +136,8 @@ def cmd_mechanism(args: argparse.Namespace) -> int:
     bad = [t for t in args.t if not 0 <= t < T]
     if bad:
         raise UsageError(f"--t: every timestep must lie in 0 … {T - 1}, got {bad[0]}")
-    report = mechanism_report(model.eps(), model.run.mixture, model.run.schedule, args.t,
-                              n_curve=args.n_curve, n_map=args.n_map)
+    report = mechanism_json(mechanism_report(model.eps(), model.run.mixture, model.run.schedule, args.t,
+                                             n_curve=args.n_curve, n_map=args.n_map))
     print_json({"run_id": model.config.run_id(), "model": "oracle" if model.net is None else "network", **report})
     return 0
 
@@ -159,7 +160,7 @@ def cmd_detectors(args: argparse.Namespace) -> int:
     scores = compute_scores(model.denoiser(), model.run.schedule, model.run.mixture, model.training_points(),
                             sampler, windows=args.windows, lid_t0=args.lid_t0, lid_draws=args.lid_draws,
                             lid_seed=args.lid_seed, device=device)
-    report = bench_report(scores)
+    report = bench_json(bench_report(scores))
     if args.t0_scan:
         report["lid_t0_scan"] = lid_t0_scan(model.denoiser(), model.run.schedule, scores.samples.samples,
                                             scores.labels.hallucinated, args.t0_scan, draws=args.lid_draws,
@@ -228,11 +229,11 @@ def cmd_recursive(args: argparse.Namespace) -> int:
         name = type(event).__name__
         e: Any = event
         if name == "RecursiveDone":
-            result = e.result
+            result = recursive_json(e.result)
         elif not args.quiet and name == "GenerationDone":
             r = e.result
-            _log(f"[recursive] generation {e.generation} {e.filter}: between {r['share_between_modes']:.4f} "
-                 f"kept {r['kept']['share_between_modes']:.4f} ({time.perf_counter() - start:.0f}s)")
+            _log(f"[recursive] generation {e.generation} {e.filter}: between {r.drawn.between_modes:.4f} "
+                 f"kept {r.kept.between_modes:.4f} ({time.perf_counter() - start:.0f}s)")
     print_json({"seconds": round(time.perf_counter() - start, 2), "config": config.model_dump(mode="json"),
                 **result})
     return 0
@@ -255,7 +256,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
 def add_analysis_commands(sub: Any) -> None:
     mech = sub.add_parser("mechanism", help="learned vs exact denoiser and ε: curves, midpoint slopes, error maps",
                           description="Why interpolation happens: at chosen timesteps, the learned E[x0|x_t] and ε "
-                                      "against the exact mixture ones (paper §3.4).")
+                                      "against the exact mixture ones (the paper's Fig. 4).")
     _model_options(mech)
     mech.add_argument("--t", type=int, action="append", required=True, metavar="T",
                       help="a timestep for the curves (and 2D maps); repeat for several, e.g. --t 0 --t 10 --t 200")

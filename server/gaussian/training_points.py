@@ -1,4 +1,4 @@
-"""Training on given points instead of a fresh draw from the mixture (recursive training, paper §3.9).
+"""Training on given points instead of a fresh draw from the mixture (recursive training, the paper's Fig. 8).
 
 A generation of the recursive experiment trains on the previous generation's samples. Its
 ``ExperimentConfig`` still names the ORIGINAL mixture (``config.data``): that is what samples are

@@ -53,6 +53,7 @@ from ..gaussian.denoisers import NetworkDenoiser
 from ..streaming.denoisers import LoadedModel
 from ..streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
 from .queue import JobQueueFull, JobStatus, QueuedJob, SlotRunner
+from .reports import bench_json, generation_json, mechanism_json, recursive_json
 
 log = logging.getLogger(__name__)
 
@@ -203,9 +204,12 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
             elif isinstance(event, PointDone):
                 unit = {"index": event.index, "total": event.total, "result": event.result}
             elif isinstance(event, GenerationDone):
-                unit = {"generation": event.generation, "filter": event.filter, "result": event.result}
-            elif isinstance(event, SweepDone | RecursiveDone):
+                unit = {"generation": event.generation, "filter": event.filter,
+                        "result": generation_json(event.result)}
+            elif isinstance(event, SweepDone):
                 job.result = finite_or_none(event.result)
+            elif isinstance(event, RecursiveDone):
+                job.result = finite_or_none(recursive_json(event.result))
             if unit is not None:
                 job.done_units += 1
                 job.partial.append(finite_or_none(unit))
@@ -285,8 +289,8 @@ def mechanism_view(model: LoadedModel, t: int, *, slopes: bool, n_curve: int, n_
     run = model.run
     denoiser = model.denoiser
     eps = network_eps(denoiser.net) if isinstance(denoiser, NetworkDenoiser) else oracle_eps(run.mixture, run.schedule)
-    report = mechanism_report(eps, run.mixture, run.schedule, [t], slope_ts=None if slopes else [],
-                              n_curve=n_curve, n_map=n_map, cancel=cancel)
+    report = mechanism_json(mechanism_report(eps, run.mixture, run.schedule, [t], slope_ts=None if slopes else [],
+                                             n_curve=n_curve, n_map=n_map, cancel=cancel))
     at = report["timesteps"][0]
     curves = {k: _f4(at[k]) for k in ("denoiser_exact", "denoiser_learned", "eps_exact", "eps_learned")}
     view: dict[str, Any] = {
@@ -320,7 +324,7 @@ def detector_view(model: LoadedModel, sampler: SamplerConfig, *, lid_draws: int,
     start = time.perf_counter()
     scores = compute_scores(model.denoiser, run.schedule, run.mixture, points, sampler, windows=windows,
                             lid_draws=lid_draws, cancel=cancel)
-    report = bench_report(scores)
+    report = bench_json(bench_report(scores))
     detectors = report["detectors"]
     by_k = {k: detectors.pop(f"variance_K{k}") for k in windows}
     labels = scores.labels.label

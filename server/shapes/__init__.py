@@ -1,4 +1,4 @@
-"""The Simple Shapes image experiment (paper.md §3.6): data, shape counting, U-Net, exact denoiser, training.
+"""The Simple Shapes image experiment (the paper's Fig. 1): data, shape counting, U-Net, exact denoiser, training.
 
 geometry   panel layout and the shapes' pixels (official drawing rule), at 64 px and a reduced 32 px
 generator  the seeded data set with per-image metadata

@@ -1,7 +1,7 @@
 """Count and name the shapes in any image (training, generated or drawn by hand) and label the image.
 
 Per column (``Geometry.column_bounds``): threshold, find the 8-connected components, drop those under a size floor
-(8 px at 64×64, as the calibration in reference-measurements.md; scaled by k² at 32), and classify each by its
+(8 px at 64×64, the calibration run's floor; scaled by k² at 32), and classify each by its
 shape features against the generator's own stamps: pixel count, bounding-box fill ratio, aspect ratio and the
 height of its centroid in the box (a triangle's flat top puts it at ~1/3, a pentagon's and a square's at ~1/2). A
 component that is close to no stamp is ``malformed``.

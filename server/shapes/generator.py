@@ -1,4 +1,4 @@
-"""The Simple Shapes data set, drawn as the official generator draws it (paper.md §3.6), with per-image metadata.
+"""The Simple Shapes data set, drawn as the official generator draws it (the paper's Fig. 1), with per-image metadata.
 
 Per attempt, each column's shape is present with probability p = 0.5, at a uniform random anchor in its own panel
 (``geometry``), so an image holds at most one triangle, one square and one pentagon; attempts with no shape are

@@ -1,4 +1,4 @@
-"""Where the Simple Shapes go and what they look like (paper.md §3.6, the official generator's layout).
+"""Where the Simple Shapes go and what they look like (the official generator's layout).
 
 A 64×64 image holds three panels of 21 × 63 px side by side, triangle | square | pentagon, pasted at the top left (the
 last row and column stay black). Each shape is a fixed polygon placed at a random integer anchor in its own panel:

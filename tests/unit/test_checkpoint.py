@@ -59,7 +59,7 @@ def test_round_trip_gives_identical_outputs(tmp_path: Path, tied: bool) -> None:
 def test_paper_network_size_and_tied_storage(tmp_path: Path) -> None:
     config = ExperimentConfig()
     net = ResidualMLP(config.net, 2, generator(0))
-    assert parameter_count(net) == 67_074  # paper.md §5.1 (2D)
+    assert parameter_count(net) == 67_074  # the official code's tied 2D model
     assert parameter_count(ResidualMLP(config.net, 1, generator(0))) == 66_817  # (1D)
     path = tmp_path / "paper.safetensors"
     save_checkpoint(path, net, config)

@@ -25,6 +25,7 @@ from server.gaussian.config import MixtureSpec
 from server.gaussian.datasets import NAMED_MIXTURES
 from server.gaussian.denoisers import OracleDenoiser
 from server.gaussian.mixture import GaussianMixture
+from server.jobs.reports import bench_json
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
 SHORT = NoiseSchedule.create("continuous", 100, 0.001, 0.2)
@@ -93,8 +94,8 @@ def test_downsampled_roc_is_monotone_with_endpoints() -> None:
     positive = rng.random(500) < 0.2
     scores = rng.normal(size=500) + 2 * positive
     roc = downsampled_roc(scores, positive, n_points=11)
-    assert roc["fpr"][0] == 0.0 and roc["fpr"][-1] == 1.0 and roc["tpr"][-1] == 1.0
-    assert all(b >= a for a, b in zip(roc["tpr"], roc["tpr"][1:], strict=False))
+    assert roc.fpr[0] == 0.0 and roc.fpr[-1] == 1.0 and roc.tpr[-1] == 1.0
+    assert all(b >= a for a, b in zip(roc.tpr, roc.tpr[1:], strict=False))
 
 
 def test_bench_on_a_blurred_model_ranks_detectors() -> None:
@@ -105,7 +106,7 @@ def test_bench_on_a_blurred_model_ranks_detectors() -> None:
     train, _ = truth.sample(400, torch.Generator().manual_seed(0))
     result = compute_scores(OracleDenoiser(blurred, SHORT), SHORT, truth, train.numpy(),
                             SamplerConfig(n=600, seed=0, window=5), windows=[2, 3], lid_draws=4)
-    report = bench_report(result)
+    report = bench_json(bench_report(result))
     assert 0.05 < report["share_hallucinated"] < 0.6
     assert set(report["detectors"]) == {"variance", "lid", "oracle", "oracle_final", "nn_distance", "variance_K2",
                                          "variance_K3"}

@@ -24,6 +24,7 @@ from server.gaussian.config import MixtureSpec, NetConfig
 from server.gaussian.datasets import NAMED_MIXTURES
 from server.gaussian.mixture import GaussianMixture
 from server.gaussian.nets import ResidualMLP
+from server.jobs.reports import mechanism_json
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
 
@@ -40,7 +41,8 @@ def _float32_oracle(mixture: GaussianMixture, schedule: NoiseSchedule):  # type:
 @pytest.mark.parametrize("name", ["1d-123", "grid25"])
 def test_oracle_against_itself_is_exact(name: str) -> None:
     mixture = _mixture(name)
-    report = mechanism_report(oracle_eps(mixture, SCHEDULE), mixture, SCHEDULE, [0, 10, 200], n_curve=51, n_map=9)
+    report = mechanism_json(mechanism_report(oracle_eps(mixture, SCHEDULE), mixture, SCHEDULE, [0, 10, 200],
+                                             n_curve=51, n_map=9))
     for entry in report["timesteps"]:
         assert entry["eps_relative_error"] == 0.0
         assert entry["denoiser_exact"] == entry["denoiser_learned"] or entry["t"] == 200
@@ -57,7 +59,8 @@ def test_oracle_against_itself_is_exact(name: str) -> None:
 def test_float32_wrapped_oracle_is_near_zero() -> None:
     mixture = _mixture("grid25")
     eps = _float32_oracle(mixture, SCHEDULE)
-    report = mechanism_report(eps, mixture, SCHEDULE, [5, 50], n_curve=51, n_map=9, slope_ts=[5, 50, 199])
+    report = mechanism_json(mechanism_report(eps, mixture, SCHEDULE, [5, 50], n_curve=51, n_map=9,
+                                             slope_ts=[5, 50, 199]))
     for entry in report["timesteps"]:
         assert entry["eps_relative_error"] < 1e-5
     for row in report["midpoint_slopes"]:
@@ -89,7 +92,8 @@ def test_untrained_network_is_a_smooth_ramp_at_small_t() -> None:
     torch.manual_seed(0)
     mixture = _mixture("1d-123")
     net = ResidualMLP(NetConfig(width=16, blocks=1), 1, torch.Generator().manual_seed(0))
-    report = mechanism_report(network_eps(net), mixture, SCHEDULE, [0], n_curve=21, slope_ts=[0, 5, 10])
+    report = mechanism_json(mechanism_report(network_eps(net), mixture, SCHEDULE, [0], n_curve=21,
+                                             slope_ts=[0, 5, 10]))
     assert report["summary"]["denoiser_slope_ratio_small_t_min"] > 5
     assert len(report["timesteps"][0]["denoiser_learned"]) == 21
     assert all(math.isfinite(v) for v in report["timesteps"][0]["eps_learned"])
@@ -103,7 +107,7 @@ def test_geometry_helpers() -> None:
     mp = Midpoints.of(grid)
     assert mp.points.shape == (40, 2) and torch.allclose(mp.directions.norm(dim=1), torch.ones(40, dtype=torch.float64))
     m = error_map(oracle_eps(grid, SCHEDULE), grid, SCHEDULE, 3, n=7, n_field=5)
-    assert m["abs_eps_error"].shape == (7, 7) and m["field_eps_exact"].shape == (5, 5, 2)
+    assert m.abs_eps_error.shape == (7, 7) and m.field_eps_exact.shape == (5, 5, 2)
     assert slope_timesteps(1000)[0] == 0 and slope_timesteps(1000)[-1] == 299
     assert slope_timesteps(10) == sorted(set(slope_timesteps(10)))
 
@@ -128,7 +132,8 @@ def test_trained_network_is_a_ramp_where_the_exact_denoiser_steps() -> None:
     setup = TrainingSetup.create(config)
     for _ in train_steps(setup, report_every=600):
         pass
-    summary = mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0], n_curve=101)["summary"]
-    assert summary["denoiser_slope_ratio_small_t_max"] > 5
-    assert summary["eps_abs_error_max_small_t"] > 1.0
-    assert summary["eps_abs_error_max_large_t"] < summary["eps_abs_error_max_small_t"] / 4
+    summary = mechanism_report(network_eps(setup.net), setup.mixture, setup.schedule, [0], n_curve=101).summary
+    assert summary.denoiser_slope_ratio_small_t_max is not None and summary.denoiser_slope_ratio_small_t_max > 5
+    assert summary.eps_abs_error_max_small_t is not None and summary.eps_abs_error_max_small_t > 1.0
+    assert summary.eps_abs_error_max_large_t is not None
+    assert summary.eps_abs_error_max_large_t < summary.eps_abs_error_max_small_t / 4

@@ -17,6 +17,7 @@ from server.analysis.recursive import (
 )
 from server.diffusion.config import SamplerConfig
 from server.gaussian.training_points import points_run_id, setup_from_points
+from server.jobs.reports import generation_json, recursive_json
 
 from .conftest import tiny_experiment
 
@@ -52,7 +53,8 @@ def test_two_generations_three_filters() -> None:
     # Generation 0 trains once for all filters; generation 1 once per filter.
     trained = {(e.generation, e.filter) for e in events if isinstance(e, GenerationTraining)}
     assert trained == {(0, "variance"), (1, "variance"), (1, "random"), (1, "none")}
-    done = {(e.generation, e.filter): e.result for e in events if isinstance(e, GenerationDone)}
+    done = {(e.generation, e.filter): generation_json(e.result) for e in events
+            if isinstance(e, GenerationDone)}
     gen0 = [done[(0, f)] for f in ("variance", "random", "none")]
     assert len({r["share_between_modes"] for r in gen0}) == 1 and len({r["run_id"] for r in gen0}) == 1
     for r in done.values():
@@ -61,7 +63,8 @@ def test_two_generations_three_filters() -> None:
         assert r["between_removed"] <= r["between_drawn"]
     assert done[(1, "variance")]["n_trained_on"] == done[(0, "variance")]["n_kept"]
     assert done[(1, "variance")]["run_id"] != done[(1, "random")]["run_id"]
-    result = events[-1].result
+    assert isinstance(events[-1], RecursiveDone)
+    result = recursive_json(events[-1].result)
     assert set(result["curves"]) == {"variance", "random", "none"}
     assert len(result["curves"]["random"]["share_between_modes"]) == 2
     assert isinstance(result["variance_below_random_kept"], bool)

@@ -1,4 +1,5 @@
-"""Golden coefficients of the forward process (paper.md §5.2, §7) and the continuous-time schedule."""
+"""Golden coefficients of the forward process (the official code's linear β 0.001 → 0.2 over T = 1000; t runs
+0 … T − 1, ᾱ_t = ∏_{s ≤ t} (1 − β_s)) and the continuous-time schedule."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 
 from server.diffusion.schedule import NoiseSchedule, continuous_alphas_bar
 
-# ᾱ_t of the paper's schedule (linear β 0.001 → 0.2, T = 1000), paper.md §5.2, as the strings quoted there.
+# ᾱ_t of the paper's schedule (linear β 0.001 → 0.2, T = 1000), computed by hand apart from this code, to the digits
+# written.
 PAPER_ALPHAS_BAR = {0: "0.999", 9: "0.981", 19: "0.944", 49: "0.744", 99: "0.335", 149: "0.091", 199: "0.0147"}
 
 
@@ -21,7 +23,7 @@ def test_first_and_last_beta(paper_schedule: NoiseSchedule) -> None:
     assert paper_schedule.betas[0] == pytest.approx(0.001, abs=1e-15)
     assert paper_schedule.betas[-1] == pytest.approx(0.2, abs=1e-15)
     assert paper_schedule.T == 1000
-    # Signal is gone at the end of the chain (√ᾱ_299 ≈ 0.009 in §5.2).
+    # Signal is gone at the end of the chain (√ᾱ_299 ≈ 0.009).
     assert np.sqrt(paper_schedule.alphas_bar[299]) == pytest.approx(0.009, abs=1e-3)
     assert paper_schedule.alphas_bar[-1] < 1e-40
 

@@ -1,4 +1,4 @@
-"""Simple Shapes data: the geometry of paper.md §3.6, the seeded generator and its metadata, and the shape counter,
+"""Simple Shapes data: the official generator's geometry, the seeded generator and its metadata, and the shape counter,
 which must agree with the metadata on every one of 5,000 generated images."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Training: the learning-rate schedule, timestep sampling, determinism, and one short real run that shows
-mode interpolation along nearest-neighbour segments only (paper.md §9 targets 4–5, in miniature)."""
+mode interpolation along nearest-neighbour segments only (the README's claims 4–5: grid25 bridges
+nearest neighbours only, diamond25 the ±45° ones; in miniature)."""
 
 from __future__ import annotations
 

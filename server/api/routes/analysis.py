@@ -32,7 +32,7 @@ from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_cost
 from ...catalog import presets as catalog
 from ...catalog.plotly_asset import plotly_url
 from ...diffusion.cancel import Cancelled
-from ...diffusion.config import SamplerConfig, TrainConfig
+from ...diffusion.config import SamplerConfig, SamplerKind, TrainConfig
 from ...gaussian.config import DataConfig, ExperimentConfig
 from ...gaussian.datasets import mixture_spec
 from ...jobs.analysis import (
@@ -47,26 +47,28 @@ from ...jobs.analysis import (
     recursive_job,
     sweep_job,
 )
-from ...settings import Settings
+from ...settings import (
+    MAX_BENCH_N,
+    MAX_BENCH_WINDOW,
+    MAX_CURVE_POINTS,
+    MAX_GENERATIONS,
+    MAX_JOB_SAMPLES,
+    MAX_MAP,
+    MAX_SWEEP_POINTS,
+    MAX_SWEEP_SEEDS,
+    MAX_SWEEP_VALUES,
+    Settings,
+)
 from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
 from ..access import WriteAccess
 from ..budgets import check_job, check_view, step_drivers
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
+from ..request_fields import sampler_field
 from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
 from ..stored_config import usable_runs
 
 router = APIRouter(tags=["analysis"])
 
-# Published caps of the analysis API (tiny next to the CLI's: this runs on a shared CPU server).
-MAX_BENCH_N = 5000
-MAX_BENCH_WINDOW = 50
-MAX_CURVE_POINTS = 1001
-MAX_MAP = 81
-MAX_SWEEP_VALUES = 8
-MAX_SWEEP_SEEDS = 5
-MAX_SWEEP_POINTS = 24
-MAX_JOB_SAMPLES = 5000
-MAX_GENERATIONS = 8
 ANALYSIS_QUEUE = 4
 RETRY_AFTER = 5
 LID_RULE = "draws of the LID score, in antithetic pairs: even"
@@ -81,21 +83,21 @@ class MechanismQuery(QueryModel):
 
 
 class DetectorQuery(QueryModel):
-    n: Annotated[int, Ge(20), Le(MAX_BENCH_N)] = 2000
-    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
-    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW),  # the largest K; every K in 2 … window is scored
-                      Field(description="the largest window K scored; at most the run's T")] = 20
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    n: int = sampler_field("n", ge=20, le=MAX_BENCH_N)
+    seed: int = sampler_field("seed", default=1)
+    window: int = sampler_field("window", default=20, le=MAX_BENCH_WINDOW,  # every K in 2 … window is scored
+                                description="the largest window K scored; at most the run's T")
+    sampler: SamplerKind = sampler_field("sampler")
+    eta: float = sampler_field("eta", description=ETA_RULE)
     lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
 
 
 class JobSampler(ApiModel):
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
-    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
-    n: Annotated[int, Ge(20), Le(MAX_JOB_SAMPLES)] = 2000
-    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
-    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 10
+    sampler: SamplerKind = sampler_field("sampler")
+    eta: float = sampler_field("eta", description=ETA_RULE)
+    n: int = sampler_field("n", ge=20, le=MAX_JOB_SAMPLES)
+    seed: int = sampler_field("seed", default=1)
+    window: int = sampler_field("window", le=MAX_BENCH_WINDOW)
 
 
 class SweepRequest(ApiModel):
@@ -356,10 +358,7 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
         "datasets": [d.model_dump(mode="json") for d in catalog.datasets()],
         "sweep_params": list(SWEEP_PARAMS),
         "filters": list(FILTERS),
-        "limits": {"max_bench_n": MAX_BENCH_N, "max_bench_window": MAX_BENCH_WINDOW,
-                   "max_sweep_points": MAX_SWEEP_POINTS, "max_generations": MAX_GENERATIONS,
-                   "max_train_steps": settings.max_train_steps, "max_job_samples": MAX_JOB_SAMPLES,
-                   **settings.budgets()},
+        "limits": settings.analysis_limits(),
         "events": {**EVENT_NAMES, "point": EVENT_POINT, "generation": EVENT_GENERATION},
     }
     try:

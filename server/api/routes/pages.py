@@ -16,7 +16,7 @@ from ...catalog.lessons import lessons_for_page
 from ...catalog.plotly_asset import plotly_asset, plotly_url
 from ...diffusion.config import SamplerConfig
 from ...gaussian.config import ExperimentConfig
-from ...settings import Settings
+from ...settings import DEFAULT_FRAMES, Settings
 from ...store import EvictedRun, RunRecord, is_run_id
 from ...streaming.encode import EVENT_NAMES
 from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
@@ -46,7 +46,7 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
         "defaults": {
             "experiment": ExperimentConfig().model_dump(mode="json"),
             "sampler": SamplerConfig().model_dump(mode="json"),
-            "frames": url_state.FRAMES_DEFAULT,
+            "frames": DEFAULT_FRAMES,
         },
         "limits": settings.limits(),
         "url_spec": url_state.build_spec(settings.limits()),

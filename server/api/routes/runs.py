@@ -89,7 +89,7 @@ def create_run(body: CreateRun, request: Request, response: Response, store: Sto
     return run_view(record, runner)
 
 
-@router.post("/runs/estimate", name="estimate_run", responses=responses(422))
+@router.post("/runs/estimate", name="estimate_run", responses=responses(400, 422))
 def estimate_run(body: CreateRun, store: StoreDep, runner: RunnerDep, settings: SettingsDep) -> RunEstimate:
     """What ``POST /runs`` with this body would do, starting nothing: the run id, the existing run's
     status (``null``: a new training job), and a new job's steps and expected seconds (measured
