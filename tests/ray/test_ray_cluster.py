@@ -1,0 +1,214 @@
+"""The server on a real two-node Ray cluster (a head and a second node, one CPU each, on this machine).
+
+Each node is a separate raylet with its own worker processes (``ray.cluster_utils.Cluster``); the web
+app connects to it as ``MODELAB_RAY_ADDRESS`` does and must give the same bits as the embedded default
+(same seeds, one thread each): a trained model, its loss history, its sample stream, a sweep's figures.
+Then a worker is killed mid-job: the job is retried and the server keeps answering.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.gaussian.checkpoint import load_checkpoint
+from server.settings import Settings
+from tests.support import REPO, free_port, read_events
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'): the Ray cluster tests need it")
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
+
+# 1D, T = 50: a training job, a stream and a sweep of a few seconds each.
+BASE: dict[str, Any] = {"data": {"dataset": "1d-123"}, "schedule": {"T": 50},
+                        "train": {"steps": 60, "batch": 128, "warmup": 5}}
+SWEEP = {"base": BASE, "sampler": {"n": 200}, "param": "n_train", "values": [100, 1000], "seeds": [0]}
+SAMPLE = "n=300&frames=8&seed=11&window=4"
+
+
+class LocalCluster:
+    """``ray start --block`` for a head and a second node, each in its own process group (so teardown ends
+    exactly the processes these two started), on 127.0.0.1, with their files in a temporary directory."""
+
+    def __init__(self, temp: Path):
+        self.temp, self.port = temp, free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        # The workers import this checkout, whichever copy the virtualenv installed.
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
+                                                                if p),
+                    "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        # Ray's token authentication is for clusters on a network; this one is private to the test.
+        self.env["RAY_AUTH_MODE"] = "disabled"
+        self.nodes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        common = ["--block", "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+        self._start(["--head", "--port", str(self.port), "--include-dashboard", "false",
+                     "--temp-dir", str(self.temp), *common])
+        self._start(["--address", self.address, *common])
+        ray.init(address=self.address, log_to_driver=False)
+        try:
+            deadline = time.monotonic() + 120
+            while ray.cluster_resources().get("CPU", 0) < 2:
+                assert time.monotonic() < deadline, "the second node did not join"
+                assert all(node.poll() is None for node in self.nodes), "a ray node exited"
+                time.sleep(0.2)
+        finally:
+            ray.shutdown()
+
+    def _start(self, args: list[str]) -> None:
+        ray_cli = Path(sys.executable).parent / "ray"
+        log = (self.temp / f"node{len(self.nodes)}.log").open("wb")
+        self.nodes.append(subprocess.Popen([str(ray_cli), "start", *args], env=self.env, stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True))
+        if len(self.nodes) == 1:  # the second node needs the head's GCS to answer
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    return
+                except OSError:
+                    assert time.monotonic() < deadline and self.nodes[0].poll() is None, "the Ray head did not start"
+                    time.sleep(0.2)
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):  # SIGTERM: `ray start --block` stops the processes it started
+            node.terminate()
+        for node in reversed(self.nodes):
+            try:
+                node.wait(30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)  # stragglers of this node's own process group
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = LocalCluster(tmp_path_factory.mktemp("ray"))
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # this process's drivers (the web apps) as the nodes
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.stop()
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
+
+
+def settings(path: Path, **more: Any) -> Settings:
+    return Settings(data_dir=path, torch_threads=1, solo_sample_threads=1, progress_interval=0.05, **more)
+
+
+def train(client: TestClient, config: dict[str, Any]) -> dict[str, Any]:
+    run = client.post("/api/runs", json={"config": config}).json()
+    events = read_events(client, f"/api/runs/{run['run_id']}/events")
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
+    return client.get(f"/api/runs/{run['run_id']}").json()
+
+
+def sweep(client: TestClient) -> dict[str, Any]:
+    job = client.post("/api/analysis/sweeps", json=SWEEP).json()
+    events = read_events(client, f"/api/analysis/jobs/{job['job_id']}/events")
+    assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
+    return events[-1][1]["result"]  # type: ignore[no-any-return]
+
+
+def lab(client: TestClient, data: Path) -> dict[str, Any]:
+    """Train, stream a sample of the trained run and of an oracle run, and sweep: what must match."""
+    run = train(client, BASE)
+    weights = load_checkpoint(data / "runs" / run["run_id"] / "model.safetensors").net.state_dict()
+    oracle = client.post("/api/runs", json={"config": {"data": {"dataset": "grid25"}, "schedule": {"T": 40}},
+                                            "kind": "oracle"}).json()["run_id"]
+    streams = [read_events(client, f"/api/runs/{run_id}/sample?{SAMPLE}") for run_id in (run["run_id"], oracle)]
+    return {"run": run, "weights": weights, "streams": streams, "sweep": sweep(client)}
+
+
+def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: Path) -> None:
+    with TestClient(create_app(settings(tmp_path / "local"))) as client:
+        assert client.app.state.executor.name == "local"  # type: ignore[attr-defined]
+        local = lab(client, tmp_path / "local")
+    with TestClient(create_app(settings(tmp_path / "ray", ray_address=cluster.address))) as client:
+        executor = client.app.state.executor  # type: ignore[attr-defined]
+        assert executor.name == "ray" and executor.cluster_cpus() == 2
+        remote = lab(client, tmp_path / "ray")
+    assert local["run"]["run_id"] == remote["run"]["run_id"]
+    assert local["run"]["metrics"]["loss_history"] == remote["run"]["metrics"]["loss_history"]
+    assert local["weights"].keys() == remote["weights"].keys()
+    assert all(local["weights"][k].equal(remote["weights"][k]) for k in local["weights"])
+    for ours, theirs in zip(local["streams"], remote["streams"], strict=True):
+        assert [name for name, _ in ours][-1] == "done"
+        assert ours == theirs  # every frame and the result, value for value
+    for key in ("series", "values", "seeds"):
+        assert local["sweep"][key] == remote["sweep"][key]
+    figures = ("share_between_modes", "share_in_support", "share_outside", "variance_auroc", "run_id", "final_loss")
+    assert [{k: p[k] for k in figures} for p in local["sweep"]["points"]] == \
+           [{k: p[k] for k in figures} for p in remote["sweep"]["points"]]
+
+
+def worker_pids(task_prefix: str) -> list[int]:
+    """Worker processes running a task whose name starts with ``task_prefix`` (Ray titles them ``ray::<name>``)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith(f"ray::{task_prefix}"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def wait_for_worker(task_prefix: str) -> int:
+    """The pid of the worker running the task, as soon as it runs."""
+    deadline = time.monotonic() + 60
+    while not (pids := worker_pids(task_prefix)):
+        assert time.monotonic() < deadline, f"no worker ran {task_prefix}"
+        time.sleep(0.02)
+    (pid,) = pids
+    return pid
+
+
+def test_a_killed_worker_is_retried_and_the_server_keeps_serving(cluster: LocalCluster, tmp_path: Path) -> None:
+    config = {**BASE, "train": {"steps": 2000, "batch": 128, "warmup": 5, "seed": 5}}
+    with TestClient(create_app(settings(tmp_path / "ray", ray_address=cluster.address, ray_max_retries=1))) as client:
+        run = client.post("/api/runs", json={"config": config}).json()
+        prefix = f"modelab-train-{run['run_id']}"
+        pid = wait_for_worker(prefix)
+        os.kill(pid, signal.SIGKILL)
+        assert client.get("/healthz").json()["running"] == 1  # the web process is unaffected
+        events = read_events(client, f"/api/runs/{run['run_id']}/events")
+        assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
+        record = client.get(f"/api/runs/{run['run_id']}").json()
+        assert record["status"] == "done", record
+        assert record["metrics"]["loss_history"][-1][0] == 2000
+        assert worker_pids(prefix) == [] and (tmp_path / "ray" / "runs" / run["run_id"] / "model.safetensors").exists()
+
+        # With no retry left, a killed worker fails the job with a message that says so; the store keeps the run.
+        client.app.state.executor._options["max_retries"] = 0  # type: ignore[attr-defined]
+        again = client.post("/api/runs", json={"config": {**config, "train": {**config["train"], "seed": 6}}}).json()
+        os.kill(wait_for_worker(f"modelab-train-{again['run_id']}"), signal.SIGKILL)
+        events = read_events(client, f"/api/runs/{again['run_id']}/events")
+        assert events[-1][0] == "error" and "Ray worker" in events[-1][1]["message"], events[-1]
+        assert client.get(f"/api/runs/{again['run_id']}").json()["status"] == "failed"
+        assert client.get(f"/api/runs/{run['run_id']}").json()["status"] == "done"
+        assert client.get("/healthz").status_code == 200
