@@ -19,13 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.gaussian.checkpoint import load_checkpoint
 from server.settings import Settings
-from tests.support import REPO, free_port, read_events
+from tests.support import REPO, free_port, read_events, serve_in_thread
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'): the Ray cluster tests need it")
 
@@ -36,6 +37,8 @@ BASE: dict[str, Any] = {"data": {"dataset": "1d-123"}, "schedule": {"T": 50},
                         "train": {"steps": 60, "batch": 128, "warmup": 5}}
 SWEEP = {"base": BASE, "sampler": {"n": 200}, "param": "n_train", "values": [100, 1000], "seeds": [0]}
 SAMPLE = "n=300&frames=8&seed=11&window=4"
+RECURSIVE = {"config": {**BASE, "data": {"dataset": "1d-123", "n": 200}}, "sampler": {"n": 200},
+             "generations": 2, "filters": ["variance", "random"]}
 
 
 class LocalCluster:
@@ -124,8 +127,8 @@ def train(client: TestClient, config: dict[str, Any]) -> dict[str, Any]:
     return client.get(f"/api/runs/{run['run_id']}").json()
 
 
-def sweep(client: TestClient) -> dict[str, Any]:
-    job = client.post("/api/analysis/sweeps", json=SWEEP).json()
+def analysis(client: TestClient, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    job = client.post(f"/api/analysis/{kind}", json=body).json()
     events = read_events(client, f"/api/analysis/jobs/{job['job_id']}/events")
     assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
     return events[-1][1]["result"]  # type: ignore[no-any-return]
@@ -138,7 +141,8 @@ def lab(client: TestClient, data: Path) -> dict[str, Any]:
     oracle = client.post("/api/runs", json={"config": {"data": {"dataset": "grid25"}, "schedule": {"T": 40}},
                                             "kind": "oracle"}).json()["run_id"]
     streams = [read_events(client, f"/api/runs/{run_id}/sample?{SAMPLE}") for run_id in (run["run_id"], oracle)]
-    return {"run": run, "weights": weights, "streams": streams, "sweep": sweep(client)}
+    return {"run": run, "weights": weights, "streams": streams, "sweep": analysis(client, "sweeps", SWEEP),
+            "recursive": analysis(client, "recursive", RECURSIVE)}
 
 
 def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -161,6 +165,12 @@ def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: 
     figures = ("share_between_modes", "share_in_support", "share_outside", "variance_auroc", "run_id", "final_loss")
     assert [{k: p[k] for k in figures} for p in local["sweep"]["points"]] == \
            [{k: p[k] for k in figures} for p in remote["sweep"]["points"]]
+    curves = local["recursive"]["curves"]
+    assert set(curves) == {"variance", "random"} and curves == remote["recursive"]["curves"]
+    for name in curves:  # every generation's labels and counts; its timings aside
+        ours, theirs = local["recursive"]["history"][name], remote["recursive"]["history"][name]
+        assert [r["per_mode_counts"] for r in ours] == [r["per_mode_counts"] for r in theirs]
+        assert [r["scatter"] for r in ours] == [r["scatter"] for r in theirs]
 
 
 def worker_pids(task_prefix: str) -> list[int]:
@@ -212,3 +222,41 @@ def test_a_killed_worker_is_retried_and_the_server_keeps_serving(cluster: LocalC
         assert client.get(f"/api/runs/{again['run_id']}").json()["status"] == "failed"
         assert client.get(f"/api/runs/{run['run_id']}").json()["status"] == "done"
         assert client.get("/healthz").status_code == 200
+
+
+def test_cancel_and_disconnect_free_the_workers(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A cancelled job and a stream whose client left stop their Ray tasks within seconds (real uvicorn)."""
+    app = create_app(settings(tmp_path / "ray", ray_address=cluster.address))
+    server, thread, base = serve_in_thread(app, lifespan="on", timeout_graceful_shutdown=5)
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            config = {**BASE, "train": {"steps": 20_000, "batch": 128, "warmup": 5, "seed": 9}}
+            run_id = client.post("/api/runs", json={"config": config}).json()["run_id"]
+            prefix = f"modelab-train-{run_id}"
+            wait_for_worker(prefix)
+            assert client.delete(f"/api/runs/{run_id}/job").status_code == 200
+            wait_until(lambda: not worker_pids(prefix), 5.0)
+            assert client.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
+
+            oracle = client.post("/api/runs", json={"kind": "oracle", "config": {
+                "data": {"dataset": "grid25"}, "schedule": {"T": 1000}}}).json()["run_id"]
+            with client.stream("GET", f"/api/runs/{oracle}/sample?n=10000&frames=200&seed=4") as response:
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                while next(lines) != "event: frame":  # the task is computing
+                    pass
+                wait_for_worker("modelab-sample-")
+            wait_until(lambda: not worker_pids("modelab-sample-"), 5.0)
+            assert client.get("/healthz").json()["sample_streams"] == 0
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def wait_until(predicate: Any, timeout: float) -> float:
+    """Seconds until ``predicate()`` held; fails after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - start < timeout, f"still not true after {timeout} s"
+        time.sleep(0.02)
+    return time.monotonic() - start
