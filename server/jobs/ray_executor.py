@@ -60,7 +60,7 @@ from ..settings import Settings
 from ..streaming.denoisers import loaded_model
 from ..streaming.results import ResultArrays
 from ..streaming.sample_session import SampleRequest, SampleSession
-from .trainer import LossHistory, StepReport, Trained, train_run
+from .trainer import LossHistory, StepReport, train_run
 
 if TYPE_CHECKING:
     from ray import ObjectRefGenerator
@@ -71,7 +71,6 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often a relaying thread looks at its job's cancel event
 MODEL_REFS = 16  # checkpoints kept in the object store for sample streams (least recently used dropped)
-SAMPLE_BACKLOG = 8  # frame chunks a sample task may compute ahead of the web process
 
 
 class WorkerLost(RuntimeError):
@@ -82,21 +81,10 @@ class WorkerLost(RuntimeError):
 
 
 def _train_events(config_json: str, history_points: int, threads: int, interval: float) -> Iterator[Any]:
-    """A training job: ("step", StepReport, history or None) at most every ``interval`` s and at every new
-    loss-history point, then ("model", checkpoint bytes, metrics)."""
+    """A training job: (StepReport, LossHistory) at most every ``interval`` s and at every new loss-history
+    point, then ("model", checkpoint bytes, metrics)."""
     config = ExperimentConfig.model_validate_json(config_json)
-    run = train_run(config, history_points=history_points, threads=threads)
-    last = 0.0
-    while True:
-        try:
-            step, history = next(run)
-        except StopIteration as stop:
-            trained: Trained = stop.value
-            break
-        now = time.monotonic()
-        if step.new_point or now - last >= interval or step.step == step.steps:
-            last = now
-            yield "step", step, list(history.history) if step.new_point else None
+    trained = yield from train_run(config, history_points=history_points, threads=threads, interval=interval)
     yield "model", checkpoint_bytes(trained.net, config, **trained.metadata()), trained.metrics(config)
 
 
@@ -142,8 +130,8 @@ _remote: Any = ray.remote
 _train_task = _remote(num_returns="streaming", num_cpus=1)(_train_events)
 _sweep_task = _remote(num_returns="streaming", num_cpus=1)(_sweep_group_events)
 _recursive_task = _remote(num_returns="streaming", num_cpus=1)(_recursive_events)
-_sample_task = _remote(num_returns="streaming", num_cpus=1,
-                       _generator_backpressure_num_objects=SAMPLE_BACKLOG)(_sample_events)
+# No backpressure on sample tasks: a running task must never wait for a consumer that waits for a queued one.
+_sample_task = _remote(num_returns="streaming", num_cpus=1)(_sample_events)
 
 
 # ---------------------------------------------------------------------------- in the web process
@@ -151,6 +139,7 @@ _sample_task = _remote(num_returns="streaming", num_cpus=1,
 
 class RayExecutor:
     name = "ray"
+    shares_cpu = False  # the cluster's scheduler queues tasks; a stream does not wait for a turn here
 
     def __init__(self, settings: Settings, store: Store):
         self.settings, self.store = settings, store
@@ -182,17 +171,12 @@ class RayExecutor:
               threads: int) -> dict[str, Any]:
         task = _train_task.options(**self._options, name=f"modelab-train-{config.run_id()}")
         stream = task.remote(config.canonical_json(), history_points, threads, self.settings.progress_interval)
-        history = LossHistory(config.train.steps, history_points)
         for item in self._relay(stream, cancel):
-            if item[0] == "step":
-                _, step, points = item
-                if points is not None:
-                    history.history = points
-                report(step, history)
-            else:
+            if item[0] == "model":
                 _, blob, metrics = item
                 write_atomic(path, blob)
                 return dict(metrics)
+            report(*item)
         raise WorkerLost("the Ray training task ended without a model")
 
     def sweep(self, base: ExperimentConfig, sampler: SamplerConfig, param: str, values: Sequence[SweepValue],

@@ -89,9 +89,10 @@ class Trained:
                 "threads": str(self.threads)}
 
 
-def train_run(config: ExperimentConfig, *, history_points: int, threads: int,
-              cancel: threading.Event | None = None) -> Generator[tuple[StepReport, LossHistory], None, Trained]:
-    """Train ``config``, yielding after every step; returns the trained network. Raises ``TrainingCancelled``.
+def train_run(config: ExperimentConfig, *, history_points: int, threads: int, cancel: threading.Event | None = None,
+              interval: float = 0.0) -> Generator[tuple[StepReport, LossHistory], None, Trained]:
+    """Train ``config``, yielding after a step (at most every ``interval`` seconds, but always at a new
+    loss-history point and at the last step); returns the trained network. Raises ``TrainingCancelled``.
 
     The same steps wherever it runs (a job thread here, a Ray worker elsewhere: ``server.jobs.ray_executor``)."""
     torch.set_num_threads(threads)  # per thread (OpenMP): fixes this job's thread count only
@@ -100,13 +101,16 @@ def train_run(config: ExperimentConfig, *, history_points: int, threads: int,
     history = LossHistory(config.train.steps, history_points)
     # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
     steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1, cancel=cancel))
+    last = -math.inf
     try:
         for progress in steps:
             if cancel is not None and cancel.is_set():
                 raise TrainingCancelled
             new_point = history.add(progress.step, progress.loss)
-            yield StepReport(progress.step, progress.steps, history.last_loss,
-                             time.perf_counter() - start, new_point), history
+            now = time.perf_counter()
+            if new_point or now - last >= interval or progress.step == progress.steps:
+                last = now
+                yield StepReport(progress.step, progress.steps, history.last_loss, now - start, new_point), history
     finally:
         steps.close()
     return Trained(setup.net, time.perf_counter() - start, history.history, threads)

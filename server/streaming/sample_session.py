@@ -152,6 +152,8 @@ class SampleSession:
 class SampleExecutor(Protocol):
     """Where a computation's chunks run (``server.jobs.executor``: this process or a Ray cluster)."""
 
+    shares_cpu: bool  # chunks use this machine's cores (streams take turns); False: a cluster schedules them
+
     async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
         """The next chunk: its frame events (``SampleSession.advance``); sets ``steps_done`` and ``finished``."""
         ...
@@ -167,6 +169,8 @@ class SampleExecutor(Protocol):
 
 class LocalSampleExecutor:
     """Chunks in worker threads of this process."""
+
+    shares_cpu = True
 
     async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
         return await asyncio.to_thread(session.advance, chunk_steps)

@@ -14,6 +14,7 @@ event-loop thread except the chunks and the final labelling/saving, which run in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import OrderedDict
@@ -282,14 +283,16 @@ class ComputationRegistry:
 
     async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any]) -> None:
         gate = self._gate
+        # Streams on this machine take turns for its cores; on a cluster its scheduler does that.
+        turn = gate.compute if self._executor.shares_cpu else contextlib.nullcontext
         try:
             while not session.finished:
                 # The semaphore is held per chunk: streams take turns, and no viewer's pace holds a slot.
-                async with gate.compute():
+                async with turn():
                     frames = await self._advance(session)
                 if frames:
                     await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
-            async with gate.compute():
+            async with turn():
                 arrays = await self._executor.arrays(session, meta)
             computation.arrays = arrays
             await computation.append(encoded(EVENT_RESULT, arrays.result()))

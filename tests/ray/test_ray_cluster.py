@@ -8,12 +8,8 @@ Then a worker is killed mid-job: the job is retried and the server keeps answeri
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +22,11 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.gaussian.checkpoint import load_checkpoint
 from server.settings import Settings
-from tests.support import REPO, free_port, read_events, serve_in_thread
+from tests.support import read_events, serve_in_thread
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'): the Ray cluster tests need it")
+
+from tests.ray.cluster import LocalCluster, worker_pids  # noqa: E402  (imports ray)
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -39,63 +37,6 @@ SWEEP = {"base": BASE, "sampler": {"n": 200}, "param": "n_train", "values": [100
 SAMPLE = "n=300&frames=8&seed=11&window=4"
 RECURSIVE = {"config": {**BASE, "data": {"dataset": "1d-123", "n": 200}}, "sampler": {"n": 200},
              "generations": 2, "filters": ["variance", "random"]}
-
-
-class LocalCluster:
-    """``ray start --block`` for a head and a second node, each in its own process group (so teardown ends
-    exactly the processes these two started), on 127.0.0.1, with their files in a temporary directory."""
-
-    def __init__(self, temp: Path):
-        self.temp, self.port = temp, free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        # The workers import this checkout, whichever copy the virtualenv installed.
-        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
-                                                                if p),
-                    "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        # Ray's token authentication is for clusters on a network; this one is private to the test.
-        self.env["RAY_AUTH_MODE"] = "disabled"
-        self.nodes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> None:
-        common = ["--block", "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
-        self._start(["--head", "--port", str(self.port), "--include-dashboard", "false",
-                     "--temp-dir", str(self.temp), *common])
-        self._start(["--address", self.address, *common])
-        ray.init(address=self.address, log_to_driver=False)
-        try:
-            deadline = time.monotonic() + 120
-            while ray.cluster_resources().get("CPU", 0) < 2:
-                assert time.monotonic() < deadline, "the second node did not join"
-                assert all(node.poll() is None for node in self.nodes), "a ray node exited"
-                time.sleep(0.2)
-        finally:
-            ray.shutdown()
-
-    def _start(self, args: list[str]) -> None:
-        ray_cli = Path(sys.executable).parent / "ray"
-        log = (self.temp / f"node{len(self.nodes)}.log").open("wb")
-        self.nodes.append(subprocess.Popen([str(ray_cli), "start", *args], env=self.env, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True))
-        if len(self.nodes) == 1:  # the second node needs the head's GCS to answer
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                    return
-                except OSError:
-                    assert time.monotonic() < deadline and self.nodes[0].poll() is None, "the Ray head did not start"
-                    time.sleep(0.2)
-
-    def stop(self) -> None:
-        for node in reversed(self.nodes):  # SIGTERM: `ray start --block` stops the processes it started
-            node.terminate()
-        for node in reversed(self.nodes):
-            try:
-                node.wait(30)
-            except subprocess.TimeoutExpired:
-                node.kill()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(node.pid, signal.SIGKILL)  # stragglers of this node's own process group
 
 
 @pytest.fixture(scope="module")
@@ -171,21 +112,6 @@ def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: 
         ours, theirs = local["recursive"]["history"][name], remote["recursive"]["history"][name]
         assert [r["per_mode_counts"] for r in ours] == [r["per_mode_counts"] for r in theirs]
         assert [r["scatter"] for r in ours] == [r["scatter"] for r in theirs]
-
-
-def worker_pids(task_prefix: str) -> list[int]:
-    """Worker processes running a task whose name starts with ``task_prefix`` (Ray titles them ``ray::<name>``)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-        except OSError:
-            continue
-        if title.startswith(f"ray::{task_prefix}"):
-            pids.append(int(entry.name))
-    return pids
 
 
 def wait_for_worker(task_prefix: str) -> int:

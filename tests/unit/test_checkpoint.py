@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from server.diffusion.checkpoint import FORMAT, CheckpointError
 from server.diffusion.config import ALGO_VERSION
-from server.gaussian.checkpoint import load_checkpoint, save_checkpoint
+from server.gaussian.checkpoint import checkpoint_bytes, load_checkpoint, load_checkpoint_bytes, save_checkpoint
 from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
 from server.gaussian.nets import ResidualMLP, parameter_count
 
@@ -167,3 +167,18 @@ def test_bad_metadata_and_weights(tmp_path: Path) -> None:
     _expect_error(bad, "weights do not match the config", "out_fc.bias")
     _resave(good, bad, reshape="out_fc.bias")
     _expect_error(bad, "out_fc.bias has shape (1, 1)")
+
+
+def test_bytes_are_the_file_and_load_back_identically(tmp_path: Path) -> None:
+    """A model crossing a Ray cluster travels as these bytes: the same as the file, the same net back."""
+    config = ExperimentConfig(net=NetConfig(width=32, blocks=3))
+    net = _trained_like(config)
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, net, config, final_loss="0.5")
+    data = checkpoint_bytes(net, config, final_loss="0.5")
+    assert data == path.read_bytes()
+    back = load_checkpoint_bytes(data)
+    assert back.config == config and back.metadata["final_loss"] == "0.5"
+    assert torch.equal(_eps(back.net), _eps(net))
+    with pytest.raises(CheckpointError, match="run abc: not a readable safetensors"):
+        load_checkpoint_bytes(b"\x08" + b"\x00" * 7 + b"not json", "run abc")
