@@ -23,12 +23,12 @@ from ..analysis.recursive import FILTERS, RECURSIVE_N, RECURSIVE_WINDOW, recursi
 from ..analysis.result_cache import JsonDirCache
 from ..analysis.sweeps import SWEEP_PARAMS, parse_value, run_sweep
 from ..diffusion.checkpoint import CheckpointError
-from ..diffusion.config import SamplerConfig, TrainConfig
+from ..diffusion.config import SamplerConfig, TrainConfig, describe_validation_error
 from ..diffusion.sampling import Denoiser
 from ..diffusion.training import seeded_generator, train_steps
 from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig, NetConfig
-from ..gaussian.datasets import describe_validation_error, training_set
+from ..gaussian.datasets import training_set
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
 from ..gaussian.nets import ResidualMLP

@@ -18,11 +18,10 @@ import torch
 from pydantic import ValidationError
 
 from ..diffusion.checkpoint import CheckpointError
-from ..diffusion.config import SamplerConfig, TrainConfig
+from ..diffusion.config import SamplerConfig, TrainConfig, describe_validation_error
 from ..diffusion.training import train_steps
 from ..gaussian.checkpoint import load_checkpoint, save_checkpoint
 from ..gaussian.config import ExperimentConfig
-from ..gaussian.datasets import describe_validation_error
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.recipes import EXPERIMENT_NAMES

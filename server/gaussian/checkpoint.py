@@ -21,8 +21,9 @@ from ..diffusion.checkpoint import (
     save_weights,
     weights_bytes,
 )
+from ..diffusion.config import describe_validation_error
 from .config import ExperimentConfig
-from .datasets import describe_validation_error, mixture_spec
+from .datasets import mixture_spec
 from .nets import ResidualMLP
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from pydantic import ValidationError
 
+from ..diffusion.config import describe_validation_error
 from .config import DataConfig, MixtureSpec
 from .mixture import GaussianMixture
 
@@ -85,15 +86,3 @@ def read_mixture_file(path: Path) -> MixtureSpec:
         return MixtureSpec.model_validate(raw)
     except ValidationError as exc:
         raise MixtureFileError(f"{path}: {describe_validation_error(exc)}") from exc
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message`` (model-level checks already name their field)."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
-        message = err["msg"]
-        if err["type"] == "value_error" and "error" in err.get("ctx", {}):
-            message = str(err["ctx"]["error"])  # drop pydantic's "Value error, " prefix
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)

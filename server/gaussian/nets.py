@@ -17,26 +17,17 @@ block's shift) is computed once per step for a (1, W) row and broadcast (``time_
 
 from __future__ import annotations
 
-import math
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..diffusion.layers import sinusoidal_embedding
 from . import fused
 from .config import NetConfig
 
 NEGATIVE_SLOPE = 0.02
-
-
-def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """(B,) integer timesteps → (B, dim) [sin | cos] features (fairseq variant, as the official code)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) / (half - 1) * torch.arange(half, dtype=torch.float32, device=t.device))
-    angles = t.to(torch.float32)[:, None] * freqs[None, :]  # (B, half)
-    emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
-    return F.pad(emb, (0, dim % 2))
 
 
 def layer_norm(h: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
@@ -143,8 +134,3 @@ class ResidualMLP(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.forward_with_time(x, self.time_features(t))
-
-
-def parameter_count(net: nn.Module) -> int:
-    """Distinct parameters (tied blocks counted once): 67,074 for the paper's 2D network."""
-    return sum(p.numel() for p in net.parameters())

@@ -13,9 +13,10 @@ from safetensors.torch import save_file
 
 from server.diffusion.checkpoint import FORMAT, CheckpointError
 from server.diffusion.config import ALGO_VERSION
+from server.diffusion.layers import parameter_count
 from server.gaussian.checkpoint import checkpoint_bytes, load_checkpoint, load_checkpoint_bytes, save_checkpoint
 from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
-from server.gaussian.nets import ResidualMLP, parameter_count
+from server.gaussian.nets import ResidualMLP
 
 from .conftest import generator
 

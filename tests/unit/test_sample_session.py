@@ -14,7 +14,8 @@ def test_a_chunk_stops_after_its_time_but_never_before_one_step() -> None:
     run = ExperimentRun.from_config(ExperimentConfig.model_validate({"data": {"dataset": "1d-123"},
                                                                      "schedule": {"T": 50}}))
     model = LoadedModel(run, OracleDenoiser(run.mixture, run.schedule))
-    session = SampleSession("0" * 16, "0" * 16, "oracle", model, SampleRequest(SamplerConfig(n=50), frames=2), threads=1)
+    request = SampleRequest(SamplerConfig(n=50), frames=2)
+    session = SampleSession("0" * 16, "0" * 16, "oracle", model, request, threads=1)
     assert len(session.advance(1000, max_seconds=0)) == 1 and session.steps_done == 0  # the x_T frame
     assert session.advance(1000, max_seconds=0) == [] and session.steps_done == 1
     assert session.advance(3, max_seconds=60) == [] and session.steps_done == 4
