@@ -1,11 +1,11 @@
 """The server on a real two-node Ray cluster (a head and a second node, one CPU each, on this machine).
 
-Each node is a separate raylet with its own worker processes (``ray.cluster_utils.Cluster``); the web
-app connects to it as ``MODELAB_RAY_ADDRESS`` does and must give the same bits as the embedded default
-(same seeds, one thread each): a trained model, its loss history, its sample stream, a sweep's figures.
-Then a worker is killed mid-job: the job is retried and the server keeps answering.
+Each node is a ``ray start`` process group with its own raylet and worker processes (``tests/ray/cluster.py``,
+files in a temporary directory); the web app connects to it as ``MODELAB_RAY_ADDRESS`` does and must give the
+same bits as the embedded default (same seeds, one thread each): a trained model, its loss history, its sample
+streams, a sweep's and a recursive run's figures. Then workers are killed mid-job (retried; with no retry left,
+failed with a message) and jobs are cancelled or abandoned (their workers freed), the server answering throughout.
 """
-
 from __future__ import annotations
 
 import os
