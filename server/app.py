@@ -35,6 +35,7 @@ from .catalog.reindex import reindex
 from .diffusion import training
 from .gaussian import fused
 from .jobs.analysis import AnalysisRunner
+from .jobs.executor import make_executor
 from .jobs.sweep_models import StoreModels
 from .jobs.training import JobRunner
 from .settings import Settings
@@ -120,13 +121,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
         await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
-        runner = JobRunner(settings, store)
+        # In-process, or a Ray cluster when MODELAB_RAY_ADDRESS is set (connecting blocks: not on the loop).
+        executor = app.state.executor = await asyncio.to_thread(make_executor, settings, store)
+        runner = JobRunner(settings, store, executor)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
         app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis.ANALYSIS_QUEUE,
                                             threads=settings.torch_threads,
                                             progress_interval=settings.progress_interval,
-                                            max_bytes=settings.max_analysis_bytes, models=StoreModels(store))
+                                            max_bytes=settings.max_analysis_bytes, models=StoreModels(store),
+                                            executor=executor)
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
         gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
@@ -139,13 +143,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
                                                      chunk_steps=settings.sample_chunk_steps,
                                                      memory_size=settings.result_memory_size,
-                                                     memory_bytes=int(settings.result_memory_mb * 1024 * 1024))
+                                                     memory_bytes=int(settings.result_memory_mb * 1024 * 1024),
+                                                     executor=executor)
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
         try:
             yield
         finally:
             await asyncio.to_thread(app.state.analysis.stop)
             await asyncio.to_thread(runner.stop)
+            await asyncio.to_thread(executor.close)
             store.close()
 
     # /docs is served from the installed Swagger UI (routes/api_docs.py), not FastAPI's CDN page; no /redoc.

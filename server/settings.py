@@ -108,10 +108,15 @@ class Settings(BaseModel):
     token: Annotated[SecretStr, MinLen(8)] | None = None
     read_only: bool = False
 
-    @field_validator("token", mode="before")
+    # A Ray cluster (README, "Running on a Ray cluster"; needs the `ray` extra): training jobs, sweeps, recursive
+    # runs and sample computations run there as tasks, this process relays. None: everything runs in-process.
+    ray_address: Annotated[str, MinLen(1)] | None = None  # e.g. "10.0.0.5:6379", or "auto" on a cluster node
+    ray_max_retries: Annotated[int, Ge(0), Le(10)] = 1  # times a task is run again after its worker died
+
+    @field_validator("token", "ray_address", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: Any) -> Any:
-        return None if value == "" else value  # MODELAB_TOKEN= (empty) means no token
+        return None if value == "" else value  # MODELAB_TOKEN= (empty) means no token; the same for the Ray address
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -109,8 +109,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+    import os
+
     import uvicorn
 
+    if args.ray is not None:
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--ray: Ray is not installed; pip install -e '.[ray]'")
+        os.environ["MODELAB_RAY_ADDRESS"] = args.ray  # server.app reads its settings from the environment
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=1, timeout_graceful_shutdown=10)
     return 0
 
@@ -170,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the web lab", description="Serve the lab with uvicorn.")
     serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--ray", metavar="ADDRESS", default=None,
+                       help="run training, analysis and sampling on this Ray cluster (host:port of its head, or "
+                            "'auto' on a node of it); the same as MODELAB_RAY_ADDRESS")
     serve.set_defaults(func=cmd_serve)
     return parser
 

@@ -6,14 +6,15 @@ from it (``server/gaussian/checkpoint.py``). Loading reads tensors and strings o
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import tempfile
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load, save
 from torch import nn
 
 from .config import ALGO_VERSION
@@ -30,6 +31,11 @@ def save_weights(path: Path, net: nn.Module, identity: dict[str, str], **extra: 
 
     ``identity``: what the data family needs to rebuild ``net`` (its config, its run id), written after
     ``format`` and before the versions; ``extra``: anything else worth keeping (training time, say)."""
+    write_atomic(path, weights_bytes(net, identity, **extra))
+
+
+def weights_bytes(net: nn.Module, identity: dict[str, str], **extra: str) -> bytes:
+    """The checkpoint file's bytes (what ``save_weights`` writes): a model travels between machines as these."""
     metadata = {
         "format": FORMAT,
         **identity,
@@ -41,11 +47,16 @@ def save_weights(path: Path, net: nn.Module, identity: dict[str, str], **extra: 
     }
     # Tied blocks share tensors; store each distinct tensor once under its first name.
     state = {k: v.detach().cpu().contiguous().clone() for k, v in _unique_state(net).items()}
+    return save(state, metadata=metadata)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` through a temp file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
     try:
-        save_file(state, tmp, metadata=metadata)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -68,17 +79,28 @@ def read_weights(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = dict(handle.metadata() or {})
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: not readable ({exc})") from exc
+    return parse_weights(data, str(path))
+
+
+def parse_weights(data: bytes, source: str) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """``read_weights`` of a checkpoint's bytes; ``source`` names it in errors."""
+    try:
+        # Layout: 8-byte little-endian header length, then the JSON header (its ``__metadata__`` holds ours).
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8:8 + size])
+        metadata = {str(k): str(v) for k, v in (header.get("__metadata__") or {}).items()}
+        tensors = load(data)
+    except (SafetensorError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{source}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a Mode Interpolation Lab checkpoint (format {metadata.get('format')!r})")
+        raise CheckpointError(f"{source}: not a Mode Interpolation Lab checkpoint (format {metadata.get('format')!r})")
     return metadata, tensors
 
 
-def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], path: Path | str) -> None:
     """Copy ``tensors`` into ``net``, which the caller built from the metadata; names and shapes must match."""
     expected = net.state_dict()
     missing = [k for k in _unique_state(net) if k not in tensors]

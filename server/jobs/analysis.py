@@ -40,10 +40,9 @@ from ..analysis.recursive import (
     GenerationStarted,
     GenerationTraining,
     RecursiveDone,
-    run_recursive,
 )
 from ..analysis.result_cache import JsonDirCache
-from ..analysis.sweeps import ModelStore, PointDone, PointStarted, PointTraining, SweepDone, run_sweep
+from ..analysis.sweeps import ModelStore, PointDone, PointStarted, PointTraining, SweepDone
 from ..diffusion.cancel import Cancelled, CancelToken
 from ..diffusion.config import SamplerConfig
 from ..diffusion.training import seeded_generator
@@ -52,6 +51,7 @@ from ..gaussian.datasets import training_set
 from ..gaussian.denoisers import NetworkDenoiser
 from ..streaming.denoisers import LoadedModel
 from ..streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_PROGRESS, finite_or_none, sse, typed_array
+from .executor import Executor, LocalExecutor
 from .queue import JobQueueFull, JobStatus, QueuedJob, SlotRunner
 from .reports import bench_json, generation_json, mechanism_json, recursive_json
 
@@ -79,7 +79,7 @@ class AnalysisJob(QueuedJob):
     job_id: str
     kind: JobKind
     request: dict[str, Any]
-    work: Callable[[CancelToken], Iterator[Any]]  # the engine's event generator, given the job's cancel event
+    work: Callable[[CancelToken, Executor], Iterator[Any]]  # the engine's events, given the cancel event and executor
     total: int  # points (sweep) or generation × filter (recursive)
     status: JobStatus = "queued"
     done_units: int = 0
@@ -110,9 +110,11 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
     thread_name = "modelab-analysis"
 
     def __init__(self, data_dir: Path, *, slots: int, queue_size: int, threads: int,
-                 progress_interval: float = 0.1, max_bytes: int | None = None, models: ModelStore | None = None):
+                 progress_interval: float = 0.1, max_bytes: int | None = None, models: ModelStore | None = None,
+                 executor: Executor | None = None):
         self.root = data_dir / "analysis"
         self.models = models  # where sweep points' trained models go (the run store in the app)
+        self.executor: Executor = executor or LocalExecutor()  # where the jobs' work runs
         # Three caches, one size budget over all of them (least recently used files go first).
         self.points, self.views, self.jobs = (JsonDirCache(self.root / name, max_bytes=max_bytes, budget_root=self.root)
                                               for name in ("points", "views", "jobs"))
@@ -167,7 +169,7 @@ class AnalysisRunner(SlotRunner[AnalysisJob]):
 
     def _run(self, job: AnalysisJob) -> None:
         torch.set_num_threads(self.threads)
-        events = job.work(job.cancel)
+        events = job.work(job.cancel, self.executor)
         try:
             for event in events:
                 if job.cancel.is_set():
@@ -256,9 +258,9 @@ def sweep_job(runner: AnalysisRunner, request: dict[str, Any], base: ExperimentC
               param: str, values: list[Any], seeds: list[int]) -> AnalysisJob:
     report_every = max(1, base.train.steps // 40)
 
-    def work(cancel: CancelToken) -> Iterator[Any]:
-        return run_sweep(base, sampler, param, values, seeds, cache=runner.points, models=runner.models,
-                         report_every=report_every, cancel=cancel)
+    def work(cancel: CancelToken, executor: Executor) -> Iterator[Any]:
+        return executor.sweep(base, sampler, param, values, seeds, cache=runner.points, models=runner.models,
+                              report_every=report_every, cancel=cancel)
 
     return AnalysisJob(content_id("sweep", request), "sweep", request, work, len(values) * len(seeds))
 
@@ -267,10 +269,10 @@ def recursive_job(request: dict[str, Any], config: ExperimentConfig, sampler: Sa
                   filters: list[str], oversample: float, lid_draws: int, scatter_points: int) -> AnalysisJob:
     report_every = max(1, config.train.steps // 40)
 
-    def work(cancel: CancelToken) -> Iterator[Any]:
-        return run_recursive(config, sampler, generations=generations, filters=filters, oversample=oversample,
-                             lid_draws=lid_draws, scatter_points=scatter_points, report_every=report_every,
-                             cancel=cancel)
+    def work(cancel: CancelToken, executor: Executor) -> Iterator[Any]:
+        return executor.recursive(config, sampler, cancel=cancel, generations=generations,
+                                  filters=filters, oversample=oversample, lid_draws=lid_draws,
+                                  scatter_points=scatter_points, report_every=report_every)
 
     return AnalysisJob(content_id("recursive", request), "recursive", request, work, generations * len(filters))
 

@@ -21,6 +21,7 @@ from ..diffusion.cancel import Cancelled
 from ..diffusion.training import train_steps
 from ..gaussian.checkpoint import save_checkpoint
 from ..gaussian.config import ExperimentConfig
+from ..gaussian.nets import ResidualMLP
 from ..gaussian.training import TrainingSetup
 
 
@@ -65,6 +66,56 @@ class StepReport:
     new_point: bool  # a loss-history point was just added
 
 
+@dataclass(frozen=True)
+class Trained:
+    """A finished training run, before it is saved."""
+
+    net: ResidualMLP
+    train_seconds: float
+    history: list[list[float]]
+    threads: int
+
+    @property
+    def final_loss(self) -> float | None:
+        return self.history[-1][1] if self.history else None
+
+    def metrics(self, config: ExperimentConfig) -> dict[str, Any]:
+        return {"steps": config.train.steps, "train_seconds": round(self.train_seconds, 3),
+                "final_loss": self.final_loss, "loss_history": self.history}
+
+    def metadata(self) -> dict[str, str]:
+        """The checkpoint's extra metadata."""
+        return {"train_seconds": f"{self.train_seconds:.2f}", "final_loss": f"{self.final_loss:.6f}",
+                "threads": str(self.threads)}
+
+
+def train_run(config: ExperimentConfig, *, history_points: int, threads: int, cancel: threading.Event | None = None,
+              interval: float = 0.0) -> Generator[tuple[StepReport, LossHistory], None, Trained]:
+    """Train ``config``, yielding after a step (at most every ``interval`` seconds, but always at a new
+    loss-history point and at the last step); returns the trained network. Raises ``TrainingCancelled``.
+
+    The same steps wherever it runs (a job thread here, a Ray worker elsewhere: ``server.jobs.ray_executor``)."""
+    torch.set_num_threads(threads)  # per thread (OpenMP): fixes this job's thread count only
+    start = time.perf_counter()
+    setup = TrainingSetup.create(config)
+    history = LossHistory(config.train.steps, history_points)
+    # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
+    steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1, cancel=cancel))
+    last = -math.inf
+    try:
+        for progress in steps:
+            if cancel is not None and cancel.is_set():
+                raise TrainingCancelled
+            new_point = history.add(progress.step, progress.loss)
+            now = time.perf_counter()
+            if new_point or now - last >= interval or progress.step == progress.steps:
+                last = now
+                yield StepReport(progress.step, progress.steps, history.last_loss, now - start, new_point), history
+    finally:
+        steps.close()
+    return Trained(setup.net, time.perf_counter() - start, history.history, threads)
+
+
 def train_and_save(
     config: ExperimentConfig,
     path: Path,
@@ -75,28 +126,13 @@ def train_and_save(
     threads: int,
 ) -> dict[str, Any]:
     """Train ``config`` and write ``path``; returns the run's metrics. Raises ``TrainingCancelled``."""
-    torch.set_num_threads(threads)  # per thread (OpenMP): fixes this job's thread count only
-    start = time.perf_counter()
-    setup = TrainingSetup.create(config)
-    history = LossHistory(config.train.steps, history_points)
-    # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
-    steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1, cancel=cancel))
-    try:
-        for progress in steps:
-            if cancel.is_set():
-                raise TrainingCancelled
-            new_point = history.add(progress.step, progress.loss)
-            report(StepReport(progress.step, progress.steps, history.last_loss,
-                              time.perf_counter() - start, new_point), history)
-    finally:
-        steps.close()
-    train_seconds = time.perf_counter() - start
-    final_loss = history.last_loss
-    save_checkpoint(path, setup.net, config, train_seconds=f"{train_seconds:.2f}",
-                    final_loss=f"{final_loss:.6f}", threads=str(threads))
-    return {
-        "steps": config.train.steps,
-        "train_seconds": round(train_seconds, 3),
-        "final_loss": final_loss,
-        "loss_history": history.history,
-    }
+    run = train_run(config, history_points=history_points, threads=threads, cancel=cancel)
+    while True:
+        try:
+            step, history = next(run)
+        except StopIteration as stop:
+            trained: Trained = stop.value
+            break
+        report(step, history)
+    save_checkpoint(path, trained.net, config, **trained.metadata())
+    return trained.metrics(config)

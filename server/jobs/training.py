@@ -25,8 +25,9 @@ from ..gaussian.config import ExperimentConfig
 from ..settings import Settings
 from ..store import RunRecord, Store
 from ..streaming.encode import EVENT_DONE, EVENT_PROGRESS, error_event, finite_or_none, sse
+from .executor import Executor, LocalExecutor
 from .queue import JobQueueFull, QueuedJob, SlotRunner
-from .trainer import LossHistory, StepReport, train_and_save
+from .trainer import LossHistory, StepReport
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,11 @@ class Job(QueuedJob):
 class JobRunner(SlotRunner[Job]):
     thread_name = "modelab-train"
 
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, executor: Executor | None = None):
         super().__init__(settings.training_slots)
         self.settings = settings
         self.store = store
+        self.executor: Executor = executor or LocalExecutor()  # in this process, or on a Ray cluster
         self._rates: deque[float] = deque(maxlen=20)  # measured seconds per sample-step of finished jobs
 
     # ------------------------------------------------------------------ submitting and cancelling
@@ -130,7 +132,7 @@ class JobRunner(SlotRunner[Job]):
 
     def _run(self, job: Job) -> None:
         try:
-            metrics = train_and_save(
+            metrics = self.executor.train(
                 job.config, self.store.model_path(job.run_id), cancel=job.cancel,
                 report=lambda step, history: self._on_step(job, step, history),
                 history_points=self.settings.loss_history_points, threads=self.settings.torch_threads,

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from ..diffusion.sampling import Denoiser
-from ..gaussian.checkpoint import load_checkpoint
+from ..gaussian.checkpoint import Checkpoint, load_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
@@ -50,8 +50,15 @@ class DenoiserCache:
     def _load(self, record: RunRecord) -> LoadedModel:
         config = ExperimentConfig.model_validate_json(record.config_json)
         if record.kind == "oracle":
-            run = ExperimentRun.from_config(config)
-            return LoadedModel(run, OracleDenoiser(run.mixture, run.schedule))
+            return loaded_model(config, None)
         checkpoint = load_checkpoint(self._store.model_path(record.run_id))
         self.loads += 1
-        return LoadedModel(ExperimentRun.from_config(checkpoint.config), NetworkDenoiser(checkpoint.net))
+        return loaded_model(checkpoint.config, checkpoint)
+
+
+def loaded_model(config: ExperimentConfig, checkpoint: Checkpoint | None) -> LoadedModel:
+    """The exact denoiser of ``config`` (an oracle run: no checkpoint), else the checkpoint's network."""
+    if checkpoint is None:
+        run = ExperimentRun.from_config(config)
+        return LoadedModel(run, OracleDenoiser(run.mixture, run.schedule))
+    return LoadedModel(ExperimentRun.from_config(checkpoint.config), NetworkDenoiser(checkpoint.net))

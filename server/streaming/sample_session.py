@@ -7,10 +7,11 @@ Everything here is plain torch/numpy; encoding happens here too so the event loo
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -146,3 +147,36 @@ class SampleSession:
             data["y"] = [lo[1], hi[1]]
             full["y"] = [min(-NOISE_BOUND, lo[1]), max(NOISE_BOUND, hi[1])]
         return {"bounds": full, "data_bounds": data}
+
+
+class SampleExecutor(Protocol):
+    """Where a computation's chunks run (``server.jobs.executor``: this process or a Ray cluster)."""
+
+    shares_cpu: bool  # chunks use this machine's cores (streams take turns); False: a cluster schedules them
+
+    async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
+        """The next chunk: its frame events (``SampleSession.advance``); sets ``steps_done`` and ``finished``."""
+        ...
+
+    async def arrays(self, session: SampleSession, meta: dict[str, Any]) -> ResultArrays:
+        """The finished computation's arrays (``SampleSession.arrays``)."""
+        ...
+
+    def discard(self, session: SampleSession) -> None:
+        """The computation ended (finished, failed or abandoned): stop its work and free what it holds."""
+        ...
+
+
+class LocalSampleExecutor:
+    """Chunks in worker threads of this process."""
+
+    shares_cpu = True
+
+    async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(session.advance, chunk_steps)
+
+    async def arrays(self, session: SampleSession, meta: dict[str, Any]) -> ResultArrays:
+        return await asyncio.to_thread(session.arrays, meta)
+
+    def discard(self, session: SampleSession) -> None:
+        pass

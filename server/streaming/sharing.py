@@ -14,6 +14,7 @@ event-loop thread except the chunks and the final labelling/saving, which run in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import OrderedDict
@@ -29,7 +30,7 @@ from .admission import Place, SamplingGate
 from .denoisers import DenoiserCache
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
 from .results import ResultArrays, ResultDamaged, StoredRun, load_result, result_id, result_params, save_result
-from .sample_session import SampleRequest, SampleSession
+from .sample_session import LocalSampleExecutor, SampleExecutor, SampleRequest, SampleSession
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,10 @@ class ComputationRegistry:
     ``threads``: how many torch threads a chunk may use right now (asked each chunk)."""
 
     def __init__(self, store: Store, gate: SamplingGate, denoisers: DenoiserCache, *, threads: Callable[[], int],
-                 chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024):
+                 chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024,
+                 executor: SampleExecutor | None = None):
         self._store = store
+        self._executor = executor or LocalSampleExecutor()  # chunks in worker threads here, or on a Ray cluster
         self._gate = gate
         self._denoisers = denoisers
         self._threads = threads
@@ -269,26 +272,28 @@ class ComputationRegistry:
 
     # ------------------------------------------------------------------ the work
 
-    def _advance(self, session: SampleSession) -> list[dict[str, Any]]:
-        """One chunk in a worker thread; the gate counts it so tests can see work stop."""
+    async def _advance(self, session: SampleSession) -> list[dict[str, Any]]:
+        """One chunk (the executor's); the gate counts it so tests can see work stop."""
         self._gate.chunk_started()
         before = session.steps_done
         try:
-            return session.advance(self._chunk_steps)
+            return await self._executor.advance(session, self._chunk_steps)
         finally:
             self._gate.chunk_finished(session.steps_done - before)
 
     async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any]) -> None:
         gate = self._gate
+        # Streams on this machine take turns for its cores; on a cluster its scheduler does that.
+        turn = gate.compute if self._executor.shares_cpu else contextlib.nullcontext
         try:
             while not session.finished:
                 # The semaphore is held per chunk: streams take turns, and no viewer's pace holds a slot.
-                async with gate.compute():
-                    frames = await asyncio.to_thread(self._advance, session)
+                async with turn():
+                    frames = await self._advance(session)
                 if frames:
                     await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
-            async with gate.compute():
-                arrays = await asyncio.to_thread(session.arrays, meta)
+            async with turn():
+                arrays = await self._executor.arrays(session, meta)
             computation.arrays = arrays
             await computation.append(encoded(EVENT_RESULT, arrays.result()))
             # Stored before `done`: a client that saw `done` may share the permalink at once.
@@ -305,6 +310,7 @@ class ComputationRegistry:
             message = f"sampling failed: {type(exc).__name__}: {exc}"
             await computation.append(encoded(EVENT_ERROR, {"message": message}), finished=True, failed=True)
         finally:
+            self._executor.discard(session)
             self._unlist(computation)
 
     def _persist(self, arrays: ResultArrays, computation: Computation, run: StoredRun) -> None:

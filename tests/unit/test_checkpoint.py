@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from server.diffusion.checkpoint import FORMAT, CheckpointError
+from server.diffusion.checkpoint import FORMAT, CheckpointError, parse_weights, read_weights
 from server.diffusion.config import ALGO_VERSION
 from server.diffusion.layers import parameter_count
-from server.gaussian.checkpoint import load_checkpoint, save_checkpoint
+from server.gaussian.checkpoint import checkpoint_bytes, load_checkpoint, load_checkpoint_bytes, save_checkpoint
 from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
 from server.gaussian.nets import ResidualMLP
 
@@ -168,3 +168,21 @@ def test_bad_metadata_and_weights(tmp_path: Path) -> None:
     _expect_error(bad, "weights do not match the config", "out_fc.bias")
     _resave(good, bad, reshape="out_fc.bias")
     _expect_error(bad, "out_fc.bias has shape (1, 1)")
+
+
+def test_bytes_are_the_file_and_load_back_identically(tmp_path: Path) -> None:
+    """A model crossing a Ray cluster travels as these bytes: the same as the file, the same net back."""
+    config = ExperimentConfig(net=NetConfig(width=32, blocks=3))
+    net = _trained_like(config)
+    path = tmp_path / "model.safetensors"
+    save_checkpoint(path, net, config, final_loss="0.5")
+    data = checkpoint_bytes(net, config, final_loss="0.5")
+    # The same content as the file (safetensors may order the header's metadata differently each time).
+    (file_meta, file_tensors), (meta, tensors) = read_weights(path), parse_weights(data, "bytes")
+    assert meta == file_meta and file_tensors.keys() == tensors.keys()
+    assert all(torch.equal(file_tensors[k], tensors[k]) for k in tensors)
+    back = load_checkpoint_bytes(data)
+    assert back.config == config and back.metadata["final_loss"] == "0.5"
+    assert torch.equal(_eps(back.net), _eps(net))
+    with pytest.raises(CheckpointError, match="run abc: not a readable safetensors"):
+        load_checkpoint_bytes(b"\x08" + b"\x00" * 7 + b"not json", "run abc")
