@@ -23,6 +23,7 @@ CPU is free within one step. A worker that dies is retried up to ``Settings.ray_
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import threading
 from collections import OrderedDict
@@ -136,6 +137,20 @@ _sample_task = _remote(num_returns="streaming", num_cpus=1)(_sample_events)
 # ---------------------------------------------------------------------------- in the web process
 
 
+def driver_address(address: str) -> dict[str, str]:
+    """For a cluster on a loopback address, the web process joins it as a node of that same address.
+
+    Ray replaces only "127.0.0.1" and "localhost" by the network interface's address; a cluster started with
+    ``--node-ip-address 127.0.0.2`` (any other loopback address) keeps all its traffic on the loopback device,
+    and a driver must then name that address too, or Ray looks for its local node under the interface's."""
+    host = address.rsplit(":", 1)[0].strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return {}
+    return {"_node_ip_address": host} if loopback else {}
+
+
 class RayExecutor:
     name = "ray"
     shares_cpu = False  # the cluster's scheduler queues tasks; a stream does not wait for a turn here
@@ -149,7 +164,8 @@ class RayExecutor:
         self._streams: dict[int, ObjectRefGenerator] = {}  # id(session) → its task
         if not ray.is_initialized():
             # The web process is a driver only: it asks for no CPU and keeps the workers' logs out of its own.
-            ray.init(address=self.address, namespace="modelab", log_to_driver=False, configure_logging=False)
+            ray.init(address=self.address, namespace="modelab", log_to_driver=False, configure_logging=False,
+                     **driver_address(self.address))
 
     def close(self) -> None:
         with self._lock:

@@ -15,16 +15,21 @@ import ray
 
 from tests.support import REPO, free_port
 
-COMMON = ["--block", "--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+# 127.0.0.2, not 127.0.0.1: Ray replaces "127.0.0.1" and "localhost" by the address of the machine's network
+# interface ("remotely reachable"), so a cluster on 127.0.0.1 talks over eth0's address; any other loopback
+# address it keeps, so the nodes and the drivers stay on the loopback device.
+NODE_IP = "127.0.0.2"
+COMMON = ["--block", "--num-cpus", "1", "--node-ip-address", NODE_IP, "--disable-usage-stats"]
 
 
 class LocalCluster:
     """``ray start --block`` for a head and a second node, each in its own process group (so teardown ends
-    exactly the processes these two started), on 127.0.0.1, with their files in a temporary directory."""
+    exactly the processes these two started), on the loopback address ``NODE_IP``, with their files in a
+    temporary directory."""
 
     def __init__(self, temp: Path):
         self.temp, self.port = temp, free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        self.address = f"{NODE_IP}:{self.port}"
         # The workers import this checkout, whichever copy the virtualenv installed.
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH"))
                                                                 if p),
@@ -42,7 +47,7 @@ class LocalCluster:
 
     def add_node(self) -> None:
         self._start(["--address", self.address, *COMMON])
-        ray.init(address=self.address, log_to_driver=False)
+        ray.init(address=self.address, log_to_driver=False, _node_ip_address=NODE_IP)
         try:
             deadline = time.monotonic() + 120
             while ray.cluster_resources().get("CPU", 0) < len(self.nodes):
@@ -61,7 +66,7 @@ class LocalCluster:
             deadline = time.monotonic() + 120
             while True:
                 try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    socket.create_connection((NODE_IP, self.port), timeout=1).close()
                     return
                 except OSError:
                     if time.monotonic() > deadline or self.nodes[0].poll() is not None:
