@@ -137,7 +137,7 @@ _sample_task = _remote(num_returns="streaming", num_cpus=1)(_sample_events)
 # ---------------------------------------------------------------------------- in the web process
 
 
-def driver_address(address: str) -> dict[str, str]:
+def loopback_node_ip(address: str) -> str | None:
     """For a cluster on a loopback address, the web process joins it as a node of that same address.
 
     Ray replaces only "127.0.0.1" and "localhost" by the network interface's address; a cluster started with
@@ -147,8 +147,8 @@ def driver_address(address: str) -> dict[str, str]:
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return {}
-    return {"_node_ip_address": host} if loopback else {}
+        return None
+    return host if loopback else None
 
 
 class RayExecutor:
@@ -165,7 +165,7 @@ class RayExecutor:
         if not ray.is_initialized():
             # The web process is a driver only: it asks for no CPU and keeps the workers' logs out of its own.
             ray.init(address=self.address, namespace="modelab", log_to_driver=False, configure_logging=False,
-                     **driver_address(self.address))
+                     _node_ip_address=loopback_node_ip(self.address or ""))
 
     def close(self) -> None:
         with self._lock:

@@ -40,3 +40,11 @@ def test_in_process_by_default_without_importing_ray(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_driver_joins_a_loopback_cluster_on_its_loopback_address() -> None:
+    ray_executor = pytest.importorskip("server.jobs.ray_executor")
+    assert ray_executor.loopback_node_ip("127.0.0.2:6379") == "127.0.0.2"
+    assert ray_executor.loopback_node_ip("[::1]:6379") == "::1"
+    assert ray_executor.loopback_node_ip("10.1.2.3:6379") is None
+    assert ray_executor.loopback_node_ip("head.example:6379") is None
