@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,7 +11,9 @@ from server.streaming.admission import SamplingGate
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
-    return asyncio.run(coroutine)
+    """``asyncio.run`` in a thread of its own: the session's Playwright fixtures keep a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def test_a_full_gate_admits_no_one_until_a_place_is_back() -> None:
