@@ -178,7 +178,7 @@ def test_server_error_event_is_shown(lab) -> None:  # type: ignore[no-untyped-de
 
 def test_editing_modes_switches_to_a_custom_mixture(lab) -> None:  # type: ignore[no-untyped-def]
     page = lab
-    page.check("#edit-modes")
+    page.click("#edit-modes")  # editing is a mode switched on (and off) by this button
     box = page.locator("#main-plot .nsewdrag").first.bounding_box()
     assert box is not None
     # An empty spot near a corner of the plot area adds a mode.

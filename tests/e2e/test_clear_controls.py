@@ -1,0 +1,174 @@
+"""What confused people on the lab page (issue 14): editing that never ended and could not be undone,
+export links to an old result, errors in API words on the wrong field, keys that did nothing after
+scrubbing, piles of repeated errors, and ready models that said they were training.
+
+Every wait is on the page's own progress (window.__lab), never a sleep."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+SETTLED = ("window.__lab.state.sampling.result !== null && !window.__lab.state.sampling.active"
+           " || window.__lab.errors().length > 0")
+
+
+def settled(page) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_function(SETTLED)
+    assert page.evaluate("window.__lab.errors()") == []
+
+
+def open_preset(page, preset: str) -> None:  # type: ignore[no-untyped-def]
+    """Choosing a ready preset (or an exact one) opens it at once: no Train press."""
+    page.select_option("#preset", preset)
+    page.wait_for_function("window.__lab.state.run !== null")
+    settled(page)
+
+
+def corner(page) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    box = page.locator("#main-plot .nsewdrag").first.bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] * 0.97, box["y"] + box["height"] * 0.03
+
+
+def test_editing_ends_and_an_edit_is_undone_with_its_model(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    open_preset(page, "grid25-oracle")
+    run_id = page.evaluate("window.__lab.state.run.run_id")
+    result_id = page.evaluate("window.__lab.state.sampling.meta.result_id")
+    x, y = corner(page)
+
+    page.click("#edit-modes")
+    assert page.get_attribute("#edit-modes", "aria-pressed") == "true"
+    page.mouse.click(x, y)  # empty space while editing: a new mode, and the model is set aside
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 26
+    assert page.evaluate("window.__lab.state.run") is None
+    assert not page.is_disabled("#undo-edit")
+
+    page.keyboard.press("Control+z")  # the edit and the model it set aside come back, with the same sample
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 25
+    assert page.input_value("#dataset") == "grid25"
+    assert page.evaluate("window.__lab.state.run.run_id") == run_id
+    settled(page)
+    assert page.evaluate("window.__lab.state.sampling.meta.result_id") == result_id
+    assert page.is_disabled("#undo-edit")
+
+    # Two edits, undone one at a time with the button.
+    page.mouse.click(x, y)
+    page.mouse.click(x - 60, y + 40)
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 27
+    page.click("#undo-edit")
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 26
+    page.click("#undo-edit")
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 25
+    settled(page)
+
+    # Editing ends (Esc), and a click on the plot then inspects instead of editing.
+    page.keyboard.press("Escape")
+    assert page.get_attribute("#edit-modes", "aria-pressed") == "false"
+    page.mouse.click(x, y)
+    assert page.evaluate("window.__lab.state.mixture.means.length") == 25
+    assert page.evaluate("window.__lab.state.run.run_id") == run_id
+
+    # Training (or sampling) ends editing too.
+    page.click("#edit-modes")
+    page.click("#train")
+    assert page.get_attribute("#edit-modes", "aria-pressed") == "false"
+    settled(page)
+
+
+def test_export_links_follow_the_result_on_screen(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.fill("#s-n", "300")
+    open_preset(page, "1d-123-oracle")
+    first = page.evaluate("window.__lab.state.sampling.meta.result_id")
+    assert first in (page.get_attribute("#export-csv", "href") or "")
+    page.select_option("#dataset", "1d-1245")  # a new mixture: the old result is no longer what the links give
+    for link in ("#export-csv", "#export-frames", "#export-npz", "#export-config"):
+        assert page.get_attribute(link, "href") is None, link
+        assert page.get_attribute(link, "aria-disabled") == "true", link
+    open_preset(page, "1d-1245-oracle")
+    second = page.evaluate("window.__lab.state.sampling.meta.result_id")
+    assert second != first
+    assert second in (page.get_attribute("#export-npz", "href") or "")
+    assert page.evaluate("window.__lab.state.run.run_id") in (page.get_attribute("#export-config", "href") or "")
+
+
+def test_errors_use_the_page_s_words_and_outline_the_wrong_field(lab, page_log) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page_log.allowed_console.append("422")  # chromium logs the refused request itself
+    # A negative σ in the 1D table: the table's own cell is named and outlined, not the hidden 2D box.
+    page.select_option("#dataset", "1d-123")
+    page.fill("#modes-body tr:nth-child(2) input[data-field='sigma']", "-0.1")
+    page.check("#oracle")
+    page.click("#train")
+    page.wait_for_selector("#errors:not([hidden])")
+    text = page.text_content("#error-list") or ""
+    assert "σ of mode 2" in text and "greater than 0" in text, text
+    assert "tuple" not in text and "data.mixture" not in text, text
+    assert page.get_attribute("#modes-body tr:nth-child(2) input[data-field='sigma']", "aria-invalid") == "true"
+    assert page.get_attribute("#sigma-2d", "aria-invalid") is None
+
+    # A refused sample size names the samples field and outlines it, not the net's width.
+    page.click("#error-dismiss")
+    page.fill("#modes-body tr:nth-child(2) input[data-field='sigma']", "0.05")
+    page.fill("#s-n", "0")
+    page.click("#train")
+    page.wait_for_selector("#errors:not([hidden])")
+    text = page.text_content("#error-list") or ""
+    assert "samples:" in text, text
+    assert page.get_attribute("#s-n", "aria-invalid") == "true"
+    assert page.get_attribute("#f-width", "aria-invalid") is None
+
+    # The 2D σ box says when it refuses a value, and a repeated error counts up instead of piling up.
+    page.click("#error-dismiss")
+    page.select_option("#dataset", "grid25")
+    sigma = page.evaluate("window.__lab.state.mixture.sigma")
+    for value in ("0", "-1", "0"):
+        page.fill("#sigma-2d", value)
+        page.dispatch_event("#sigma-2d", "change")
+    errors = page.evaluate("window.__lab.errors()")
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("σ (all modes) must be a number greater than 0") and errors[0].endswith("(×2)"), errors
+    assert page.get_attribute("#sigma-2d", "aria-invalid") == "true"
+    assert page.evaluate("window.__lab.state.mixture.sigma") == sigma
+
+
+def test_space_plays_after_scrubbing_and_leaves_checkboxes_alone(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.fill("#s-n", "300")
+    page.select_option("#speed", "5")  # slow enough that a toggle is seen before the end
+    open_preset(page, "1d-123-oracle")
+    page.wait_for_function("!window.__lab.player.playing")
+    page.focus("#time")
+    page.keyboard.press("Home")  # scrub back to the start with the slider's own keys
+    page.wait_for_function("window.__lab.frameIndex === 0")
+    page.keyboard.press("Space")
+    assert page.evaluate("window.__lab.player.playing") is True
+    page.keyboard.press("Space")
+    assert page.evaluate("window.__lab.player.playing") is False
+    box = "input[data-layer='paths']"
+    page.focus(box)
+    page.keyboard.press("Space")
+    assert page.is_checked(box)  # not toggled: space meant play
+    assert page.evaluate("window.__lab.player.playing") is True
+    page.keyboard.press("Space")
+    # In a text field space types, as it should.
+    page.focus("#s-seed")
+    page.keyboard.press("Space")
+    assert page.evaluate("window.__lab.player.playing") is False
+
+
+def test_a_ready_model_says_it_is_ready(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.fill("#s-n", "300")
+    open_preset(page, "1d-123")  # a bundled model: opened, not trained
+    assert page.evaluate("window.__lab.state.run.ready") is True
+    assert page.text_content("#progress-text").startswith("Ready model")
+    assert "Training" not in page.evaluate("window.__lab.summaryText()")
+    assert page.text_content("#train") == "Sample (model ready)"
+    loss = page.evaluate("document.getElementById('loss-plot').layout.annotations?.[0]?.text ?? ''")
+    assert "trained ahead of time" in loss and "waiting" not in loss, loss
+    page.fill("#f-steps", "123")  # a different model: the button trains again
+    assert page.text_content("#train") == "Train & sample"
