@@ -122,6 +122,7 @@ function wireKeyboard() {
 function wireControls() {
   $('train').addEventListener('click', () => { setEditing(false); trainAndSample(); });
   $('cancel').addEventListener('click', cancelTraining);
+  $('stage-cancel').addEventListener('click', cancelTraining);
   $('sample').addEventListener('click', () => { setEditing(false); startSampling(); });
   $('oracle').addEventListener('change', (ev) => { $('train-fields').disabled = ev.target.checked; });
   $('error-dismiss').addEventListener('click', clearErrors);
@@ -192,7 +193,11 @@ function wirePresets() {
     if (canTrain) return;
     const name = $('dataset').value;
     const ofData = presets.filter((p) => p.config?.data?.dataset === name && !p.config?.data?.mixture);
-    const p = ofData.find((x) => x.kind === 'trained') ?? ofData[0]; // a ready trained model, else the exact one
+    // The ready trained model that shows the phenomenon most (its card's measured between-mode share),
+    // else the exact denoiser: a model that puts 0 of 2,000 samples between the modes teaches nothing.
+    const shown = (x) => x.metrics?.share_between_modes ?? 0;
+    const trained = ofData.filter((x) => x.kind === 'trained').sort((a, b) => shown(b) - shown(a));
+    const p = trained[0] ?? ofData[0];
     if (p) {
       select.value = p.id;
       choose(p);

@@ -20,6 +20,9 @@ function setTraining(active) {
   state.training.active = active;
   $('train').disabled = active;
   $('cancel').disabled = !active;
+  $('stage-cancel').disabled = !active;
+  // While a model trains the centre says so: its progress, loss and Cancel belong there too, not below the fold.
+  $('stage-progress').hidden = !active || $('oracle').checked;
   syncTrainButton();
 }
 
@@ -33,9 +36,12 @@ export function syncTrainButton() {
 
 export function setProgress(fraction, text) {
   const p = Math.max(0, Math.min(1, fraction));
-  $('progress-fill').style.width = `${(100 * p).toFixed(1)}%`;
-  $('progress').setAttribute('aria-valuenow', String(Math.round(100 * p)));
-  if (text !== undefined) $('progress-text').textContent = text;
+  for (const [bar, fill, label] of [['progress', 'progress-fill', 'progress-text'],
+    ['stage-progress-bar', 'stage-progress-fill', 'stage-progress-text']]) {
+    $(fill).style.width = `${(100 * p).toFixed(1)}%`;
+    $(bar).setAttribute('aria-valuenow', String(Math.round(100 * p)));
+    if (text !== undefined) $(label).textContent = text;
+  }
 }
 
 export function secondsText(s) {
@@ -142,12 +148,14 @@ export async function trainAndSample({ keepErrors = false } = {}) {
 export async function cancelTraining() {
   if (!state.run) return;
   $('cancel').disabled = true;
+  $('stage-cancel').disabled = true;
   setProgress(0, 'Cancelling…'); // before the request: its `done` event may arrive before the reply
   try {
     await cancelJob(state.run.run_id);
   } catch (err) {
     showError(err);
     $('cancel').disabled = !state.training.active;
+    $('stage-cancel').disabled = !state.training.active;
   }
 }
 

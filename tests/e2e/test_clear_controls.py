@@ -172,3 +172,151 @@ def test_a_ready_model_says_it_is_ready(lab) -> None:  # type: ignore[no-untyped
     assert "trained ahead of time" in loss and "waiting" not in loss, loss
     page.fill("#f-steps", "123")  # a different model: the button trains again
     assert page.text_content("#train") == "Train & sample"
+
+
+@pytest.mark.parametrize("path", ["/r/0123456789abcdef", "/run/0123456789abcdef", "/run/..%2f..%2fetc",
+                                  "/r/..%2fnothing"])
+def test_a_dead_link_answers_a_styled_page(page, page_log, live_server: str, path: str) -> None:  # type: ignore[no-untyped-def]
+    page_log.allowed_console.append("status of 404")  # chromium logs the page's own 404
+    response = page.goto(live_server + path)
+    assert response is not None and response.status == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert page.text_content("h2") == "This link does not open anything"
+    # The lab's stylesheet is applied: the masthead has its own layout, not the browser's defaults.
+    assert page.evaluate("getComputedStyle(document.querySelector('.masthead')).display") != "block"
+    page.click("text=Open the lab")
+    page.wait_for_function("window.__lab !== undefined")
+
+
+def test_an_unknown_lesson_or_run_is_said_so(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live_server + "/?lesson=bogus&open=none")
+    page.wait_for_function("window.__lab && window.__lab.opened")
+    errors = page.evaluate("window.__lab.errors()")
+    assert len(errors) == 1 and errors[0].startswith('No lesson "bogus"') and "1d" in errors[0], errors
+    assert page.is_hidden("#lesson")
+    page.goto(live_server + "/analysis?run=0123456789abcdef")
+    page.wait_for_function("window.__analysis !== undefined")
+    errors = page.evaluate("window.__analysis.errors()")
+    assert len(errors) == 1 and errors[0].startswith('No finished run "0123456789abcdef"'), errors
+    assert page.input_value("#run") in errors[0]
+
+
+def test_training_progress_and_cancel_are_shown_in_the_centre(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.select_option("#dataset", "1d-123")
+    page.fill("#f-steps", "20000")  # long enough to be seen and cancelled
+    page.click("#train")
+    page.wait_for_function("window.__lab.state.training.active && window.__lab.state.training.step > 0")
+    assert page.is_visible("#stage-progress")
+    box = page.locator("#stage-progress").bounding_box()
+    plot = page.locator("#main-plot").bounding_box()
+    assert box is not None and plot is not None
+    assert box["y"] + box["height"] <= 900 and abs(box["x"] - plot["x"]) < 40  # above the fold, over the plot
+    assert page.text_content("#stage-progress-text").startswith("Step ")
+    page.click("#stage-cancel")
+    page.wait_for_function("!window.__lab.state.training.active")
+    assert page.evaluate("window.__lab.state.run.status") == "cancelled"
+    assert page.is_hidden("#stage-progress")
+
+
+def test_presenter_mode_is_readable_and_plot_first_at_1280x720(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    try:
+        page.goto(live_server + "/?lesson=1d&presenter=1")
+        page.wait_for_function("window.__lab && window.__lab.state.sampling.result !== null"
+                               " && !window.__lab.state.sampling.active")
+        assert page.is_hidden(".controls")  # the settings step aside; the plot takes their place
+        plot = page.locator("#main-plot").bounding_box()
+        assert plot is not None and plot["width"] >= 700, plot
+        player = page.locator("#play").bounding_box()
+        assert player is not None and player["y"] + player["height"] <= 720, player  # no scrolling to play
+        sizes = page.evaluate("""() => Object.fromEntries(['#detector-readout', '#time-label', '#play', '#lesson-next',
+            '#summary', '#lesson-text', 'label.speed'].map((s) => [s,
+            parseFloat(getComputedStyle(document.querySelector(s)).fontSize)]))""")
+        assert all(v >= 18 for v in sizes.values()), sizes
+        fonts = page.evaluate("""() => ['main-plot', 'detector-plot', 'traj-plot'].map(
+            (id) => document.getElementById(id).layout.font.size)""")
+        assert all(f >= 16 for f in fonts), fonts  # tick labels and titles of every chart
+        page.uncheck("#presenter")
+        assert page.evaluate("document.getElementById('detector-plot').layout.font.size") == 12
+        assert page.is_visible(".controls")
+    finally:
+        context.close()
+
+
+def test_the_1d_default_shows_between_mode_samples_and_the_window_that_works(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live_server + "/?hide=train&open=none")
+    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.select_option("#dataset", "1d-123")  # under hidden training a dataset opens its most telling model
+    settled(page)
+    presets = page.evaluate("window.__lab.state.bootstrap.presets")
+    chosen = next(p for p in presets if p["id"] == page.input_value("#preset"))
+    ready_1d = [p for p in presets if p.get("ready") and p["config"]["data"]["dataset"] == "1d-123"
+                and p["kind"] == "trained"]
+    shares = [p["metrics"]["share_between_modes"] for p in ready_1d]
+    assert chosen["metrics"]["share_between_modes"] == max(shares), (chosen["id"], shares)
+    n_between = page.evaluate("window.__lab.state.sampling.idx.between.length")
+    assert n_between > 0, page.evaluate("window.__lab.summaryText()")
+    assert "needs both groups" not in page.text_content("#detector-readout")
+    hint = page.text_content("#window-hint") or ""
+    assert hint.startswith("On this sample, at 96% kept: K = 5 removes"), hint
+    assert "K = 10 removes" in hint, hint
+
+
+def test_a_phone_sees_the_plot_first_and_nothing_wider_than_the_screen(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    try:
+        for path, ready in (("/?lesson=1d&open=none", "window.__lab && window.__lab.opened"),
+                            ("/analysis", "window.__analysis !== undefined")):
+            page.goto(live_server + path)
+            page.wait_for_function(ready)
+            wide = page.evaluate("""() => Array.from(document.querySelectorAll('select, input, .plot, .lesson'))
+                .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().right > innerWidth + 1)
+                .map((el) => el.id || el.className)""")
+            assert wide == [], (path, wide)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        page.goto(live_server + "/?lesson=1d&open=none")
+        page.wait_for_function("window.__lab && window.__lab.opened")
+        top = page.evaluate("document.getElementById('main-plot').getBoundingClientRect().top")
+        assert top < 844, top  # on the first screen, not 1,750 px down
+    finally:
+        context.close()
+
+
+def test_the_player_row_keeps_its_layout_as_t_changes(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.fill("#s-n", "200")
+    open_preset(page, "1d-123-oracle")
+    page.wait_for_function("!window.__lab.player.playing")
+    boxes = set()
+    for key in ("Home", "ArrowRight", "End"):
+        page.evaluate("document.activeElement.blur()")  # keys to the page, not the preset menu
+        page.keyboard.press(key)
+        boxes.add(tuple(page.evaluate("""() => { const r = document.getElementById('speed').getBoundingClientRect();
+            const label = document.getElementById('time-label').getBoundingClientRect();
+            return [Math.round(r.x), Math.round(r.y), Math.round(label.width)]; }""")))
+    assert len(boxes) == 1, boxes
+    # The 1D y-axis title clears every tick label.
+    hits = page.evaluate("""() => {
+        const box = (el) => el.getBoundingClientRect();
+        const t = box(document.querySelector('#main-plot text.ytitle'));
+        return Array.from(document.querySelectorAll('#main-plot g.ytick text')).map(box)
+            .filter((r) => r.left < t.right && r.right > t.left && r.top < t.bottom && r.bottom > t.top).length;
+    }""")
+    assert hits == 0
+
+
+def test_the_first_visit_never_says_training(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.add_init_script("""document.addEventListener('DOMContentLoaded', () => {
+        window.__said = [];
+        const el = document.getElementById('summary');
+        new MutationObserver(() => window.__said.push(el.textContent)).observe(el, { childList: true });
+    });""")
+    page.goto(live_server + "/")
+    settled(page)
+    said = page.evaluate("window.__said")
+    assert said and not any(s.startswith("Training") for s in said), said
+    assert any(s.startswith("Opening ready model") for s in said), said
+    assert page.text_content("#progress-text").startswith("Ready model")
