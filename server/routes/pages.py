@@ -89,8 +89,9 @@ def _short_page(message: str, status_code: int) -> HTMLResponse:
     return HTMLResponse(
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Link not found · Mode Interpolation Lab'
         '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/css/lab.css"></head><body><header class="masthead"><div>'
-        '<h1>Mode Interpolation Lab</h1></div></header><main class="dead-link"><section class="card">'
+        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/css/lab.css"></head><body>'
+        '<header class="masthead"><div><h1>Mode Interpolation Lab</h1></div></header>'
+        '<main class="dead-link"><section class="card">'
         f'<h2>This link does not open anything</h2><p>{escape(message)}</p>'
         '<p><a class="button primary" href="/">Open the lab</a></p></section></main></body></html>',
         status_code=status_code)

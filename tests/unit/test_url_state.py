@@ -126,8 +126,8 @@ def test_invalid_values_are_reported_by_field(text: str, field: str) -> None:
     ExperimentConfig.model_validate(config.model_dump())  # still a valid config (defaults kept)
 
 
-def test_a_link_is_held_to_the_server_s_sample_limit() -> None:
-    settings = Settings(max_sample_n=500)
+def test_a_link_is_held_to_the_server_s_sample_limit(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, max_sample_n=500)
     spec = build_spec(settings.limits())
     n_field = next(f for f in spec["fields"] if f["group"] == "sampler" and f["path"] == "n")
     assert n_field["le"] == settings.max_sample_n
