@@ -3,6 +3,7 @@
 #   docker build -t modelab .                                  # torch from the PyTorch CPU index
 #   docker build --build-context wheels=/opt/wheels -t modelab .   # offline, from a local torch-*.whl
 #   docker run -p 8000:8000 -v modelab-data:/data modelab
+#   docker run -p 8000:8000 -e MODELAB_TOKEN=<secret> modelab   # README "Deploying": 0.0.0.0 reaches everyone
 ARG PYTHON_VERSION=3.11
 
 # Empty unless the build passes --build-context wheels=<dir containing torch-*.whl>.

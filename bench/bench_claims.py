@@ -31,12 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from server.diffusion.config import ExperimentConfig, SamplerConfig, TrainConfig
-from server.diffusion.detector_bench import bench_report, compute_scores
-from server.diffusion.ground_truth import BETWEEN_MODES, IN_SUPPORT
-from server.diffusion.mechanism import mechanism_report, network_eps
-from server.diffusion.recipes import experiment
-from server.diffusion.recursive import (
+from server.analysis.detector_bench import bench_report, compute_scores
+from server.analysis.mechanism import mechanism_report, network_eps
+from server.analysis.recursive import (
     RECURSIVE_N,
     RECURSIVE_WINDOW,
     GenerationDone,
@@ -44,9 +41,14 @@ from server.diffusion.recursive import (
     recursive_recipe,
     run_recursive,
 )
-from server.diffusion.sampling import NetworkDenoiser
-from server.diffusion.sweeps import PointDone, SweepDone, point_config, run_sweep
-from server.diffusion.training import TrainingSetup, train_steps
+from server.analysis.sweeps import PointDone, SweepDone, point_config, run_sweep
+from server.diffusion.config import SamplerConfig, TrainConfig
+from server.diffusion.training import train_steps
+from server.gaussian.config import ExperimentConfig
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT
+from server.gaussian.recipes import experiment
+from server.gaussian.training import TrainingSetup
 
 TEN_MINUTES = 600.0
 

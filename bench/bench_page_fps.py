@@ -60,17 +60,17 @@ def measure(base: str, n: int, frames: int, repeats: int, preset: str, screensho
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(180_000)
         page.goto(base + "/")
-        page.wait_for_function("window.__lab !== undefined")
+        page.wait_for_function("() => window.__lab !== undefined")
         page.fill("#s-n", str(n))
         page.fill("#s-frames", str(frames))
         page.select_option("#preset", preset)
         t0 = time.perf_counter()
         page.click("#train")
-        page.wait_for_function("window.__lab.state.sampling.result !== null || window.__lab.errors().length > 0")
+        page.wait_for_function("() => window.__lab.state.sampling.result !== null || window.__lab.errors().length > 0")
         errors = page.evaluate("window.__lab.errors()")
         if errors:
             raise RuntimeError(f"the page reported: {errors}")
-        page.wait_for_function("!window.__lab.player.playing && !window.__lab.state.sampling.active")
+        page.wait_for_function("() => !window.__lab.player.playing && !window.__lab.state.sampling.active")
         stream_seconds = time.perf_counter() - t0
         runs = [page.evaluate("window.__lab.measurePlayback()") for _ in range(repeats)]
         if screenshot is not None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from server.diffusion.recipes import EXPERIMENT_NAMES
-from server.diffusion.reproduce import reproduce
+from server.analysis.reproduce import reproduce
+from server.gaussian.recipes import EXPERIMENT_NAMES
 
 # The true mass of a gap beyond 6σ of both neighbours is below 1e-8 (one-sided 6σ tail ≈ 1e-9).
 TRUE_GAP_SHARE = 1e-8

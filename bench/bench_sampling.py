@@ -23,10 +23,12 @@ from pathlib import Path
 
 import torch
 
-from server.diffusion.config import NetConfig
-from server.diffusion.nets import ResidualMLP, parameter_count
-from server.diffusion.sampling import NetworkDenoiser, reverse_process
+from server.diffusion.layers import parameter_count
+from server.diffusion.sampling import reverse_process
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.nets import ResidualMLP
 
 
 def ours(width: int, n: int, T: int) -> float:

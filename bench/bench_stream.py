@@ -33,10 +33,12 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from server.diffusion.checkpoint import save_checkpoint  # noqa: E402
-from server.diffusion.config import ExperimentConfig  # noqa: E402
-from server.diffusion.sampling import NetworkDenoiser, reverse_process  # noqa: E402
-from server.diffusion.training import TrainingSetup, train_steps  # noqa: E402
+from server.diffusion.sampling import reverse_process  # noqa: E402
+from server.diffusion.training import train_steps  # noqa: E402
+from server.gaussian.checkpoint import save_checkpoint  # noqa: E402
+from server.gaussian.config import ExperimentConfig  # noqa: E402
+from server.gaussian.denoisers import NetworkDenoiser  # noqa: E402
+from server.gaussian.training import TrainingSetup  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.store import Store  # noqa: E402
 from tests.support import serve_in_subprocess  # noqa: E402
@@ -103,7 +105,7 @@ def main() -> None:
             runs, engine = [], []
             with httpx.Client(timeout=120) as client:
                 for seed in range(args.repeats + 1):
-                    # A new seed each time: identical requests would replay the stored result (server.sharing).
+                    # A new seed each time: identical requests replay the stored result (server.streaming.sharing).
                     runs.append(stream_once(client, f"{url}&seed={seed}"))
                     engine.append(engine_seconds(setup, args.n, threads))
         finally:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import torch
 
-from server.diffusion.recipes import PAPER_STEPS, experiment
-from server.diffusion.reproduce import reproduce
-from server.diffusion.training import TrainingSetup, train_steps
+from server.analysis.reproduce import reproduce
+from server.diffusion.training import train_steps
+from server.gaussian.recipes import PAPER_STEPS, experiment
+from server.gaussian.training import TrainingSetup
 
 
 def probe_rate(name: str, device: str, steps: int = 300) -> float:

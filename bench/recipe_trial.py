@@ -13,10 +13,13 @@ import time
 
 import torch
 
-from server.diffusion.config import DataConfig, ExperimentConfig, SamplerConfig, TrainConfig
-from server.diffusion.metrics import summarize
-from server.diffusion.sampling import NetworkDenoiser, run_sampler
-from server.diffusion.training import TrainingSetup, train_steps
+from server.diffusion.config import SamplerConfig, TrainConfig
+from server.diffusion.sampling import run_sampler
+from server.diffusion.training import train_steps
+from server.gaussian.config import DataConfig, ExperimentConfig
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.metrics import summarize
+from server.gaussian.training import TrainingSetup
 
 
 def main() -> None:

@@ -20,18 +20,23 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from . import bundled, catalog
-from .admission import SamplingGate
-from .analysis_jobs import AnalysisRunner
-from .denoisers import DenoiserCache
-from .diffusion import fused
-from .jobs import JobRunner
-from .plotly_asset import plotly_asset
-from .routes import analysis, pages, results, runs, streams
+from .api.openapi import openapi
+from .api.routes import analysis, api_docs, pages, results, runs, streams
+from .api.security import SecurityHeaders
+from .catalog import bundled
+from .catalog import presets as catalog
+from .catalog.plotly_asset import plotly_asset
+from .catalog.reindex import reindex
+from .diffusion import training
+from .gaussian import fused
+from .jobs.analysis import AnalysisRunner
+from .jobs.sweep_models import StoreModels
+from .jobs.training import JobRunner
 from .settings import Settings
-from .sharing import ComputationRegistry
 from .store import Store
-from .sweep_models import StoreModels
+from .streaming.admission import SamplingGate
+from .streaming.denoisers import DenoiserCache
+from .streaming.sharing import ComputationRegistry
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -63,15 +68,25 @@ def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.Bu
     return models, run_id
 
 
+def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str]:
+    """The store with every readable artifact indexed (a lost or damaged index is rebuilt from the files,
+    see ``server.catalog.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
+    which runs are bundled until they are registered again, and must not evict them before."""
+    store = Store.open(settings.data_dir, settings.db_path)
+    reindex(store)
+    models, default_run = _prepare_defaults(store, settings)
+    store.set_cap(settings.max_store_bytes)
+    return store, models, default_run
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = await asyncio.to_thread(Store.open, settings.data_dir, settings.db_path,
-                                        max_bytes=settings.max_store_bytes)
-        app.state.bundled, app.state.default_run = await asyncio.to_thread(_prepare_defaults, store, settings)
+        store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
+        await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
@@ -81,9 +96,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                             max_bytes=settings.max_analysis_bytes, models=StoreModels(store))
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
-        app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
+        gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
-        app.state.computations = ComputationRegistry(store, app.state.gate, chunk_steps=settings.sample_chunk_steps,
+
+        def sample_threads() -> int:  # more threads only while this computation is the machine's only work
+            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
+            return settings.solo_sample_threads if alone else settings.torch_threads
+
+        app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
+                                                     chunk_steps=settings.sample_chunk_steps,
                                                      memory_size=settings.result_memory_size,
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024))
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
@@ -94,17 +115,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await asyncio.to_thread(runner.stop)
             store.close()
 
+    # /docs is served from the installed Swagger UI (routes/api_docs.py), not FastAPI's CDN page; no /redoc.
     app = FastAPI(title="Mode Interpolation Lab", version="0.1.0", lifespan=lifespan,
-                  generate_unique_id_function=_operation_id,
+                  generate_unique_id_function=_operation_id, docs_url=None, redoc_url=None,
                   description="Train or load small diffusion models on Gaussian mixtures and stream their "
                               "reverse process. Protocol: docs/protocol.md.")
     app.state.settings = settings
+    app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(SecurityHeaders)
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, pages.router, runs.router, streams.router, results.router, analysis.router):
+    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from annotated_types import Ge, Gt, Le
-from pydantic import BaseModel, ConfigDict, Field
+from annotated_types import Ge, Gt, Le, MinLen
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 ENV_PREFIX = "MODELAB_"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,10 @@ MAX_FRAMES = 200
 MAX_WEB_TRAIN_STEPS = 20_000
 # n × window × D float32 values in one `result` event: 2M values ≈ 8 MB raw, 10.7 MB as base64.
 MAX_X0_VALUES = 2_000_000
+# Work budgets, in seconds of computing on one core as ``server.diffusion.costs`` estimates them (server.budgets).
+MAX_JOB_SECONDS = 86_400.0
+MAX_STEP_SECONDS = 1.0  # a cancel must take effect within a second: no training step may be estimated longer
+MAX_VIEW_SECONDS = 600.0
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -72,9 +76,24 @@ class Settings(BaseModel):
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
     progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
 
+    # Work budgets (estimated seconds on one core; server.budgets): a request over one is a 422 before it is queued.
+    max_job_seconds: Annotated[float, Gt(0), Le(MAX_JOB_SECONDS)] = 3600.0  # one training run, sweep or recursive run
+    max_step_seconds: Annotated[float, Gt(0), Le(MAX_STEP_SECONDS)] = 0.5  # one training step (no check inside it)
+    max_view_seconds: Annotated[float, Gt(0), Le(MAX_VIEW_SECONDS)] = 120.0  # one mechanism or detector view
+
     # Presets: the "quick" variants train this many steps (live demos; tests lower it further).
     quick_steps: Annotated[int, Ge(1), Le(MAX_WEB_TRAIN_STEPS)] = 1000
     quick_batch: Annotated[int, Ge(1), Le(20_000)] | None = None  # None keeps the recipe's batch
+
+    # Deployments (README, "Deploying"): with a token, whatever queues or cancels work needs
+    # `Authorization: Bearer <token>`; read-only refuses all of it. Reading and sampling stay open.
+    token: Annotated[SecretStr, MinLen(8)] | None = None
+    read_only: bool = False
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        return None if value == "" else value  # MODELAB_TOKEN= (empty) means no token
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -102,7 +121,7 @@ class Settings(BaseModel):
     def max_analysis_bytes(self) -> int:
         return int(self.max_analysis_mb * 1024 * 1024)
 
-    def limits(self) -> dict[str, int]:
+    def limits(self) -> dict[str, int | float]:
         """What the page needs to know to build valid requests (sent in the bootstrap)."""
         return {
             "max_sample_n": self.max_sample_n,
@@ -113,4 +132,10 @@ class Settings(BaseModel):
             "queue_size": self.queue_size,
             "training_slots": self.training_slots,
             "sampling_concurrency": self.sampling_concurrency,
+            **self.budgets(),
         }
+
+    def budgets(self) -> dict[str, float]:
+        """The work budgets, as both pages' bootstraps publish them."""
+        return {"max_job_seconds": self.max_job_seconds, "max_step_seconds": self.max_step_seconds,
+                "max_view_seconds": self.max_view_seconds}

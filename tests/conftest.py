@@ -64,9 +64,10 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path
     """Train ``TINY_CONFIG`` once per session with the engine itself; (config json, checkpoint path)."""
     import torch
 
-    from server.diffusion.checkpoint import save_checkpoint
-    from server.diffusion.config import ExperimentConfig
-    from server.diffusion.training import TrainingSetup, train_steps
+    from server.diffusion.training import train_steps
+    from server.gaussian.checkpoint import save_checkpoint
+    from server.gaussian.config import ExperimentConfig
+    from server.gaussian.training import TrainingSetup
 
     torch.set_num_threads(1)
     config = ExperimentConfig.model_validate(TINY_CONFIG)

@@ -19,7 +19,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server.diffusion.config import ExperimentConfig
+from server.gaussian.config import ExperimentConfig
 from server.store import Store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,12 +94,13 @@ def serve_in_thread(app: FastAPI, *, name: str | None = None,
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def serve_in_subprocess(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve_in_subprocess(data_dir: Path, settings: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``uvicorn server.app:app`` in a child process on ``data_dir`` (one torch thread), once
     /healthz answers: (process, base URL). A separate process, so a client measuring it does not
-    share its GIL. Stop it with ``terminate`` and ``wait``."""
+    share its GIL. ``settings``: more ``MODELAB_*`` variables. Stop it with ``terminate`` and ``wait``."""
     port = free_port()
-    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "MODELAB_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           **(settings or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "server.app:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"], cwd=REPO, env=env,

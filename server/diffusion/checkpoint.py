@@ -1,6 +1,7 @@
-"""Checkpoints: safetensors weights with the full experiment config and versions in the metadata.
+"""Checkpoints: safetensors weights, with what rebuilds the network and the versions in the metadata.
 
-Loading reads tensors and a JSON string only; nothing is ever unpickled.
+Generic over the network: a data family writes its config into the metadata and rebuilds its network
+from it (``server/gaussian/checkpoint.py``). Loading reads tensors and strings only; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -8,17 +9,14 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
-from .config import ALGO_VERSION, ExperimentConfig
-from .datasets import describe_validation_error, mixture_spec
-from .nets import ResidualMLP
+from .config import ALGO_VERSION
 
 FORMAT = "mode-interpolation-lab/checkpoint/1"
 
@@ -27,19 +25,14 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message says why."""
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    config: ExperimentConfig
-    net: ResidualMLP
-    metadata: dict[str, str]
+def save_weights(path: Path, net: nn.Module, identity: dict[str, str], **extra: str) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a checkpoint.
 
-
-def save_checkpoint(path: Path, net: ResidualMLP, config: ExperimentConfig, **extra: str) -> None:
-    """Write atomically (temp file + rename) so a crash never leaves half a checkpoint."""
+    ``identity``: what the data family needs to rebuild ``net`` (its config, its run id), written after
+    ``format`` and before the versions; ``extra``: anything else worth keeping (training time, say)."""
     metadata = {
         "format": FORMAT,
-        "config": config.canonical_json(),
-        "run_id": config.run_id(),
+        **identity,
         "algo_version": ALGO_VERSION,
         "torch_version": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -59,7 +52,7 @@ def save_checkpoint(path: Path, net: ResidualMLP, config: ExperimentConfig, **ex
             os.unlink(tmp)
 
 
-def _unique_state(net: ResidualMLP) -> dict[str, torch.Tensor]:
+def _unique_state(net: nn.Module) -> dict[str, torch.Tensor]:
     seen: set[int] = set()
     state: dict[str, torch.Tensor] = {}
     for name, tensor in net.state_dict(keep_vars=False).items():
@@ -70,8 +63,8 @@ def _unique_state(net: ResidualMLP) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_checkpoint(path: Path) -> Checkpoint:
-    """Rebuild the network from the file alone."""
+def read_weights(path: Path) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata and tensors of a lab checkpoint; a file that is not one raises ``CheckpointError``."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
@@ -82,12 +75,11 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a Mode Interpolation Lab checkpoint (format {metadata.get('format')!r})")
-    try:
-        config = ExperimentConfig.model_validate_json(metadata["config"])
-    except (KeyError, ValidationError) as exc:
-        detail = describe_validation_error(exc) if isinstance(exc, ValidationError) else "missing config"
-        raise CheckpointError(f"{path}: bad config in metadata ({detail})") from exc
-    net = ResidualMLP(config.net, mixture_spec(config.data).dim)
+    return metadata, tensors
+
+
+def load_weights(net: nn.Module, tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Copy ``tensors`` into ``net``, which the caller built from the metadata; names and shapes must match."""
     expected = net.state_dict()
     missing = [k for k in _unique_state(net) if k not in tensors]
     unexpected = [k for k in tensors if k not in expected]
@@ -99,4 +91,3 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 shapes = f"{tuple(tensor.shape)}, expected {tuple(expected[name].shape)}"
                 raise CheckpointError(f"{path}: {name} has shape {shapes}")
             expected[name].copy_(tensor)
-    return Checkpoint(config=config, net=net.eval(), metadata=metadata)

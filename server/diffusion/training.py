@@ -3,8 +3,8 @@
 Objective (DDPM, ε-prediction, as the paper): for x_0 from the training set, t ~ U{0 … T−1} and
 ε ~ N(0, I), minimise ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖² with Adam (β 0.9, 0.999).
 
-The paper trains 100,000 steps at batch 10,000 (≈5 hours on our 2 cores); ``recipes.py`` holds the
-measured CPU recipe and why. This module only runs whatever ``TrainConfig`` it is given.
+The paper trains 100,000 steps at batch 10,000 (≈5 hours on our 2 cores); ``server/gaussian/recipes.py`` holds
+the measured CPU recipe and why. This module only runs whatever ``TrainConfig`` and ``TrainSetup`` it is given.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .config import ExperimentConfig, TrainConfig
-from .datasets import training_set
-from .mixture import GaussianMixture
-from .nets import ResidualMLP
+from .cancel import CancelToken, check
+from .config import TrainConfig
 from .schedule import NoiseSchedule
 
 
@@ -56,6 +56,12 @@ def sample_timesteps(config: TrainConfig, T: int, generator: torch.Generator) ->
     return t
 
 
+def warm_up() -> None:
+    """Build one optimizer now: torch's first ``Adam`` imports ``torch._dynamo`` (about 800 modules, 5–8 s on the
+    development machine), which the first training job would otherwise spend before its first cancel check."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     step: int  # optimiser steps done
@@ -64,30 +70,33 @@ class TrainProgress:
     elapsed: float  # seconds since training started
 
 
-@dataclass
-class TrainingSetup:
-    """What a training run needs, built deterministically from an ``ExperimentConfig``."""
-
-    config: ExperimentConfig
-    schedule: NoiseSchedule
-    mixture: GaussianMixture
-    data: torch.Tensor  # (N, D) float32
-    net: ResidualMLP
-
-    @classmethod
-    def create(cls, config: ExperimentConfig, device: str = "cpu") -> TrainingSetup:
-        """Data and initial weights are drawn on the CPU (identical on every device), then moved."""
-        s = config.schedule
-        schedule = NoiseSchedule.create(s.kind, s.T, s.beta_start, s.beta_end)
-        data, mixture = training_set(config.data, seeded_generator(config.train.seed, "data"))
-        net = ResidualMLP(config.net, mixture.dim, seeded_generator(config.train.seed, "init"))
-        return cls(config, schedule, mixture, data.to(device), net.to(device))
+class _HasTrainConfig(Protocol):
+    @property
+    def train(self) -> TrainConfig: ...
 
 
-def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
+class TrainSetup(Protocol):
+    """What ``train_steps`` needs; a data family builds it (``server/gaussian/training.py``)."""
+
+    @property
+    def config(self) -> _HasTrainConfig: ...
+
+    @property
+    def schedule(self) -> NoiseSchedule: ...
+
+    @property
+    def data(self) -> torch.Tensor: ...  # (N, ...) float32 training examples
+
+    @property
+    def net(self) -> nn.Module: ...  # ε_θ(x_t, t)
+
+
+def train_steps(setup: TrainSetup, *, report_every: int = 50,
+                cancel: CancelToken | None = None) -> Iterator[TrainProgress]:
     """Train ``setup.net`` in place; yield progress every ``report_every`` steps and at the end.
 
-    Stopping the iteration (``close()`` or just not pulling) stops training between two steps.
+    Stopping the iteration (``close()`` or just not pulling) stops training between two steps; so does
+    ``cancel``, checked before every step (raises ``Cancelled``), however rarely progress is reported.
     """
     cfg = setup.config.train
     net, data = setup.net.train(), setup.data
@@ -101,6 +110,7 @@ def train_steps(setup: TrainingSetup, *, report_every: int = 50) -> Iterator[Tra
     # The loss is summed on the device and read at reports only: a per-step .item() stalls a GPU.
     start, loss_sum, loss_count = time.perf_counter(), torch.zeros((), device=device), 0
     for step in range(cfg.steps):
+        check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
         x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, D)

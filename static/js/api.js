@@ -53,6 +53,10 @@ export function errorFromResponse(status, payload, retryAfter) {
   if (status === 429) {
     const wait = retryAfter ? ` Try again in about ${retryAfter} s.` : ' Try again shortly.';
     message = `The server is busy (${message}).${wait}`;
+  } else if (status === 401) {
+    message = `Token needed: ${message}. Try again to enter it.`;
+  } else if (status === 403) {
+    message = `Not allowed here: ${message}.`;
   } else if (status === 404) {
     message = `Not found: ${message}`;
   } else if (status >= 500) {
@@ -61,21 +65,35 @@ export function errorFromResponse(status, payload, retryAfter) {
   return new ApiError(message, { status, fields });
 }
 
-export async function requestJSON(method, url, body) {
+// A deployment may set a shared token (MODELAB_TOKEN): requests that start or cancel work then need it.
+// Asked for once, on the first 401, and kept for this tab only.
+const TOKEN_KEY = 'modelab-token';
+
+function askForToken() {
+  const token = window.prompt('This lab asks for its token before starting or cancelling work. '
+    + 'Paste the token you were given (it is kept for this tab only):');
+  if (token && token.trim()) sessionStorage.setItem(TOKEN_KEY, token.trim());
+  return Boolean(token && token.trim());
+}
+
+export async function requestJSON(method, url, body, { retried = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const token = sessionStorage.getItem(TOKEN_KEY);
+  if (token && method !== 'GET') headers.Authorization = `Bearer ${token}`;
   let res;
   try {
-    res = await fetch(url, {
-      method,
-      headers: body === undefined ? { Accept: 'application/json' }
-        : { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (err) {
     throw new ApiError(NETWORK_HINT, { status: 0 });
   }
   const text = await res.text();
   let payload = null;
   try { payload = text ? JSON.parse(text) : null; } catch { payload = text; }
+  if (res.status === 401) {
+    sessionStorage.removeItem(TOKEN_KEY); // a wrong or stale token: ask again
+    if (!retried && askForToken()) return requestJSON(method, url, body, { retried: true });
+  }
   if (!res.ok) throw errorFromResponse(res.status, payload, res.headers.get('Retry-After'));
   return { status: res.status, body: payload };
 }

@@ -1,7 +1,7 @@
 // Exact mixture maths in the browser: the page draws the true density and support regions
 // without asking the server, so editing a mixture redraws at once.
 
-export const SUPPORT_RADIUS_SIGMA = 6; // in support = within 6σ of a mode (server/diffusion/ground_truth.py)
+export const SUPPORT_RADIUS_SIGMA = 6; // in support = within 6σ of a mode (server/gaussian/ground_truth.py)
 
 export function dimOf(mixture) {
   return mixture && mixture.means.length ? mixture.means[0].length : 2;

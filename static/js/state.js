@@ -29,7 +29,7 @@ export function emit(topic, payload) {
 }
 
 // ------------------------------------------------------------------ URL hash codec
-// The same generic algorithm as server/url_state.py, driven by the spec the server sends in the
+// The same generic algorithm as server/catalog/url_state.py, driven by the spec the server sends in the
 // bootstrap (`bootstrap.url_spec`): no defaults or bounds are written here. Canonical form: fields in
 // spec order, only values that differ from the default, `key=value` joined by `&`; numbers as
 // String(number) writes them (the server emulates it, and a test checks both agree byte for byte).

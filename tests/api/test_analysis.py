@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server import url_state
-from server.encode import decode_typed_array
+from server.streaming.encode import decode_typed_array
 from tests.support import TINY_CONFIG, read_events
+from tests.url_decode import decode
 
 TINY_BASE: dict[str, Any] = {"data": {"dataset": "1d-123"}, "schedule": {"T": 50},
                              "train": {"steps": 60, "batch": 128, "warmup": 5}}
@@ -135,7 +135,7 @@ def test_sweep_points_are_stored_runs_the_explorer_opens(client: TestClient) -> 
     # /run/{run_id} sends a person to the explorer, its address holding that config.
     opened = client.get(f"/run/{point['run_id']}", follow_redirects=False)
     assert opened.status_code == 303 and opened.headers["location"].startswith("/#")
-    config, _, view, _, problems = url_state.decode(opened.headers["location"][2:])
+    config, _, view, _, problems = decode(opened.headers["location"][2:])
     assert problems == [] and config.run_id() == point["run_id"] and view.get("kind", "trained") == "trained"
     assert client.get("/run/0123456789abcdef", follow_redirects=False).status_code == 404
     assert client.get("/run/..%2F..%2Fetc", follow_redirects=False).status_code == 404

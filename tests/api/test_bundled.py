@@ -8,10 +8,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from server import bundled, catalog
 from server.app import create_app
-from server.diffusion.config import ExperimentConfig
-from server.diffusion.recipes import experiment
+from server.catalog import bundled
+from server.catalog import presets as catalog
+from server.gaussian.config import ExperimentConfig
+from server.gaussian.recipes import experiment
 from server.settings import REPO_ROOT, Settings
 from tests.support import TINY_CONFIG, read_events
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.encode import decode_typed_array, finite_or_none, frame_timesteps, typed_array
+from server.streaming.encode import decode_typed_array, finite_or_none, frame_timesteps, typed_array
 
 
 def test_typed_arrays_round_trip_little_endian() -> None:

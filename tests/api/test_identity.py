@@ -14,9 +14,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.catalog import run_identity
-from server.diffusion.config import ExperimentConfig, NetConfig, SamplerConfig, TrainConfig
-from server.results import result_id
+from server.catalog.presets import run_identity
+from server.diffusion.config import SamplerConfig, TrainConfig
+from server.gaussian.config import ExperimentConfig, NetConfig
+from server.streaming.results import result_id
 from tests.unit.test_config import experiment_configs
 
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from server import bundled, catalog
 from server.app import create_app
-from server.lessons import LESSONS, lessons_for_page
+from server.catalog import bundled
+from server.catalog import presets as catalog
+from server.catalog.lessons import LESSONS, lessons_for_page
 from server.settings import Settings
-from server.url_state import decode
+from tests.url_decode import decode
 
 
 def _boot(page: str) -> dict:  # type: ignore[type-arg]

@@ -9,8 +9,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.config import ExperimentConfig, SamplerConfig
-from server.plotly_asset import plotly_url, plotly_version
+from server.catalog.plotly_asset import plotly_url, plotly_version
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
 
 

@@ -13,10 +13,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.config import ExperimentConfig, SamplerConfig
-from server.encode import decode_typed_array
-from server.results import load_result, result_id
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
+from server.streaming.encode import decode_typed_array
+from server.streaming.results import load_result, result_id
 from tests.support import parse_sse, read_events
 
 QUERY = "n=120&frames=12&window=4&seed=9"

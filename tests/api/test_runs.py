@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.config import ExperimentConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
 from tests.support import TINY_CONFIG, parse_sse, read_events
 

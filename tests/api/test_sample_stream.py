@@ -11,12 +11,13 @@ import torch
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.diffusion.checkpoint import load_checkpoint
 from server.diffusion.config import SamplerConfig
-from server.diffusion.experiment import ExperimentRun
-from server.diffusion.sampling import NetworkDenoiser, run_sampler
-from server.encode import decode_typed_array
+from server.diffusion.sampling import run_sampler
+from server.gaussian.checkpoint import load_checkpoint
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.experiment import ExperimentRun
 from server.settings import Settings
+from server.streaming.encode import decode_typed_array
 from tests.support import TINY_CONFIG, parse_sse, read_events
 
 
@@ -87,7 +88,7 @@ def test_trained_stream_matches_the_engine(client: TestClient, trained_run: str,
     events = read_events(client, f"/api/runs/{trained_run}/sample?n=200&frames=10&seed=5&window=4")
     streamed = decode_typed_array(events[-2][1]["samples"])
     checkpoint = load_checkpoint(app.state.store.model_path(trained_run))
-    run = ExperimentRun.for_oracle(checkpoint.config)
+    run = ExperimentRun.from_config(checkpoint.config)
     torch.set_num_threads(1)
     expected = run_sampler(NetworkDenoiser(checkpoint.net), run.schedule, SamplerConfig(n=200, seed=5, window=4))
     np.testing.assert_allclose(streamed, expected.samples, rtol=0, atol=1e-6)

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.app import create_app
+from server.catalog.reindex import reindex
 from server.settings import Settings
 from server.store import CRASH_MESSAGE, Store
 
@@ -59,7 +60,7 @@ def test_store_uses_wal(tmp_path: Path) -> None:
 
 @pytest.fixture
 def tiny_config_json() -> str:
-    from server.diffusion.config import ExperimentConfig
+    from server.gaussian.config import ExperimentConfig
     from tests.support import TINY_CONFIG
 
     return ExperimentConfig.model_validate(TINY_CONFIG).canonical_json()
@@ -130,20 +131,67 @@ def test_a_result_of_an_evicted_run_is_not_recorded(tmp_path: Path) -> None:
     store.close()
 
 
-def test_open_sweeps_temp_files_and_orphans(tmp_path: Path) -> None:
+def test_open_sweeps_crash_leftovers_and_sets_orphans_aside(tmp_path: Path) -> None:
     store = Store.open(tmp_path)
     _done_run(store, "00000000000000a1", 10)
     _result(store, "00000000000000c1", "00000000000000a1", 10)
     store.close()
     stray = [tmp_path / "runs" / "00000000000000a1" / "model.safetensorsXYZ.tmp",
-             tmp_path / "results" / "00000000000000c2.npzXYZ.tmp", tmp_path / "results" / "00000000000000c3.npz"]
+             tmp_path / "results" / "00000000000000c2.npzXYZ.tmp"]
     for path in stray:
         path.write_bytes(b"half")
-    (tmp_path / "runs" / "00000000000000ff").mkdir()  # a run dir whose row an eviction already deleted
+    orphan = tmp_path / "results" / "00000000000000c3.npz"  # no row, and not a result file
+    orphan.write_bytes(b"half")
+    (tmp_path / "runs" / "00000000000000ff").mkdir()  # an empty run dir with no row: nothing to keep
     reopened = Store.open(tmp_path)
     assert not any(path.exists() for path in stray) and not (tmp_path / "runs" / "00000000000000ff").exists()
     assert reopened.model_path("00000000000000a1").exists() and reopened.result_path("00000000000000c1").exists()
+    assert orphan.exists()  # open never deletes an artifact for want of a row
+    report = reindex(reopened)
+    assert not orphan.exists() and [place.read_bytes() for place, _ in report.quarantined] == [b"half"]
+    place = report.quarantined[0][0]
+    assert place.relative_to(tmp_path).parts[0] == "quarantine" and place.parent.name == "results"
     reopened.close()
+
+
+def test_an_interrupted_eviction_is_finished_at_open(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, max_bytes=100)
+    _done_run(store, "00000000000000a1", 60)
+    _result(store, "00000000000000c1", "00000000000000a1", 30)
+    _done_run(store, "00000000000000a2", 60)  # a1 and c1 evicted: rows first, then files
+    assert store.get("00000000000000a1") is None and store.evicted_run("00000000000000a1") is not None
+    store.close()
+    # The process died between the rows and the files: both files are still there.
+    store.model_path("00000000000000a1").parent.mkdir()
+    store.model_path("00000000000000a1").write_bytes(b"w" * 60)
+    store.result_path("00000000000000c1").write_bytes(b"r" * 30)
+    reopened = Store.open(tmp_path)
+    assert not store.run_dir("00000000000000a1").exists() and not store.result_path("00000000000000c1").exists()
+    assert reopened.unindexed() == ([], [])
+    reopened.close()
+
+
+def test_what_is_in_use_is_never_evicted_under_it(tmp_path: Path) -> None:
+    """A result just made, a result being viewed and a run being sampled keep their run, even over the cap."""
+    store = Store.open(tmp_path, max_bytes=1000)
+    _done_run(store, "00000000000000a1", 800)  # a model just trained, alone bigger than most of the cap
+    _result(store, "00000000000000c1", "00000000000000a1", 700)  # its first result: 1,500 > 1,000
+    assert store.get("00000000000000a1") is not None and store.get_result("00000000000000c1").evicted_at is None  # type: ignore[union-attr]
+    assert store.usage() == 1500  # over the cap while in use, rather than losing the run under its viewer
+
+    with store.hold("00000000000000c1"):  # someone replays c1: its run stays too
+        _done_run(store, "00000000000000a2", 100)
+        assert store.get("00000000000000a1") is not None and store.get("00000000000000a2") is not None
+    with store.hold("00000000000000a2"):  # a2 is being sampled; nothing holds a1 now
+        _done_run(store, "00000000000000a3", 100)
+        assert store.get("00000000000000a1") is None and store.evicted_run("00000000000000a1") is not None
+        assert store.get_result("00000000000000c1").evicted_at is not None  # type: ignore[union-attr]
+        assert store.get("00000000000000a2") is not None and store.get("00000000000000a3") is not None
+    # Holds nest and count: the first release does not let go.
+    with store.hold("00000000000000a2"), store.hold("00000000000000a2"):
+        pass
+    assert store._held == {}
+    store.close()
 
 
 def test_an_old_database_is_upgraded_in_place(tmp_path: Path) -> None:

@@ -3,6 +3,8 @@ console errors and every request (the lab must work offline: nothing may leave 1
 
 The server is the shared ``live_server`` fixture (tests/conftest.py): a real uvicorn on loopback.
 Never ``playwright install``: the browser is the system chromium, and the tests skip without it.
+``wait_for_function`` predicates are arrow functions (``"() => ..."``): Playwright polls a bare expression
+with ``eval``, which the pages' Content-Security-Policy refuses, while a function goes through the protocol.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def lab(page, live_server: str):  # type: ignore[no-untyped-def]
     """The lab page, loaded and initialised, without opening the default run (``?open=none``): each test
     asks for its own run, and a test that wants the ready default run opens ``/`` itself."""
     page.goto(live_server + "/?open=none")
-    page.wait_for_function("window.__lab !== undefined && document.querySelectorAll('#dataset option').length > 0"
+    page.wait_for_function("() => window.__lab !== undefined && document.querySelectorAll('#dataset option').length > 0"
                            " && window.__lab.opened")
     return page
 

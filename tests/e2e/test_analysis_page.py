@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from server.diffusion.recursive import RECURSIVE_WINDOW
+from server.analysis.recursive import RECURSIVE_WINDOW
 from tests.support import register_run
 
 from .conftest import fill_fields
@@ -27,7 +27,7 @@ def stored_run(live_server: str, live_app: FastAPI, tiny_checkpoint: tuple[str, 
 @pytest.fixture
 def analysis(page, live_server: str, stored_run: str):  # type: ignore[no-untyped-def]
     page.goto(f"{live_server}/analysis?run={stored_run}")
-    page.wait_for_function("window.__analysis !== undefined && window.__analysis.mechanism.loads >= 1")
+    page.wait_for_function("() => window.__analysis !== undefined && window.__analysis.mechanism.loads >= 1")
     assert page.evaluate("window.__analysis.errors()") == []
     return page
 
@@ -46,7 +46,7 @@ def test_mechanism_renders_and_follows_the_t_slider(analysis, stored_run: str) -
     assert page.evaluate("document.getElementById('mech-slopes').data.length") == 2
     assert page.is_hidden("#mech-2d")  # 1D run: no heatmap
     set_range(page, "#mech-t", 150)
-    page.wait_for_function("window.__analysis.mechanism.loads >= 2")
+    page.wait_for_function("() => window.__analysis.mechanism.loads >= 2")
     t = page.evaluate("window.__analysis.mechanism.shown.t")
     assert t > first
     assert f"t = {t}" in page.text_content("#mech-readout")
@@ -59,7 +59,7 @@ def test_detector_bench_window_changes_the_numbers(analysis) -> None:  # type: i
     page.fill("#bench-n", "400")
     page.fill("#bench-kmax", "10")
     page.click("#bench-run")
-    page.wait_for_function("window.__analysis.bench.loads >= 1")
+    page.wait_for_function("() => window.__analysis.bench.loads >= 1")
     rows = page.eval_on_selector_all("#bench-body tr", "rs => rs.map(r => r.dataset.detector)")
     assert rows == ["variance", "lid", "nn_distance", "oracle", "oracle_final"]
     assert page.locator("#bench-body tr.winner").count() == 1
@@ -73,7 +73,7 @@ def test_detector_bench_window_changes_the_numbers(analysis) -> None:  # type: i
     expected = page.evaluate("""(() => { const r = window.__analysis.bench.report.variance_by_window['2'];
         return [r.auroc.toFixed(3), (100 * r.removed_at_96_kept).toFixed(1) + '%']; })()""")
     set_range(page, "#bench-k", 2)
-    page.wait_for_function("document.querySelector('#bench-body tr[data-detector=variance]').textContent"
+    page.wait_for_function("() => document.querySelector('#bench-body tr[data-detector=variance]').textContent"
                            ".includes('K = 2')")
     after = variance_row()
     assert after != before and expected[0] in after and expected[1] in after
@@ -92,7 +92,7 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
     fill_fields(page, {"#sw-values": "100, 1000", "#sw-seeds": "0, 1", "#sw-steps": "60", "#sw-batch": "128",
                        "#sw-T": "50", "#sw-n": "200"})
     page.click("#sweep-run")
-    page.wait_for_function("window.__analysis.sweeps.view !== null", timeout=90_000)
+    page.wait_for_function("() => window.__analysis.sweeps.view !== null", timeout=90_000)
     assert page.evaluate("window.__analysis.sweeps.progress !== null")  # progress arrived over SSE
     assert page.get_attribute("#sweep-progress", "aria-valuenow") == "100"
     data = page.evaluate("document.getElementById('sweep-plot').data.map(t => t.error_y ? t.error_y.array : null)")
@@ -104,7 +104,7 @@ def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> 
 
     start = time.monotonic()
     page.click("#sweep-run")
-    page.wait_for_function("window.__analysis.sweeps.runs === 2 && window.__analysis.sweeps.view !== null"
+    page.wait_for_function("() => window.__analysis.sweeps.runs === 2 && window.__analysis.sweeps.view !== null"
                            " && window.__analysis.sweeps.lastAccepted === 200")
     assert time.monotonic() - start < 5
     assert "nothing was trained" in page.text_content("#sweep-status")
@@ -128,7 +128,7 @@ def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: igno
     with page.expect_request("**/api/analysis/recursive") as posted:
         page.click("#rec-run")
     assert json.loads(posted.value.post_data or "{}")["sampler"] == {"window": 4}
-    page.wait_for_function("window.__analysis.recursive.result !== null", timeout=90_000)
+    page.wait_for_function("() => window.__analysis.recursive.result !== null", timeout=90_000)
     assert page.locator("#rec-scatter .plot").count() == 2  # one scatter per generation
     ranges = page.evaluate("Array.from(document.querySelectorAll('#rec-scatter .plot'), (d) => d.layout.xaxis.range)")
     assert ranges[0] == ranges[1], ranges  # one frame for every generation
@@ -136,5 +136,5 @@ def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: igno
     assert {"variance: drawn", "random: drawn"} <= set(names)
     assert page.evaluate("document.getElementById('rec-modes').data[0].z.length") == 2
     page.select_option("#rc-show", "random")
-    page.wait_for_function("document.getElementById('rec-modes').layout.title.text.includes('random')")
+    page.wait_for_function("() => document.getElementById('rec-modes').layout.title.text.includes('random')")
     assert "Done: 2 generation(s)" in page.text_content("#rec-status")

@@ -19,7 +19,7 @@ def summary(page) -> str:  # type: ignore[no-untyped-def]
 
 
 def wait_result(page) -> None:  # type: ignore[no-untyped-def]
-    page.wait_for_function("window.__lab.state.sampling.result !== null || window.__lab.errors().length > 0")
+    page.wait_for_function("() => window.__lab.state.sampling.result !== null || window.__lab.errors().length > 0")
     assert page.evaluate("window.__lab.errors()") == []
 
 
@@ -35,7 +35,7 @@ def test_page_loads_offline_with_the_bundled_plotly(page, live_server: str) -> N
 
     lab = page
     lab.goto(live_server + "/")
-    lab.wait_for_function("window.__lab && window.__lab.state.opened && !window.__lab.state.sampling.active")
+    lab.wait_for_function("() => window.__lab && window.__lab.state.opened && !window.__lab.state.sampling.active")
 
     assert lab.evaluate("window.Plotly.version") == plotly.offline.get_plotlyjs_version()
     datasets = lab.eval_on_selector_all("#dataset option", "os => os.map(o => o.value)")
@@ -56,16 +56,16 @@ def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type
 
     # Training: the loss curve grows and the progress bar fills (or the run ends first).
     page.wait_for_function(
-        "(document.getElementById('loss-plot').data[0]?.x.length ?? 0) > 0"
+        "() => (document.getElementById('loss-plot').data[0]?.x.length ?? 0) > 0"
         " || window.__lab.state.sampling.meta !== null")
-    page.wait_for_function("Number(document.getElementById('progress').getAttribute('aria-valuenow')) > 0")
+    page.wait_for_function("() => Number(document.getElementById('progress').getAttribute('aria-valuenow')) > 0")
 
     # Sampling animates: frames keep arriving and the time slider moves forward.
-    page.wait_for_function("window.__lab.framesReceived >= 5")
-    page.wait_for_function("Number(document.getElementById('time').value) > 0")
+    page.wait_for_function("() => window.__lab.framesReceived >= 5")
+    page.wait_for_function("() => Number(document.getElementById('time').value) > 0")
     wait_result(page)
     assert page.evaluate("window.__lab.framesReceived") == 60
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
 
     # Highlighting: between-mode samples get their own vermillion diamond trace, sized by the result.
     traces = page.evaluate(
@@ -94,7 +94,7 @@ def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type
     # Inspect one hallucinated particle: its x̂0 trajectory, with the last-K window drawn.
     if n_between:
         page.click("#pick-between")
-        page.wait_for_function("document.getElementById('traj-info').textContent.startsWith('Sample #')")
+        page.wait_for_function("() => document.getElementById('traj-info').textContent.startsWith('Sample #')")
         assert "between the modes" in page.text_content("#traj-info") or "outside" in page.text_content("#traj-info")
         assert page.evaluate("document.getElementById('traj-plot').data.length") == 1
         assert page.evaluate("document.getElementById('traj-plot').layout.shapes[0].type") == "rect"
@@ -123,22 +123,22 @@ def test_oracle_grid_keeps_highlight_when_scrubbing_back(lab) -> None:  # type: 
     page.fill("#s-n", "1000")
     page.fill("#s-frames", "40")
     use_oracle(page, "grid25-oracle")
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
     assert re.search(r"of 1,000 samples", summary(page))
     labels = page.evaluate("Array.from(window.__lab.state.sampling.result.label.slice(0, 5))")
     assert all(v in (0, 1, 2) for v in labels)
     # Scrub to the initial noise: the particles are still split into the labelled traces.
     page.eval_on_selector("#time", "el => { el.value = 0; el.dispatchEvent(new Event('input')); }")
-    page.wait_for_function("window.__lab.frameIndex === 0")
+    page.wait_for_function("() => window.__lab.frameIndex === 0")
     # The label and plot follow on the next animation frame that is free (a draw may still be running).
-    page.wait_for_function("document.getElementById('time-label').textContent.startsWith('frame 1/40')")
+    page.wait_for_function("() => document.getElementById('time-label').textContent.startsWith('frame 1/40')")
     page.wait_for_function(
-        "document.getElementById('main-plot').data[1].name.startsWith('in support')")
+        "() => document.getElementById('main-plot').data[1].name.startsWith('in support')")
 
     # Clicking on a particle selects it (nearest within a few pixels) and shows its x̂0 over time.
     page.evaluate("document.activeElement.blur()")  # keys typed into a form control stay there
     page.keyboard.press("End")
-    page.wait_for_function("window.__lab.frameIndex === 39")
+    page.wait_for_function("() => window.__lab.frameIndex === 39")
     target = page.evaluate("""() => {
         const div = document.getElementById('main-plot'), fl = div._fullLayout, r = div.getBoundingClientRect();
         const f = window.__lab.state.sampling.frames[39];
@@ -146,7 +146,7 @@ def test_oracle_grid_keeps_highlight_when_scrubbing_back(lab) -> None:  # type: 
                 y: r.top + fl.yaxis._offset + fl.yaxis.l2p(f.x[1][7])};
     }""")
     page.mouse.click(target["x"], target["y"])
-    page.wait_for_function("window.__lab.state.selected !== null")
+    page.wait_for_function("() => window.__lab.state.selected !== null")
     assert page.text_content("#traj-info").startswith("Sample #")
 
 
@@ -156,9 +156,9 @@ def test_training_can_be_cancelled(lab) -> None:  # type: ignore[no-untyped-def]
     page.fill("#f-steps", "20000")
     page.fill("#f-batch", "64")
     page.click("#train")
-    page.wait_for_function("/^Step /.test(document.getElementById('progress-text').textContent)")
+    page.wait_for_function("() => /^Step /.test(document.getElementById('progress-text').textContent)")
     page.click("#cancel")
-    page.wait_for_function("document.getElementById('progress-text').textContent === 'Training cancelled.'")
+    page.wait_for_function("() => document.getElementById('progress-text').textContent === 'Training cancelled.'")
     assert not page.is_disabled("#train") and page.is_disabled("#cancel")
     assert page.evaluate("window.__lab.errors()") == []
 
@@ -237,12 +237,12 @@ def test_reduced_motion_shows_the_result_without_autoplay(browser, live_server: 
     page = context.new_page()
     try:
         page.goto(live_server + "/")
-        page.wait_for_function("window.__lab !== undefined")
+        page.wait_for_function("() => window.__lab !== undefined")
         page.fill("#s-n", "300")
         page.fill("#s-frames", "20")
         page.select_option("#speed", "5")  # autoplay at 5 frames/s would still be running when the stream ends
         use_oracle(page, "1d-123-oracle")
-        page.wait_for_function("!window.__lab.state.sampling.active")
+        page.wait_for_function("() => !window.__lab.state.sampling.active")
         assert page.evaluate("window.__lab.player.playing") is False
         assert page.evaluate("window.__lab.frameIndex") == 19
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(150)]
 
-FINISHED = ("window.__lab && window.__lab.opened && window.__lab.state.sampling.result !== null"
+FINISHED = ("() => window.__lab && window.__lab.opened && window.__lab.state.sampling.result !== null"
             " && !window.__lab.state.sampling.active && window.__lab.state.opened || window.__lab?.errors().length > 0")
 NUMBERS = ("({summary: window.__lab.summaryText(), detector: window.__lab.detectorText(),"
            " frame: window.__lab.frameIndex, selected: window.__lab.state.selected,"
@@ -27,7 +27,7 @@ def health(base: str) -> dict:  # type: ignore[type-arg]
 
 def finished(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(FINISHED)
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
 
 
 def test_opens_ready_on_the_default_run_and_a_copied_link_restores_the_view(
@@ -50,7 +50,7 @@ def test_opens_ready_on_the_default_run_and_a_copied_link_restores_the_view(
     other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     other.goto(link)
     finished(other)
-    other.wait_for_function("window.__lab.state.selected !== null")
+    other.wait_for_function("() => window.__lab.state.selected !== null")
     assert other.evaluate("window.__lab.errors()") == []
     after = other.evaluate(NUMBERS)
     assert after == before
@@ -89,20 +89,20 @@ def test_lesson_link_shows_its_first_step_with_controls_hidden_and_predict_then_
     # Step 2: predict first: no highlighting until the reveal.
     page.click("#lesson-next")
     # state.run is null for a moment while the step swaps the mixture: poll null-safely.
-    page.wait_for_function("window.__lab.state.run?.kind === 'trained'")
+    page.wait_for_function("() => window.__lab.state.run?.kind === 'trained'")
     finished(page)
     names = "document.getElementById('main-plot').data.map(t => t.name)"
     assert not any(n.startswith("between modes (") for n in page.evaluate(names))
     assert page.is_visible("#reveal") and "Predict" in page.evaluate("window.__lab.summaryText()")
     page.click("#reveal")
-    page.wait_for_function(f"{names}.some(n => n.startsWith('between modes ('))")
+    page.wait_for_function(f"() => {names}.some(n => n.startsWith('between modes ('))")
     assert "landed between modes" in page.evaluate("window.__lab.summaryText()")
     assert page.is_hidden("#reveal")
 
 
 def test_invalid_hash_values_show_a_message_and_presenter_mode_toggles(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/?lesson=1d&presenter=1#d=1d-123&k=oracle&n=abc&t=-4&zzz=1&step=1")
-    page.wait_for_function("window.__lab && window.__lab.errors().length > 0")
+    page.wait_for_function("() => window.__lab && window.__lab.errors().length > 0")
     errors = " ".join(page.evaluate("window.__lab.errors()"))
     assert "sampler.n" in errors and "view.frame" in errors and "zzz" not in errors
     assert page.evaluate("document.body.classList.contains('presenter')")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.diffusion.config import ExperimentConfig
-from server.diffusion.datasets import NAMED_MIXTURES
-from server.diffusion.mixture import GaussianMixture
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import ExperimentConfig
+from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.mixture import GaussianMixture
 
 # Results are reproducible per thread count; one thread also keeps the 2-core CI machine responsive.
 torch.set_num_threads(1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.cli import build_parser, main
+from server.cli.commands import build_parser, main
 
 from .cli_support import assert_bad_input, assert_help_documents_every_option, run_cli, subcommand
 

@@ -11,9 +11,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from server.diffusion.checkpoint import FORMAT, CheckpointError, load_checkpoint, save_checkpoint
-from server.diffusion.config import ALGO_VERSION, DataConfig, ExperimentConfig, MixtureSpec, NetConfig
-from server.diffusion.nets import ResidualMLP, parameter_count
+from server.diffusion.checkpoint import FORMAT, CheckpointError
+from server.diffusion.config import ALGO_VERSION
+from server.diffusion.layers import parameter_count
+from server.gaussian.checkpoint import load_checkpoint, save_checkpoint
+from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
+from server.gaussian.nets import ResidualMLP
 
 from .conftest import generator
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from server.cli import build_parser, main
+from server.cli.commands import build_parser, main
 
 from .cli_support import assert_bad_input, assert_help_documents_every_option, run_cli, subcommand
 
@@ -168,7 +168,7 @@ def test_oracle_sample_prints_null_not_nan(tmp_path: Path, capsys: pytest.Captur
 
 
 def test_finite_helper_handles_nested_values() -> None:
-    from server.cli import _finite
+    from server.cli.options import _finite
 
     value = {"a": float("nan"), "b": [1.0, float("inf"), {"c": -float("inf")}], "d": (2, "x"), "e": None}
     assert _finite(value) == {"a": None, "b": [1.0, None, {"c": None}], "d": [2, "x"], "e": None}

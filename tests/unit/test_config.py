@@ -11,16 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from server.diffusion.config import (
-    MAX_MODES,
-    DataConfig,
-    ExperimentConfig,
-    MixtureSpec,
-    NetConfig,
-    SamplerConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
+from server.diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
+from server.gaussian.config import MAX_MODES, DataConfig, ExperimentConfig, MixtureSpec, NetConfig
 
 
 def test_defaults_are_the_paper_setup() -> None:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import DataConfig, MixtureSpec
-from server.diffusion.datasets import (
+from server.gaussian.config import DataConfig, MixtureSpec
+from server.gaussian.datasets import (
     GRID_SCALE,
     NAMED_MIXTURES,
     MixtureFileError,
@@ -19,7 +19,7 @@ from server.diffusion.datasets import (
     read_mixture_file,
     training_set,
 )
-from server.diffusion.mixture import GaussianMixture
+from server.gaussian.mixture import GaussianMixture
 
 from .conftest import generator
 

@@ -7,9 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import MixtureSpec, SamplerConfig
-from server.diffusion.datasets import NAMED_MIXTURES
-from server.diffusion.detector_bench import (
+from server.analysis.detector_bench import (
     bench_report,
     compute_scores,
     downsampled_roc,
@@ -20,9 +18,13 @@ from server.diffusion.detector_bench import (
     oracle_posterior_variance,
     sample_with_window,
 )
-from server.diffusion.mixture import GaussianMixture
-from server.diffusion.sampling import OracleDenoiser, run_sampler
+from server.diffusion.config import SamplerConfig
+from server.diffusion.sampling import run_sampler
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import MixtureSpec
+from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.denoisers import OracleDenoiser
+from server.gaussian.mixture import GaussianMixture
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
 SHORT = NoiseSchedule.create("continuous", 100, 0.001, 0.2)

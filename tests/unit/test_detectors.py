@@ -16,9 +16,9 @@ from server.diffusion.detectors import (
     roc_curve,
     trajectory_variance,
 )
-from server.diffusion.ground_truth import label_samples
-from server.diffusion.metrics import summarize
-from server.diffusion.mixture import GaussianMixture
+from server.gaussian.ground_truth import label_samples
+from server.gaussian.metrics import summarize
+from server.gaussian.mixture import GaussianMixture
 
 
 def _brute_force_auroc(scores: np.ndarray, positive: np.ndarray) -> float:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.diffusion.config import MixtureSpec
-from server.diffusion.datasets import GRID_SCALE
-from server.diffusion.ground_truth import (
+from server.gaussian.config import MixtureSpec
+from server.gaussian.datasets import GRID_SCALE
+from server.gaussian.ground_truth import (
     BETWEEN_MODES,
     IN_SUPPORT,
     OUTSIDE,
@@ -16,7 +16,7 @@ from server.diffusion.ground_truth import (
     nearest_neighbour_pairs,
     segment_projection,
 )
-from server.diffusion.mixture import GaussianMixture
+from server.gaussian.mixture import GaussianMixture
 
 SPACING = 2 / GRID_SCALE  # grid25 nearest spacing, 0.707
 

@@ -1,5 +1,5 @@
 """Mechanism numbers: exact vs exact gives zero error and ratio 1; the midpoint slope matches the
-closed form of followups §5; an oracle wrapped like a network (float32 round trip) is near-zero error."""
+closed form; an oracle wrapped like a network (float32 round trip) is near-zero error."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import MixtureSpec, NetConfig
-from server.diffusion.datasets import NAMED_MIXTURES
-from server.diffusion.mechanism import (
+from server.analysis.mechanism import (
     Midpoints,
     curve_line,
     error_map,
@@ -21,9 +19,11 @@ from server.diffusion.mechanism import (
     oracle_eps,
     slope_timesteps,
 )
-from server.diffusion.mixture import GaussianMixture
-from server.diffusion.nets import ResidualMLP
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import MixtureSpec, NetConfig
+from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.mixture import GaussianMixture
+from server.gaussian.nets import ResidualMLP
 
 SCHEDULE = NoiseSchedule.create("linear", 1000, 0.001, 0.2)
 
@@ -118,8 +118,10 @@ def test_report_rejects_out_of_range_t() -> None:
 def test_trained_network_is_a_ramp_where_the_exact_denoiser_steps() -> None:
     """A short real training run (1d-123, ~10 s): at t ≤ 10 the exact midpoint slope is many times the
     learned one and ε errs by whole noise units; at t ≥ 199 the two ε agree to a fraction of a unit."""
-    from server.diffusion.config import DataConfig, ExperimentConfig, TrainConfig
-    from server.diffusion.training import TrainingSetup, train_steps
+    from server.diffusion.config import TrainConfig
+    from server.diffusion.training import train_steps
+    from server.gaussian.config import DataConfig, ExperimentConfig
+    from server.gaussian.training import TrainingSetup
 
     torch.set_num_threads(1)
     config = ExperimentConfig(data=DataConfig(dataset="1d-123", n=2000), train=TrainConfig(steps=600, batch=512))

@@ -1,4 +1,4 @@
-"""Exact Gaussian-mixture quantities (followups.md §5) against finite differences, Monte Carlo and closed forms."""
+"""Exact Gaussian-mixture quantities against finite differences, Monte Carlo and closed forms."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import MixtureSpec
-from server.diffusion.mixture import GaussianMixture
+from server.gaussian.config import MixtureSpec
+from server.gaussian.mixture import GaussianMixture
 
 from .conftest import generator
 
@@ -98,7 +98,7 @@ def test_log_density_integrates_to_one_in_2d() -> None:
 
 @pytest.mark.parametrize(("a", "s"), NOISE_LEVELS)
 def test_two_mode_closed_form(a: float, s: float) -> None:
-    """followups.md §5: modes ±m, equal weights, common σ."""
+    """Modes ±m, equal weights, common σ."""
     m, sigma = 1.0, 0.2
     v = a**2 * sigma**2 + s**2
     x = torch.linspace(-2.0, 2.0, 41, dtype=torch.float64)[:, None]

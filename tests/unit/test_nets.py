@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from server.diffusion import fused
-from server.diffusion.config import NetConfig
-from server.diffusion.nets import NEGATIVE_SLOPE, ResidualMLP
-from server.diffusion.sampling import NetworkDenoiser, reverse_process
+from server.diffusion.sampling import reverse_process
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian import fused
+from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.nets import NEGATIVE_SLOPE, ResidualMLP
 
 
 def generator(seed: int) -> torch.Generator:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from server.diffusion.config import SamplerConfig
-from server.diffusion.recursive import (
+from server.analysis.recursive import (
     GenerationDone,
     GenerationStarted,
     GenerationTraining,
@@ -16,7 +15,8 @@ from server.diffusion.recursive import (
     keep_lowest,
     run_recursive,
 )
-from server.diffusion.training_points import points_run_id, setup_from_points
+from server.diffusion.config import SamplerConfig
+from server.gaussian.training_points import points_run_id, setup_from_points
 
 from .conftest import tiny_experiment
 

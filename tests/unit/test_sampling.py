@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import NetConfig, SamplerConfig
-from server.diffusion.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
-from server.diffusion.mixture import GaussianMixture
-from server.diffusion.nets import ResidualMLP
-from server.diffusion.sampling import NetworkDenoiser, OracleDenoiser, reverse_process, run_sampler
+from server.diffusion.config import SamplerConfig
+from server.diffusion.sampling import reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
+from server.gaussian.config import NetConfig
+from server.gaussian.denoisers import NetworkDenoiser, OracleDenoiser
+from server.gaussian.ground_truth import BETWEEN_MODES, IN_SUPPORT, label_samples
+from server.gaussian.mixture import GaussianMixture
+from server.gaussian.nets import ResidualMLP
 
 from .conftest import generator
 
@@ -29,7 +31,7 @@ class LinearDenoiser:
 
 
 def _reference_loop(schedule: NoiseSchedule, n: int, dim: int, seed: int, sampler: str, eta: float) -> np.ndarray:
-    """paper.md §7 / followups.md §5 step formulas, written out independently, on the same noise stream."""
+    """The paper's step formulas, written out independently, on the same noise stream."""
     gen = generator(seed)
     x = torch.randn(n, dim, generator=gen)
     for t in range(schedule.T - 1, -1, -1):
@@ -167,7 +169,7 @@ def test_oracle_reproduces_1d_123(
 
 
 def test_oracle_on_uneven_weights(paper_schedule: NoiseSchedule) -> None:
-    from server.diffusion.config import MixtureSpec
+    from server.gaussian.config import MixtureSpec
 
     mixture = GaussianMixture.from_spec(MixtureSpec(means=(-1.0, 0.5, 2.0), sigma=(0.05, 0.1, 0.03), weights=(1, 3, 6)))
     result = run_sampler(OracleDenoiser(mixture, paper_schedule), paper_schedule, SamplerConfig(n=2000, seed=2))

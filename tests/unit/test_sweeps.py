@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from server.diffusion.config import SamplerConfig
-from server.diffusion.datasets import NAMED_MIXTURES
-from server.diffusion.nets import ResidualMLP
-from server.diffusion.result_cache import JsonDirCache, MemoryCache
-from server.diffusion.sweeps import (
+from server.analysis.result_cache import JsonDirCache, MemoryCache
+from server.analysis.sweeps import (
     PointDone,
     PointStarted,
     PointTraining,
@@ -25,6 +22,9 @@ from server.diffusion.sweeps import (
     point_config,
     run_sweep,
 )
+from server.diffusion.config import SamplerConfig
+from server.gaussian.datasets import NAMED_MIXTURES
+from server.gaussian.nets import ResidualMLP
 
 from .conftest import tiny_experiment
 

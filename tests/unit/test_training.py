@@ -7,25 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from server.diffusion.config import (
-    DataConfig,
-    ExperimentConfig,
-    MixtureSpec,
-    NetConfig,
-    SamplerConfig,
-    ScheduleConfig,
-    TrainConfig,
-)
+from server.diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
 from server.diffusion.detectors import auroc, trajectory_variance
-from server.diffusion.ground_truth import (
+from server.diffusion.sampling import run_sampler
+from server.diffusion.training import learning_rate, sample_timesteps, seeded_generator, train_steps
+from server.gaussian.config import DataConfig, ExperimentConfig, MixtureSpec, NetConfig
+from server.gaussian.denoisers import NetworkDenoiser
+from server.gaussian.ground_truth import (
     BETWEEN_MODES,
     IN_SUPPORT,
     distance_to_segments,
     label_samples,
     nearest_neighbour_pairs,
 )
-from server.diffusion.sampling import NetworkDenoiser, run_sampler
-from server.diffusion.training import TrainingSetup, learning_rate, sample_timesteps, seeded_generator, train_steps
+from server.gaussian.training import TrainingSetup
 
 
 def test_learning_rate_warmup_then_cosine() -> None:

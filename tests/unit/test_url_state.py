@@ -1,4 +1,4 @@
-"""The URL hash codec (server/url_state.py): exact round trips, canonical form, unknown keys ignored,
+"""The URL hash codec (server/catalog/url_state.py): exact round trips, canonical form, unknown keys ignored,
 invalid values reported by field, and byte-identical hashes from the page's JS codec (static/js/state.js)."""
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.diffusion.config import ExperimentConfig, SamplerConfig
+from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, build_spec, encode, js_number
+from server.diffusion.config import SamplerConfig
+from server.gaussian.config import ExperimentConfig
 from server.settings import Settings
-from server.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, build_spec, decode, encode, js_number
+from tests.url_decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -25,6 +25,8 @@ function init() {
   for (const r of BOOT.runs) select.add(new Option(`${r.label} · ${r.run_id}`, r.run_id));
   if (!BOOT.runs.length) select.add(new Option('no finished run yet — train one in the lab', ''));
   $('error-dismiss').addEventListener('click', clearErrors);
+  // Enter in a job form must not reload the page (a listener: the CSP allows no inline onsubmit).
+  for (const form of document.querySelectorAll('form.job-form')) form.addEventListener('submit', (e) => e.preventDefault());
   mechanism.init();
   bench.init();
   sweeps.init();

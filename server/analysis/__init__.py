@@ -1,0 +1,1 @@
+"""Analyses of a trained family model: mechanism, detector bench, sweeps, recursive training, reproduce."""

@@ -1,0 +1,1 @@
+"""The FastAPI routers: pages, runs, streams, results, analysis."""

@@ -1,0 +1,465 @@
+"""The /analysis page and its API (issue #5: why interpolation happens and how to catch it).
+
+* ``GET /api/analysis/runs/{run_id}/mechanism`` — learned vs exact E[x0|x_t] and ε at one t;
+* ``GET /api/analysis/runs/{run_id}/detectors`` — the detector bench on one set of samples;
+* ``POST /api/analysis/sweeps`` and ``POST /api/analysis/recursive`` — jobs (``server.jobs.analysis``);
+* ``GET /api/analysis/jobs/{job_id}``, ``GET …/events`` (SSE), ``DELETE /api/analysis/jobs/{job_id}``.
+
+Every check (404 unknown, 409 not done, 422 parameters, 429 busy) lives in a dependency, before
+any stream starts. Protocol: docs/protocol.md, "Analysis".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le, MaxLen, MinLen
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from jinja2 import TemplateNotFound
+from pydantic import Field, ValidationError
+
+from ...analysis.detector_bench import bench_cost
+from ...analysis.mechanism import mechanism_cost
+from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW, generation_draws, recursive_cost
+from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_cost, sweep_points
+from ...catalog import presets as catalog
+from ...catalog.plotly_asset import plotly_url
+from ...diffusion.cancel import Cancelled
+from ...diffusion.config import SamplerConfig, TrainConfig
+from ...gaussian.config import DataConfig, ExperimentConfig
+from ...gaussian.datasets import mixture_spec
+from ...jobs.analysis import (
+    EVENT_GENERATION,
+    EVENT_POINT,
+    AnalysisJob,
+    AnalysisQueueFull,
+    AnalysisRunner,
+    content_id,
+    detector_view,
+    mechanism_view,
+    recursive_job,
+    sweep_job,
+)
+from ...settings import Settings
+from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
+from ..access import WriteAccess
+from ..budgets import check_job, check_view, step_drivers
+from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
+from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
+
+router = APIRouter(tags=["analysis"])
+
+# Published caps of the analysis API (tiny next to the CLI's: this runs on a shared CPU server).
+MAX_BENCH_N = 5000
+MAX_BENCH_WINDOW = 50
+MAX_CURVE_POINTS = 1001
+MAX_MAP = 81
+MAX_SWEEP_VALUES = 8
+MAX_SWEEP_SEEDS = 5
+MAX_SWEEP_POINTS = 24
+MAX_JOB_SAMPLES = 5000
+MAX_GENERATIONS = 8
+ANALYSIS_QUEUE = 4
+RETRY_AFTER = 5
+LID_RULE = "draws of the LID score, in antithetic pairs: even"
+DISCONNECT_POLL = 0.25  # seconds between checks that a view's client is still there
+
+
+class MechanismQuery(QueryModel):
+    t: Annotated[int, Ge(0), Le(3999), Field(description="timestep; at most the run's T − 1")] = 0
+    slopes: bool = True  # include the slope-over-t curve (independent of t; the page asks once)
+    n_curve: Annotated[int, Ge(11), Le(MAX_CURVE_POINTS)] = 201
+    n_map: Annotated[int, Ge(5), Le(MAX_MAP)] = 41
+
+
+class DetectorQuery(QueryModel):
+    n: Annotated[int, Ge(20), Le(MAX_BENCH_N)] = 2000
+    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
+    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW),  # the largest K; every K in 2 … window is scored
+                      Field(description="the largest window K scored; at most the run's T")] = 20
+    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
+
+
+class JobSampler(ApiModel):
+    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    n: Annotated[int, Ge(20), Le(MAX_JOB_SAMPLES)] = 2000
+    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 1
+    window: Annotated[int, Ge(2), Le(MAX_BENCH_WINDOW)] = 10
+
+
+class SweepRequest(ApiModel):
+    base: ExperimentConfig = ExperimentConfig()
+    sampler: JobSampler = JobSampler()
+    param: SweepParam
+    values: Annotated[list[int | float | str], MinLen(1), MaxLen(MAX_SWEEP_VALUES), Field(
+        description="values of `param`, each once, each valid for it (an integer for T, steps, width, n_train…); "
+                    f"values × seeds at most {MAX_SWEEP_POINTS} points, each within the server's max_train_steps",
+        json_schema_extra={"uniqueItems": True})]
+    seeds: Annotated[list[Annotated[int, Ge(0), Le(2**31 - 1)]], MinLen(1), MaxLen(MAX_SWEEP_SEEDS),
+                     Field(description="training seeds, each once", json_schema_extra={"uniqueItems": True})] = [0]
+
+
+class RecursiveRequest(ApiModel):
+    # N = 2,000 per generation (the page's default): the drawn samples stay within MAX_JOB_SAMPLES.
+    config: ExperimentConfig = ExperimentConfig(data=DataConfig(n=2000), train=TrainConfig(steps=1500, batch=1024))
+    sampler: JobSampler = JobSampler(window=RECURSIVE_WINDOW)  # the variance filter's K (see recursive.py)
+    generations: Annotated[int, Ge(1), Le(MAX_GENERATIONS)] = 3
+    filters: Annotated[list[Literal["none", "random", "variance", "lid", "oracle"]], MinLen(1),
+                       MaxLen(len(FILTERS)),
+                       Field(description="each filter once", json_schema_extra={"uniqueItems": True})] = [
+        "variance", "random"]
+    oversample: Annotated[float, Ge(0), Le(1)] = 0.025
+    lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
+    scatter_points: Annotated[int, Ge(0), Le(2000)] = 600
+
+
+class JobView(ApiModel):
+    job_id: str
+    kind: Literal["sweep", "recursive"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    done: int
+    total: int
+    cached: int
+    current: str
+    step: int
+    steps: int
+    elapsed: float
+    request: dict[str, Any]
+    partial: list[dict[str, Any]]
+    result: dict[str, Any] | None
+    error: str | None
+
+
+# ---------------------------------------------------------------------------- dependencies
+
+
+AnalysisDep = Annotated[AnalysisRunner, Depends(app_state("analysis"))]
+
+
+class ComputeGate:
+    """Synchronous analysis computations at once (mechanism, detector bench); beyond that, 429."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._lock = threading.Lock()
+        self.running = 0  # computations whose thread has not ended (tests watch it fall to 0 after a cancel)
+
+    def admit(self) -> bool:
+        with self._lock:
+            if self.running >= self._limit:
+                return False
+            self.running += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            if self.running <= 0:
+                raise RuntimeError("ComputeGate released more often than admitted")
+            self.running -= 1
+
+
+ComputeGateDep = Annotated[ComputeGate, Depends(app_state("analysis_gate"))]
+
+
+def _value_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
+
+
+def _config(run_config_json: str) -> ExperimentConfig:
+    return ExperimentConfig.model_validate_json(run_config_json)
+
+
+def mechanism_query(run: DoneRunDep, query: Annotated[MechanismQuery, Query()],
+                    settings: SettingsDep) -> MechanismQuery:
+    config = _config(run.config_json)
+    T = config.schedule.T
+    if query.t > T - 1:
+        raise field_error(("query", "t"), T - 1, query.t)
+    spec = mixture_spec(config.data)
+    cost = mechanism_cost(config.net if run.kind == "trained" else None, spec.dim, len(spec.means), T,
+                          slopes=query.slopes, n_curve=query.n_curve, n_map=query.n_map)
+    check_view(cost, settings, what="this mechanism view", loc=("query", "n_curve"),
+               drivers="n_curve, n_map or slopes (the run's width, depth and T are fixed)", value=query.n_curve)
+    return query
+
+
+def detector_query(run: DoneRunDep, query: Annotated[DetectorQuery, Query()], settings: SettingsDep) -> DetectorQuery:
+    config = _config(run.config_json)
+    T = config.schedule.T
+    if query.window > T:
+        raise field_error(("query", "window"), T, query.window)
+    if query.sampler == "ddpm" and query.eta != 0:
+        raise _value_error(("query", "eta"), "eta is only used by the ddim sampler; leave it at 0 for ddpm",
+                           query.eta)
+    spec = mixture_spec(config.data)
+    trained = run.kind == "trained"
+    cost = bench_cost(config.net if trained else None, spec.dim, len(spec.means), T,
+                      SamplerConfig(n=query.n, window=query.window), lid_draws=query.lid_draws,
+                      n_train=spec.n if trained else None)
+    check_view(cost, settings, what="this detector bench", loc=("query", "n"),
+               drivers="n or lid_draws (the run's width, depth and T are fixed)", value=query.n)
+    return query
+
+
+def _train_steps_limit(settings: Settings, steps: int, loc: tuple[str, ...]) -> None:
+    if steps > settings.max_train_steps:
+        raise field_error(loc, settings.max_train_steps, steps)
+
+
+def _sampler_config(sampler: JobSampler, loc: tuple[str, ...]) -> SamplerConfig:
+    try:
+        return SamplerConfig.model_validate(sampler.model_dump())
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": (*loc, *e["loc"])} for e in exc.errors()]) from exc
+
+
+def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: AnalysisDep) -> AnalysisJob:
+    """422 for a value the parameter or the config models reject, too many points or steps."""
+    values: list[Any] = []
+    for i, raw in enumerate(body.values):
+        try:
+            values.append(parse_value(body.param, str(raw)))
+        except ValueError as exc:
+            raise _value_error(("body", "values", i), str(exc).removeprefix("values: "), raw) from exc
+    if len(set(map(str, values))) != len(values):
+        raise _value_error(("body", "values"), "give each value once", body.values)
+    if len(set(body.seeds)) != len(body.seeds):
+        raise _value_error(("body", "seeds"), "give each seed once", body.seeds)
+    if len(values) * len(body.seeds) > MAX_SWEEP_POINTS:
+        raise _value_error(("body", "values"), f"values × seeds must be at most {MAX_SWEEP_POINTS} points, "
+                                               f"got {len(values) * len(body.seeds)}", body.values)
+    sampler = _sampler_config(body.sampler, ("body", "sampler"))
+    try:
+        points = sweep_points(body.base, sampler, body.param, values, body.seeds)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", "values", *e["loc"])} for e in exc.errors()]) from exc
+    for point in points:
+        steps = point.config.train.steps
+        if body.param == "n_train_epochs" and steps > settings.max_train_steps:
+            raise _value_error(("body", "values", values.index(point.value)),
+                               f"N = {point.value} at the base's epochs needs {steps} training steps; this server "
+                               f"trains at most {settings.max_train_steps}", point.value)
+        _train_steps_limit(settings, steps, ("body", "values" if body.param == "steps" else "base", "train", "steps"))
+    width_swept = body.param == "width"  # then the values set each step's cost, else the base's batch does
+    check_job(sweep_cost(points), settings, what="this sweep", loc=("body", "values"),
+              drivers="the values × seeds, base.train.steps, base.train.batch, base.net.width, base.schedule.T "
+                      "or sampler.n", value=body.values,
+              step_loc=("body", "values") if width_swept else ("body", "base", "train", "batch"),
+              step_drivers=step_drivers("base."), step_value=body.values if width_swept else body.base.train.batch)
+    request = body.model_dump(mode="json")
+    request["values"] = values
+    return sweep_job(analysis, request, body.base, sampler, body.param, values, list(body.seeds))
+
+
+def recursive_submission(body: RecursiveRequest, settings: SettingsDep) -> AnalysisJob:
+    if len(set(body.filters)) != len(body.filters):
+        raise _value_error(("body", "filters"), "give each filter once", body.filters)
+    _train_steps_limit(settings, body.config.train.steps, ("body", "config", "train", "steps"))
+    sampler = _sampler_config(body.sampler, ("body", "sampler"))
+    n_keep, n_draw = generation_draws(body.config, body.oversample)
+    if n_draw > MAX_JOB_SAMPLES:  # the published per-job sample cap (limits.max_job_samples)
+        raise _value_error(("body", "config", "data", "n"),
+                           f"each generation draws N·(1 + oversample) = {n_draw} samples (N = {n_keep}); this "
+                           f"server draws at most {MAX_JOB_SAMPLES} per sampling: lower config.data.n or oversample",
+                           n_keep)
+    cost = recursive_cost(body.config, generations=body.generations, filters=body.filters,
+                          oversample=body.oversample, lid_draws=body.lid_draws)
+    check_job(cost, settings, what="this recursive run", loc=("body", "generations"),
+              drivers="generations, filters, config.train.steps, config.train.batch, config.net.width, "
+                      "config.data.n or config.schedule.T", value=body.generations,
+              step_loc=("body", "config", "train", "batch"),
+              step_drivers=step_drivers("config."),
+              step_value=body.config.train.batch)
+    return recursive_job(body.model_dump(mode="json"), body.config, sampler, generations=body.generations,
+                         filters=list(body.filters), oversample=body.oversample, lid_draws=body.lid_draws,
+                         scatter_points=body.scatter_points)
+
+
+def existing_job(job_id: str, analysis: AnalysisDep) -> dict[str, Any]:
+    view = analysis.view(job_id) if len(job_id) == 16 and all(c in "0123456789abcdef" for c in job_id) else None
+    if view is None:
+        raise HTTPException(404, f"no analysis job {job_id[:40]!r}")
+    return view
+
+
+JobDep = Annotated[dict[str, Any], Depends(existing_job)]
+
+
+async def _computed(request: Request, gate: ComputeGate, analysis: AnalysisRunner, key: str,
+                    compute: Callable[[threading.Event], dict[str, Any]]) -> dict[str, Any]:
+    """A cached view, or computed in a worker thread under the gate (429 when it is full).
+
+    The computation gets a cancel event, set when the client disconnects (polled every
+    ``DISCONNECT_POLL`` s) or the request is cancelled; the gate's place is given back when the
+    thread ends, not before, so a cancelled computation never runs beside the next one."""
+    cached = await asyncio.to_thread(analysis.views.get, key)
+    if cached is not None:
+        return {**cached, "cached": True}
+    if not gate.admit():
+        raise HTTPException(429, "too many analysis computations at once; try again shortly",
+                            headers={"Retry-After": str(RETRY_AFTER)})
+    cancel = threading.Event()
+    try:
+        work = asyncio.ensure_future(asyncio.to_thread(compute, cancel))
+    except BaseException:
+        gate.release()
+        raise
+    work.add_done_callback(lambda _: gate.release())
+    try:
+        while not work.done():
+            await asyncio.wait({work}, timeout=DISCONNECT_POLL)
+            if not work.done() and await request.is_disconnected():
+                cancel.set()
+        result = work.result()
+    except Cancelled as exc:  # the client left: nobody reads this answer
+        raise HTTPException(503, "the computation was cancelled") from exc
+    except BaseException:
+        cancel.set()
+        raise
+    await asyncio.to_thread(analysis.views.put, key, result)
+    return {**result, "cached": False}
+
+
+# ---------------------------------------------------------------------------- page
+
+
+@router.get("/analysis", name="analysis_page", response_class=HTMLResponse, tags=["pages"],
+            responses={503: {"description": "The page template is not installed"}})
+def analysis_page(request: Request, store: StoreDep) -> Response:
+    """Why it happens and how to catch it: mechanism, detector bench, sweeps, recursive training."""
+    settings: Settings = request.app.state.settings
+    bundled_ids = {m.run_id: m.name for m in request.app.state.bundled}
+    runs = []
+    for record in store.recent(50):
+        if record.status != "done":
+            continue
+        config = _config(record.config_json)
+        name = bundled_ids.get(record.run_id)
+        label = f"{config.data.dataset} · {record.kind}" + (f" · {name}" if name else
+                                                            f" · {config.train.steps} steps" if record.kind == "trained"
+                                                            else "")
+        runs.append({"run_id": record.run_id, "kind": record.kind, "label": label, "T": config.schedule.T,
+                     "dataset": config.data.dataset})
+    boot = {
+        "runs": runs,
+        "default_run": request.app.state.default_run,
+        "datasets": [d.model_dump(mode="json") for d in catalog.datasets()],
+        "sweep_params": list(SWEEP_PARAMS),
+        "filters": list(FILTERS),
+        "limits": {"max_bench_n": MAX_BENCH_N, "max_bench_window": MAX_BENCH_WINDOW,
+                   "max_sweep_points": MAX_SWEEP_POINTS, "max_generations": MAX_GENERATIONS,
+                   "max_train_steps": settings.max_train_steps, "max_job_samples": MAX_JOB_SAMPLES,
+                   **settings.budgets()},
+        "events": {**EVENT_NAMES, "point": EVENT_POINT, "generation": EVENT_GENERATION},
+    }
+    try:
+        return request.app.state.templates.TemplateResponse(request, "analysis.html",
+                                                            {"plotly_src": plotly_url(), "bootstrap": boot,
+                                                             "recursive_window": RECURSIVE_WINDOW})
+    except TemplateNotFound:
+        return PlainTextResponse("the page template (templates/analysis.html) is not installed", status_code=503)
+
+
+# ---------------------------------------------------------------------------- synchronous views
+
+
+@router.get("/api/analysis/runs/{run_id}/mechanism", name="analysis_mechanism",
+            responses=responses(404, 409, 422, 429))
+async def mechanism(request: Request, run: DoneRunDep, query: Annotated[MechanismQuery, Depends(mechanism_query)],
+                    cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
+    """Learned vs exact denoiser and ε at timestep ``t`` (typed-array curves; 2D: |ε_θ − ε*| map and both
+    ε fields), and, with ``slopes``, the slope at the inter-mode midpoints over t."""
+    key = content_id("mechanism", {"run": run.run_id, **query.model_dump()})
+
+    def compute(cancel: threading.Event) -> dict[str, Any]:
+        return mechanism_view(load_model(cache, run), query.t, slopes=query.slopes, n_curve=query.n_curve,
+                              n_map=query.n_map, cancel=cancel)
+
+    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
+
+
+@router.get("/api/analysis/runs/{run_id}/detectors", name="analysis_detectors",
+            responses=responses(404, 409, 422, 429))
+async def detectors(request: Request, run: DoneRunDep, query: Annotated[DetectorQuery, Depends(detector_query)],
+                    cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
+    """Every detector on the same samples: ROC, AUROC, removed at 96% kept; variance at every K ≤ window."""
+    sampler = SamplerConfig(sampler=query.sampler, eta=query.eta, n=query.n, seed=query.seed, window=query.window)
+    key = content_id("detectors", {"run": run.run_id, **query.model_dump()})
+
+    def compute(cancel: threading.Event) -> dict[str, Any]:
+        return detector_view(load_model(cache, run), sampler, lid_draws=query.lid_draws, trained=run.kind == "trained",
+                             cancel=cancel)
+
+    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+def _submit(analysis: AnalysisRunner, job: AnalysisJob, response: Response) -> JobView:
+    try:
+        view, queued = analysis.submit(job)
+    except AnalysisQueueFull as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": str(exc.retry_after)}) from exc
+    response.status_code = status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK
+    return JobView.model_validate(view, strict=False)
+
+
+@router.post("/api/analysis/sweeps", name="create_sweep", status_code=status.HTTP_202_ACCEPTED,
+             responses={200: {"model": JobView, "description": "The same sweep is running or stored"},
+                        **responses(400, 401, 403, 422, 429)})
+def create_sweep(_: WriteAccess, job: Annotated[AnalysisJob, Depends(sweep_submission)], analysis: AnalysisDep,
+                 response: Response) -> JobView:
+    """Queue a sweep (202), or return the same sweep's job (200: running, or done from the store)."""
+    return _submit(analysis, job, response)
+
+
+@router.post("/api/analysis/recursive", name="create_recursive", status_code=status.HTTP_202_ACCEPTED,
+             responses={200: {"model": JobView, "description": "The same run is running or stored"},
+                        **responses(400, 401, 403, 422, 429)})
+def create_recursive(_: WriteAccess, job: Annotated[AnalysisJob, Depends(recursive_submission)], analysis: AnalysisDep,
+                     response: Response) -> JobView:
+    """Queue a recursive-training run (202), or return the same run's job (200)."""
+    return _submit(analysis, job, response)
+
+
+@router.get("/api/analysis/jobs/{job_id}", name="get_analysis_job", responses=responses(404))
+def get_job(job: JobDep) -> JobView:
+    """A job's status, progress, finished units (``partial``) and, when done, its ``result``."""
+    return JobView.model_validate(job, strict=False)
+
+
+@router.delete("/api/analysis/jobs/{job_id}", name="cancel_analysis_job", responses=responses(401, 403, 404, 409))
+def cancel_job(_: WriteAccess, job: JobDep, analysis: AnalysisDep) -> dict[str, str]:
+    """Cancel a queued or running job (finished points stay cached)."""
+    if not analysis.cancel(job["job_id"]):
+        raise HTTPException(409, f"analysis job {job['job_id']} is {job['status']}; nothing to cancel")
+    return {"job_id": job["job_id"], "status": "cancelled"}
+
+
+@router.get("/api/analysis/jobs/{job_id}/events", name="analysis_job_events", response_class=EventSourceResponse,
+            responses=responses(404))
+async def job_events(job: JobDep, analysis: AnalysisDep) -> AsyncIterator[ServerSentEvent]:
+    """Units finished so far (``point`` / ``generation``), ``progress`` events, then ``done`` (the job view)
+    or ``error`` {message}. A finished job: ``done`` at once."""
+    queue = analysis.subscribe(job["job_id"])
+    if queue is None:
+        final = analysis.view(job["job_id"]) or job
+        if final["status"] == "failed":
+            yield sse(EVENT_ERROR, {"message": final.get("error") or "analysis job failed", "status": "failed"})
+        else:
+            yield sse(EVENT_DONE, final)
+        return
+    async with aclosing(analysis.follow(job["job_id"], queue)) as events:
+        async for event in events:
+            yield event

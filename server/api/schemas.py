@@ -1,0 +1,139 @@
+"""API request and response models (docs/protocol.md). Strict, frozen, no unknown keys.
+
+The experiment itself is ``ExperimentConfig`` from the engine: one source of defaults and bounds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from annotated_types import Ge, Le
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..diffusion.config import SamplerKind, StrictModel
+from ..gaussian.config import ExperimentConfig
+from ..settings import MAX_FRAMES, MAX_SAMPLE_N
+from ..store import RunKind, RunStatus
+
+
+class ApiModel(StrictModel):
+    """The one base of the API's strict models (the engine's: strict, frozen, no unknown keys)."""
+
+
+class QueryModel(BaseModel):
+    """The one base of query-string models: lax (query values arrive as strings), frozen, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CreateRun(ApiModel):
+    kind: RunKind = "trained"
+    config: ExperimentConfig = ExperimentConfig()  # partial is fine: every field has a default
+
+
+class Metrics(ApiModel):
+    steps: int
+    train_seconds: float
+    final_loss: float | None
+    loss_history: list[tuple[int, float]]  # [step, mean loss over the bucket ending at step]
+
+
+class RunView(ApiModel):
+    run_id: str
+    kind: RunKind
+    status: RunStatus
+    config: ExperimentConfig
+    metrics: Metrics | None
+    error: str | None
+    created_at: str  # ISO 8601 UTC
+    finished_at: str | None
+
+
+class RunEstimate(ApiModel):
+    """What posting a config would do, without doing it (the page asks before a link starts training)."""
+    run_id: str
+    status: RunStatus | None  # the existing run's status; None: posting it would queue a new training job
+    steps: int
+    seconds: float  # expected training time on a free slot (0 for an existing or an oracle run)
+
+
+class CancelledView(ApiModel):
+    run_id: str
+    status: Literal["cancelled"]
+
+
+class Health(ApiModel):
+    status: Literal["ok"]
+    queued: int
+    running: int
+    sample_streams: int  # sampling computations admitted and not finished
+    sample_viewers: int  # clients following a computation or a replay
+    computations_started: int  # since the server started: identical requests share one
+
+
+class ResultLinks(ApiModel):
+    page: str  # /r/{result_id}
+    events: str  # SSE replay
+    npz: str
+    csv: str
+    config: str  # the run's config.json
+
+
+class ResultView(ApiModel):
+    """A sampling result: what produced it, whether it is still computing, and where to get it."""
+
+    result_id: str
+    run_id: str
+    kind: RunKind
+    status: Literal["computing", "done", "failed"]
+    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames}
+    links: ResultLinks
+
+
+class ErrorBody(ApiModel):
+    detail: str
+
+
+class ValidationErrorBody(ApiModel):
+    detail: list[dict[str, Any]]  # FastAPI's usual [{loc, msg, type, ...}]
+    message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
+
+
+# Rules that span fields or depend on the run or the server's settings; the schema states them in words and
+# the server answers 422 naming the field (server/api/deps.py, server/api/routes/analysis.py).
+ETA_RULE = "DDIM's η (0: deterministic); must be 0 unless sampler is ddim"
+N_RULE = "at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's bootstrap `limits`)"
+WINDOW_RULE = "the detector's last-K window; at most the run's T"
+
+
+class SampleQuery(QueryModel):
+    """Query string of the sample stream. Lax (query values arrive as strings); bounds are the API caps,
+    and the server's settings may lower them (checked in ``server.api.deps.sample_request``)."""
+
+    n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N), Field(description=N_RULE)] = 2000
+    seed: Annotated[int, Ge(0), Le(2**31 - 1)] = 0
+    sampler: SamplerKind = "ddpm"
+    eta: Annotated[float, Ge(0), Le(1), Field(description=ETA_RULE)] = 0.0
+    frames: Annotated[int, Ge(2), Le(MAX_FRAMES), Field(description="at most the server's max_frames")] = 100
+    window: Annotated[int, Ge(2), Le(1000), Field(description=WINDOW_RULE + "; n × window × D at most the "
+                                                              "server's max_x0_values")] = 10
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8, or nested too deeply); "
+                                             "malformed JSON is a 422 (`json_invalid`)"},
+    401: {"model": ErrorBody, "description": "A token is set (MODELAB_TOKEN) and the request did not carry it as "
+                                             "`Authorization: Bearer <token>`",
+          "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}}},
+    403: {"model": ErrorBody, "description": "The lab is read-only (MODELAB_READ_ONLY)"},
+    404: {"model": ErrorBody, "description": "No such run or result (or not an id)"},
+    409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
+    410: {"model": ErrorBody, "description": "The result was stored but is gone (evicted) or damaged"},
+    422: {"model": ValidationErrorBody, "description": "Invalid parameters; each error names its field and limit"},
+    429: {"model": ErrorBody, "description": "Too busy; retry after the number of seconds in Retry-After",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: ERROR_RESPONSES[code] for code in codes}

@@ -1,0 +1,1 @@
+"""Background work in slot threads: the training queue, the analysis jobs, the sweep model store."""

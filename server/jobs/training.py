@@ -1,0 +1,222 @@
+"""JobRunner: a bounded FIFO of training jobs run by a fixed number of slot threads.
+
+The queue, slots, cancel events and subscriber fan-out are ``server.jobs.queue.SlotRunner``; here:
+
+* One job per run id: submitting a config that is queued, running or done returns that run.
+* Each job sets its own torch thread count inside its slot thread.
+* Subscriber queues are small: each progress event describes the whole state, so when one is
+  full only the newest matters.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from fastapi.sse import ServerSentEvent
+
+from ..diffusion.cancel import Cancelled
+from ..gaussian.config import ExperimentConfig
+from ..settings import Settings
+from ..store import RunRecord, Store
+from ..streaming.encode import EVENT_DONE, EVENT_PROGRESS, error_event, finite_or_none, sse
+from .queue import JobQueueFull, QueuedJob, SlotRunner
+from .trainer import LossHistory, StepReport, train_and_save
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBER_QUEUE_SIZE = 8
+SECONDS_PER_SAMPLE_STEP = 1.2e-5  # ETA prior (1 thread, width 128): ~25 ms per step at batch 2048
+
+
+def work_of(config: ExperimentConfig) -> float:
+    """Sample-steps weighted by the net's size (its matmuls: blocks × width², 1 for the default net):
+    the unit of the ETA model, so a measured rate carries over to a wider net."""
+    net = config.net
+    return config.train.steps * config.train.batch * max(1.0, net.blocks * net.width ** 2 / (3 * 128 ** 2))
+
+
+class QueueFull(JobQueueFull):
+    queue_name = "training"
+
+
+@dataclass
+class Job(QueuedJob):
+    run_id: str
+    config: ExperimentConfig
+    status: str = "queued"
+    step: int = 0
+    loss: float | None = None
+    elapsed: float = 0.0
+    loss_history: list[list[float]] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return self.run_id
+
+    @property
+    def steps(self) -> int:
+        return self.config.train.steps
+
+    @property
+    def work(self) -> float:
+        return work_of(self.config)
+
+
+class JobRunner(SlotRunner[Job]):
+    thread_name = "modelab-train"
+
+    def __init__(self, settings: Settings, store: Store):
+        super().__init__(settings.training_slots)
+        self.settings = settings
+        self.store = store
+        self._rates: deque[float] = deque(maxlen=20)  # measured seconds per sample-step of finished jobs
+
+    # ------------------------------------------------------------------ submitting and cancelling
+
+    def submit(self, run_id: str, config: ExperimentConfig) -> tuple[RunRecord, bool]:
+        """Queue a run unless it is active or done. Returns (record, queued_now). Raises ``QueueFull``."""
+        with self._lock:
+            record = self.store.get(run_id)
+            if run_id in self._active or (record is not None and record.status == "done"):
+                assert record is not None
+                return record, False
+            if self._stopping or len(self._queue) >= self.settings.queue_size:
+                raise QueueFull(self._retry_after())
+            record = self.store.put(run_id, "trained", config.canonical_json(), "queued")
+            self._enqueue(Job(run_id, config))
+        return record, True
+
+    def _cancelled_while_queued(self, job: Job) -> None:
+        self._finish(job, "cancelled")
+        self._publish_positions()  # every job behind it moved up one place
+
+    # ------------------------------------------------------------------ reading state
+
+    def job(self, run_id: str) -> Job | None:
+        with self._lock:
+            return self._active.get(run_id)
+
+    def snapshot(self, run_id: str) -> dict[str, Any] | None:
+        """Live fields of an active job (status, partial metrics), or None."""
+        with self._lock:
+            job = self._active.get(run_id)
+            if job is None:
+                return None
+            return {"status": job.status, "metrics": self._partial_metrics(job)}
+
+    def _first_events(self, job: Job) -> list[ServerSentEvent]:
+        """Only the current progress: each progress event carries the whole state."""
+        return [self._progress_event(job)]
+
+    def _subscriber_maxsize(self, backlog: int) -> int:
+        return SUBSCRIBER_QUEUE_SIZE
+
+    # ------------------------------------------------------------------ slot threads
+
+    def _mark_running(self, job: Job) -> ServerSentEvent:
+        job.status = "running"
+        return self._progress_event(job)
+
+    def _started(self, job: Job, event: ServerSentEvent) -> None:
+        self.store.set_status(job.run_id, "running")
+        self._publish(job, event)
+        self._publish_positions()
+
+    def _run(self, job: Job) -> None:
+        try:
+            metrics = train_and_save(
+                job.config, self.store.model_path(job.run_id), cancel=job.cancel,
+                report=lambda step, history: self._on_step(job, step, history),
+                history_points=self.settings.loss_history_points, threads=self.settings.torch_threads,
+            )
+        except Cancelled:  # raised inside a step's check or between steps
+            self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
+        except Exception as exc:  # any failure of one job must leave the slot serving the queue
+            log.exception("training %s failed", job.run_id)
+            self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            with self._lock:
+                self._rates.append(metrics["train_seconds"] / max(job.work, 1))
+            self._finish(job, "done", metrics=finite_or_none(metrics))
+
+    def _on_step(self, job: Job, step: StepReport, history: LossHistory) -> None:
+        now = time.monotonic()
+        with self._lock:
+            job.step, job.loss, job.elapsed = step.step, step.loss, step.elapsed
+            if step.new_point:
+                job.loss_history = list(history.history)
+            due = now - job.last_publish >= self.settings.progress_interval or step.step == step.steps
+            if due:
+                job.last_publish = now
+                event = self._progress_event(job)
+        if due:
+            self._publish(job, event)
+
+    def _finish(self, job: Job, status: str, *, metrics: dict[str, Any] | None = None,
+                error: str | None = None) -> None:
+        """Record the outcome, then retire the job and send its last event (store first: see module doc)."""
+        self.store.finish(job.run_id, status, metrics=metrics, error=error,  # type: ignore[arg-type]
+                          torch_version=torch.__version__, threads=self.settings.torch_threads)
+        with self._lock:
+            job.status = status
+            self._active.pop(job.run_id, None)
+        if status == "failed":
+            event = error_event(error or "training failed", status=status)
+        else:
+            event = sse(EVENT_DONE, {"status": status, "metrics": metrics})
+        self._publish(job, event)
+
+    # ------------------------------------------------------------------ progress and ETA
+
+    def _progress_event(self, job: Job) -> ServerSentEvent:
+        """Called with ``_lock`` held."""
+        position = self._queue.index(job) + 1 if job in self._queue else 0
+        return sse(EVENT_PROGRESS, finite_or_none({
+            "step": job.step, "steps": job.steps, "loss": job.loss, "elapsed": round(job.elapsed, 3),
+            "eta": round(self._eta(job), 2), "status": job.status, "queue_position": position,
+        }))
+
+    def estimate(self, config: ExperimentConfig) -> float:
+        """Seconds a new job of ``config`` would train on a free slot (the measured rate, else the prior)."""
+        with self._lock:
+            return work_of(config) * self._rate()
+
+    def _rate(self) -> float:
+        return statistics.median(self._rates) if self._rates else SECONDS_PER_SAMPLE_STEP
+
+    def _remaining(self, job: Job) -> float:
+        if job.status == "running" and job.step > 0:
+            return job.elapsed / job.step * (job.steps - job.step)
+        return job.work * self._rate()
+
+    def _eta(self, job: Job) -> float:
+        """Seconds until ``job`` ends: its own remaining time plus, if queued, everything ahead of it."""
+        if job.status != "queued" or job not in self._queue:
+            return self._remaining(job)
+        running = [j for j in self._active.values() if j.status == "running"]
+        ahead = list(self._queue)[: self._queue.index(job)]
+        slots = self.settings.training_slots
+        return (sum(map(self._remaining, running + ahead))) / slots + self._remaining(job)
+
+    def _retry_after(self) -> int:
+        """Seconds until the soonest running job ends, which frees one queue place."""
+        running = [self._remaining(j) for j in self._active.values() if j.status == "running"]
+        return int(min(max(min(running, default=1.0), 1.0), 3600))
+
+    def _partial_metrics(self, job: Job) -> dict[str, Any]:
+        return finite_or_none({"steps": job.steps, "train_seconds": round(job.elapsed, 3), "final_loss": job.loss,
+                               "loss_history": list(job.loss_history)})
+
+    # ------------------------------------------------------------------ fan-out (loop thread)
+
+    def _publish_positions(self) -> None:
+        with self._lock:
+            events = [(job, self._progress_event(job)) for job in self._queue]
+        for job, event in events:
+            self._publish(job, event)

@@ -1,0 +1,318 @@
+"""Shared sampling computations: thirty students opening one link cost one computation.
+
+A ``Computation`` is keyed by result id (run + sampler parameters + algorithm version). The first
+request starts it; later requests for the same key subscribe and get every event produced so far,
+then the live ones. Events are serialised to JSON once (``raw_data``), so a viewer costs a copy of
+bytes, not an encoding. Finished computations stay in memory (a small LRU) and on disk (npz), so
+later viewers replay them without computing.
+
+Viewers are counted; when the last one leaves an unfinished computation, it is cancelled (a lone
+viewer that disconnects stops the work within one chunk, as before). Everything here runs on the
+event-loop thread except the chunks and the final labelling/saving, which run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.sse import ServerSentEvent
+
+from ..store import RunRecord, Store
+from .admission import SamplingGate
+from .denoisers import DenoiserCache
+from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
+from .results import ResultArrays, ResultDamaged, StoredRun, load_result, result_id, result_params, save_result
+from .sample_session import SampleRequest, SampleSession
+
+log = logging.getLogger(__name__)
+
+
+def encoded(event: str, data: dict[str, Any]) -> ServerSentEvent:
+    """An SSE event whose JSON is built once, however many viewers it is sent to."""
+    return ServerSentEvent(event=event, raw_data=json.dumps(data, separators=(",", ":"), allow_nan=False))
+
+
+@dataclass(eq=False)
+class Computation:
+    result_id: str
+    run_id: str
+    kind: str
+    params: dict[str, Any]  # result_params: n, seed, sampler, eta, window, frames
+    events: list[ServerSentEvent] = field(default_factory=list)
+    finished: bool = False  # the last event (done or error) is in ``events``
+    failed: bool = False
+    viewers: int = 0
+    arrays: ResultArrays | None = None  # once finished: for exports and the memory cache
+    task: asyncio.Task[None] | None = None
+    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held: the encoded events and the arrays."""
+        arrays = self.arrays.nbytes if self.arrays is not None else 0
+        return arrays + sum(len(e.raw_data or "") for e in self.events)
+
+    @property
+    def status(self) -> str:
+        return "done" if self.finished and not self.failed else "failed" if self.failed else "computing"
+
+    async def append(self, *events: ServerSentEvent, finished: bool = False, failed: bool = False) -> None:
+        async with self._changed:
+            self.events.extend(events)
+            self.finished = self.finished or finished
+            self.failed = self.failed or failed
+            self._changed.notify_all()
+
+    async def follow(self) -> AsyncIterator[ServerSentEvent]:
+        """Every event from the first, waiting for new ones until the last (done or error)."""
+        sent = 0
+        while True:
+            async with self._changed:
+                while len(self.events) <= sent and not self.finished:
+                    await self._changed.wait()
+                batch = self.events[sent:]
+            for event in batch:
+                yield event
+            sent += len(batch)
+            if self.finished and sent == len(self.events):
+                return
+
+    @classmethod
+    def replay(cls, arrays: ResultArrays, run_id: str, kind: str, params: dict[str, Any]) -> Computation:
+        """A finished computation rebuilt from stored arrays: the same events, byte for byte."""
+        frames = [encoded(EVENT_FRAME, arrays.frame(i)) for i in range(len(arrays.frame_t))]
+        events = [encoded(EVENT_META, arrays.meta), *frames, encoded(EVENT_RESULT, arrays.result()),
+                  encoded(EVENT_DONE, {})]
+        return cls(arrays.result_id, run_id, kind, params, events=events, finished=True, arrays=arrays)
+
+
+class TooBusy(Exception):
+    """A new computation found no gate place (the route answers 429)."""
+
+
+class ComputationRegistry:
+    """Opens, shares, stores and replays sample computations: the one owner of the sample stream.
+
+    ``threads``: how many torch threads a chunk may use right now (asked each chunk)."""
+
+    def __init__(self, store: Store, gate: SamplingGate, denoisers: DenoiserCache, *, threads: Callable[[], int],
+                 chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024):
+        self._store = store
+        self._gate = gate
+        self._denoisers = denoisers
+        self._threads = threads
+        self._chunk_steps = chunk_steps
+        self._memory_size = memory_size
+        self._memory_bytes = memory_bytes
+        self._live: dict[str, Computation] = {}
+        self._done: OrderedDict[str, Computation] = OrderedDict()  # finished, most recently used last
+        self._pending: dict[str, asyncio.Future[Computation]] = {}  # being created (see ``obtain``)
+        self.started = 0  # computations started since the server started (the classroom bench reads it)
+
+    # ------------------------------------------------------------------ opening
+
+    async def open(self, run: RunRecord, request: SampleRequest) -> Computation:
+        """The computation to follow: a live or remembered one, a stored result, or a new one.
+
+        Only a new computation takes a gate place (``TooBusy`` when full); joining one or replaying is
+        free. A run whose model file is missing or damaged raises ``CheckpointError``."""
+        key = result_id(run.run_id, request.sampler, request.frames)
+
+        async def create() -> Computation:
+            stored = await self.stored(key, forget_damaged=True)
+            if stored is not None:
+                return stored
+            if not self._gate.admit():
+                raise TooBusy
+            try:
+                model = await asyncio.to_thread(self._denoisers.get, run)
+            except BaseException:
+                self._gate.release()
+                raise
+            return self.start(SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads))
+
+        # The run (and the result it makes) stay stored while it opens, however small the store's cap;
+        # from then on the viewer holds them (``watching``).
+        with self._store.hold(run.run_id, key):
+            return await self.obtain(key, create)
+
+    async def stored(self, key: str, *, forget_damaged: bool) -> Computation | None:
+        """A stored result loaded into memory (None when there is none, or, with ``forget_damaged``,
+        when its file is damaged: the file is dropped so the result is computed afresh)."""
+        store = self._store
+        record = await asyncio.to_thread(store.get_result, key)
+        if record is None or record.evicted_at is not None:
+            return None
+        try:
+            arrays = await asyncio.to_thread(load_result, store.result_path(key))
+        except ResultDamaged:
+            if not forget_damaged:
+                raise
+            await asyncio.to_thread(store.forget_result, key)
+            return None
+        params = json.loads(record.params_json)
+        return self.remember(Computation.replay(arrays, record.run_id, str(arrays.meta.get("kind")), params))
+
+    # ------------------------------------------------------------------ lookup
+
+    def find(self, result_id: str) -> Computation | None:
+        """A live computation, or a finished one still in memory."""
+        if result_id in self._live:
+            return self._live[result_id]
+        computation = self._done.get(result_id)
+        if computation is not None:
+            self._done.move_to_end(result_id)
+        return computation
+
+    def remember(self, computation: Computation) -> Computation:
+        """Keep a finished computation (or a replay loaded from disk) for later viewers; returns the kept one."""
+        kept = self._done.get(computation.result_id)
+        if kept is not None:  # another request loaded it meanwhile
+            self._done.move_to_end(computation.result_id)
+            return kept
+        self._done[computation.result_id] = computation
+        # What is in memory was just produced or viewed: its file and its run stay stored while it is here.
+        self._store.acquire(computation.result_id, computation.run_id)
+        # Bounded by count and by bytes (a 10,000 × 200-frame result is ~75 MB of events and arrays);
+        # a dropped one is replayed from its npz next time.
+        while len(self._done) > 1 and (len(self._done) > self._memory_size
+                                       or sum(c.nbytes for c in self._done.values()) > self._memory_bytes):
+            _, dropped = self._done.popitem(last=False)
+            self._store.release(dropped.result_id, dropped.run_id)
+        return computation
+
+    async def obtain(self, result_id: str, create: Callable[[], Awaitable[Computation]]) -> Computation:
+        """The computation for ``result_id``; ``create`` runs once however many requests arrive together.
+
+        Requests that come while the first one is still loading the model or reading a stored result
+        wait for it instead of each taking a gate place (which would turn a class into a wall of 429s).
+        If the first one fails, they get its error (409/429); if it was cancelled (its client left), the
+        next one tries again."""
+        while True:
+            found = self.find(result_id)
+            if found is not None:
+                return found
+            pending = self._pending.get(result_id)
+            if pending is None:
+                break
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if not pending.cancelled():
+                    raise  # this request itself was cancelled
+        future: asyncio.Future[Computation] = asyncio.get_running_loop().create_future()
+        self._pending[result_id] = future
+        try:
+            computation = await create()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: nobody may be waiting, and that is fine
+            raise
+        else:
+            future.set_result(computation)
+            return computation
+        finally:
+            del self._pending[result_id]
+
+    @property
+    def live(self) -> int:
+        return len(self._live)
+
+    @property
+    def viewers(self) -> int:
+        return sum(c.viewers for c in self._live.values()) + sum(c.viewers for c in self._done.values())
+
+    # ------------------------------------------------------------------ starting and watching
+
+    def start(self, session: SampleSession) -> Computation:
+        """Start computing ``session`` (its gate place already taken; given back when the work ends)."""
+        params = result_params(session.request.sampler, session.request.frames)
+        computation = Computation(session.result_id, session.run_id, session.kind, params)
+        meta = session.meta()
+        computation.events.append(encoded(EVENT_META, meta))
+        self._live[session.result_id] = computation
+        self.started += 1
+        computation.task = asyncio.create_task(self._produce(computation, session, meta),
+                                               name=f"sample-{session.result_id}")
+        return computation
+
+    @contextmanager
+    def watching(self, computation: Computation) -> Iterator[Computation]:
+        """Count a viewer for the duration; the last viewer to leave an unfinished computation cancels it.
+
+        What a viewer is looking at, and the run behind it, stay stored meanwhile, however small the store's cap."""
+        computation.viewers += 1
+        self._store.acquire(computation.result_id, computation.run_id)
+        try:
+            yield computation
+        finally:
+            self._store.release(computation.result_id, computation.run_id)
+            computation.viewers -= 1
+            if computation.viewers == 0 and not computation.finished and computation.task is not None:
+                # Unlisted at once: a request arriving while the task unwinds starts afresh.
+                self._unlist(computation)
+                computation.task.cancel()
+
+    def _unlist(self, computation: Computation) -> None:
+        if self._live.get(computation.result_id) is computation:
+            del self._live[computation.result_id]
+
+    # ------------------------------------------------------------------ the work
+
+    def _advance(self, session: SampleSession) -> list[dict[str, Any]]:
+        """One chunk in a worker thread; the gate counts it so tests can see work stop."""
+        self._gate.chunk_started()
+        before = session.steps_done
+        try:
+            return session.advance(self._chunk_steps)
+        finally:
+            self._gate.chunk_finished(session.steps_done - before)
+
+    async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any]) -> None:
+        gate = self._gate
+        try:
+            while not session.finished:
+                # The semaphore is held per chunk: streams take turns, and no viewer's pace holds a slot.
+                async with gate.compute():
+                    frames = await asyncio.to_thread(self._advance, session)
+                if frames:
+                    await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
+            async with gate.compute():
+                arrays = await asyncio.to_thread(session.arrays, meta)
+            computation.arrays = arrays
+            await computation.append(encoded(EVENT_RESULT, arrays.result()))
+            # Stored before `done`: a client that saw `done` may share the permalink at once.
+            run = StoredRun(session.kind, session.model.run.config.canonical_json())
+            await asyncio.to_thread(self._persist, arrays, computation, run)
+            await computation.append(encoded(EVENT_DONE, {}), finished=True)
+            self.remember(computation)
+        except asyncio.CancelledError:
+            log.info("sampling %s cancelled: no viewer left", computation.result_id)
+            computation.finished = computation.failed = True  # no await here: the task is being cancelled
+            raise
+        except Exception as exc:  # a failure mid-stream can only be reported in-band
+            log.exception("sampling %s failed", computation.result_id)
+            message = f"sampling failed: {type(exc).__name__}: {exc}"
+            await computation.append(encoded(EVENT_ERROR, {"message": message}), finished=True, failed=True)
+        finally:
+            self._unlist(computation)
+            gate.release()
+
+    def _persist(self, arrays: ResultArrays, computation: Computation, run: StoredRun) -> None:
+        """Write the npz and its row; a full disk costs the permalink, never the stream."""
+        try:
+            save_result(self._store.result_path(computation.result_id), arrays, run)
+            self._store.add_result(computation.result_id, computation.run_id,
+                                   json.dumps(computation.params, sort_keys=True))
+        except OSError:
+            log.exception("could not store result %s", computation.result_id)
