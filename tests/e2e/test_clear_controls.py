@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-SETTLED = ("window.__lab.state.sampling.result !== null && !window.__lab.state.sampling.active"
+SETTLED = ("() => window.__lab.state.sampling.result !== null && !window.__lab.state.sampling.active"
            " || window.__lab.errors().length > 0")
 
 
@@ -22,7 +22,7 @@ def settled(page) -> None:  # type: ignore[no-untyped-def]
 def open_preset(page, preset: str) -> None:  # type: ignore[no-untyped-def]
     """Choosing a ready preset (or an exact one) opens it at once: no Train press."""
     page.select_option("#preset", preset)
-    page.wait_for_function("window.__lab.state.run !== null")
+    page.wait_for_function("() => window.__lab.state.run !== null")
     settled(page)
 
 
@@ -140,10 +140,10 @@ def test_space_plays_after_scrubbing_and_leaves_checkboxes_alone(lab) -> None:  
     page.fill("#s-n", "300")
     page.select_option("#speed", "5")  # slow enough that a toggle is seen before the end
     open_preset(page, "1d-123-oracle")
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
     page.focus("#time")
     page.keyboard.press("Home")  # scrub back to the start with the slider's own keys
-    page.wait_for_function("window.__lab.frameIndex === 0")
+    page.wait_for_function("() => window.__lab.frameIndex === 0")
     page.keyboard.press("Space")
     assert page.evaluate("window.__lab.player.playing") is True
     page.keyboard.press("Space")
@@ -185,17 +185,17 @@ def test_a_dead_link_answers_a_styled_page(page, page_log, live_server: str, pat
     # The lab's stylesheet is applied: the masthead has its own layout, not the browser's defaults.
     assert page.evaluate("getComputedStyle(document.querySelector('.masthead')).display") != "block"
     page.click("text=Open the lab")
-    page.wait_for_function("window.__lab !== undefined")
+    page.wait_for_function("() => window.__lab !== undefined")
 
 
 def test_an_unknown_lesson_or_run_is_said_so(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/?lesson=bogus&open=none")
-    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.wait_for_function("() => window.__lab && window.__lab.opened")
     errors = page.evaluate("window.__lab.errors()")
     assert len(errors) == 1 and errors[0].startswith('No lesson "bogus"') and "1d" in errors[0], errors
     assert page.is_hidden("#lesson")
     page.goto(live_server + "/analysis?run=0123456789abcdef")
-    page.wait_for_function("window.__analysis !== undefined")
+    page.wait_for_function("() => window.__analysis !== undefined")
     errors = page.evaluate("window.__analysis.errors()")
     assert len(errors) == 1 and errors[0].startswith('No finished run "0123456789abcdef"'), errors
     assert page.input_value("#run") in errors[0]
@@ -206,7 +206,7 @@ def test_training_progress_and_cancel_are_shown_in_the_centre(lab) -> None:  # t
     page.select_option("#dataset", "1d-123")
     page.fill("#f-steps", "20000")  # long enough to be seen and cancelled
     page.click("#train")
-    page.wait_for_function("window.__lab.state.training.active && window.__lab.state.training.step > 0")
+    page.wait_for_function("() => window.__lab.state.training.active && window.__lab.state.training.step > 0")
     assert page.is_visible("#stage-progress")
     box = page.locator("#stage-progress").bounding_box()
     plot = page.locator("#main-plot").bounding_box()
@@ -214,7 +214,7 @@ def test_training_progress_and_cancel_are_shown_in_the_centre(lab) -> None:  # t
     assert box["y"] + box["height"] <= 900 and abs(box["x"] - plot["x"]) < 40  # above the fold, over the plot
     assert page.text_content("#stage-progress-text").startswith("Step ")
     page.click("#stage-cancel")
-    page.wait_for_function("!window.__lab.state.training.active")
+    page.wait_for_function("() => !window.__lab.state.training.active")
     assert page.evaluate("window.__lab.state.run.status") == "cancelled"
     assert page.is_hidden("#stage-progress")
 
@@ -224,7 +224,7 @@ def test_presenter_mode_is_readable_and_plot_first_at_1280x720(browser, live_ser
     page = context.new_page()
     try:
         page.goto(live_server + "/?lesson=1d&presenter=1")
-        page.wait_for_function("window.__lab && window.__lab.state.sampling.result !== null"
+        page.wait_for_function("() => window.__lab && window.__lab.state.sampling.result !== null"
                                " && !window.__lab.state.sampling.active")
         assert page.is_hidden(".controls")  # the settings step aside; the plot takes their place
         plot = page.locator("#main-plot").bounding_box()
@@ -247,7 +247,7 @@ def test_presenter_mode_is_readable_and_plot_first_at_1280x720(browser, live_ser
 
 def test_the_1d_default_shows_between_mode_samples_and_the_window_that_works(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/?hide=train&open=none")
-    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.wait_for_function("() => window.__lab && window.__lab.opened")
     page.select_option("#dataset", "1d-123")  # under hidden training a dataset opens its most telling model
     settled(page)
     presets = page.evaluate("window.__lab.state.bootstrap.presets")
@@ -268,8 +268,8 @@ def test_a_phone_sees_the_plot_first_and_nothing_wider_than_the_screen(browser, 
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     try:
-        for path, ready in (("/?lesson=1d&open=none", "window.__lab && window.__lab.opened"),
-                            ("/analysis", "window.__analysis !== undefined")):
+        for path, ready in (("/?lesson=1d&open=none", "() => window.__lab && window.__lab.opened"),
+                            ("/analysis", "() => window.__analysis !== undefined")):
             page.goto(live_server + path)
             page.wait_for_function(ready)
             wide = page.evaluate("""() => Array.from(document.querySelectorAll('select, input, .plot, .lesson'))
@@ -278,7 +278,7 @@ def test_a_phone_sees_the_plot_first_and_nothing_wider_than_the_screen(browser, 
             assert wide == [], (path, wide)
             assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
         page.goto(live_server + "/?lesson=1d&open=none")
-        page.wait_for_function("window.__lab && window.__lab.opened")
+        page.wait_for_function("() => window.__lab && window.__lab.opened")
         top = page.evaluate("document.getElementById('main-plot').getBoundingClientRect().top")
         assert top < 844, top  # on the first screen, not 1,750 px down
     finally:
@@ -289,7 +289,7 @@ def test_the_player_row_keeps_its_layout_as_t_changes(lab) -> None:  # type: ign
     page = lab
     page.fill("#s-n", "200")
     open_preset(page, "1d-123-oracle")
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
     boxes = set()
     for key in ("Home", "ArrowRight", "End"):
         page.evaluate("document.activeElement.blur()")  # keys to the page, not the preset menu
