@@ -8,18 +8,23 @@ side-effect free.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 
+from .api import methods
+from .api.body_limit import BodyLimit
 from .api.openapi import openapi
 from .api.routes import analysis, api_docs, pages, results, runs, streams
 from .api.security import SecurityHeaders
@@ -38,6 +43,9 @@ from .streaming.admission import SamplingGate
 from .streaming.denoisers import DenoiserCache
 from .streaming.sharing import ComputationRegistry
 
+MAX_EXCERPT = 100  # characters of an invalid input echoed in a 422
+MAX_MESSAGE = 300  # characters of one error message (a custom check may quote the value)
+
 
 def _operation_id(route: APIRoute) -> str:
     return route.name  # readable ids: list_runs, sample_stream, ...
@@ -47,11 +55,36 @@ def _error_line(error: dict[str, Any]) -> str:
     return f"{'.'.join(str(p) for p in error.get('loc', ())) or 'value'}: {error.get('msg', 'invalid')}"
 
 
+def excerpt(value: Any) -> Any:
+    """What a 422 echoes of the input: a JSON scalar as is; anything else (NaN, a list, a whole body, a long
+    string) as at most ``MAX_EXCERPT`` characters of its repr, so the answer is always small and valid JSON."""
+    if value is None or isinstance(value, bool | int) and abs(value) < 10**15:
+        return value
+    if isinstance(value, float) and math.isfinite(value) or isinstance(value, str) and len(value) <= MAX_EXCERPT:
+        return value
+    return _cut(repr(value), MAX_EXCERPT)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's usual 422 body plus ``message``: one readable line per field, naming field and limit."""
-    errors = [{k: v for k, v in e.items() if k != "url"} for e in exc.errors()]
-    detail = jsonable_encoder(errors, custom_encoder={Exception: str})
+    """FastAPI's usual 422 body plus ``message``: one readable line per field, naming field and limit.
+    The offending ``input`` is cut to a short excerpt (see ``excerpt``)."""
+    errors = [{**{k: v for k, v in e.items() if k != "url"}, "input": excerpt(e.get("input")),
+               "msg": _cut(str(e.get("msg", "invalid")), MAX_MESSAGE)} for e in exc.errors()]
+    detail = jsonable_encoder(errors, custom_encoder={Exception: str, float: excerpt})
     return JSONResponse({"detail": detail, "message": "; ".join(map(_error_line, errors))}, status_code=422)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """FastAPI's usual answer; a 405 lists the methods of every route on the path (the router names only those
+    of the first route it tried)."""
+    if exc.status_code == 405:
+        allow = ", ".join(methods.allowed(request.app.router.routes, request.scope))
+        exc = HTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
+    return await http_exception_handler(request, exc)
 
 
 def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.BundledModel], str]:
@@ -122,9 +155,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                               "reverse process. Protocol: docs/protocol.md.")
     app.state.settings = settings
     app.openapi = lambda: openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(methods.HeadAsGet, routes=app.router.routes)  # the list routes are added to below
+    app.add_middleware(BodyLimit, limit_kb=settings.max_body_kb)  # before anything reads a body
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, a 413 included
     app.state.templates = Jinja2Templates(directory=str(settings.templates_dir))
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.

@@ -25,10 +25,11 @@ MAX_FRAMES = 200
 MAX_WEB_TRAIN_STEPS = 20_000
 # n × window × D float32 values in one `result` event: 2M values ≈ 8 MB raw, 10.7 MB as base64.
 MAX_X0_VALUES = 2_000_000
-# Work budgets, in seconds of computing on one core as ``server.diffusion.costs`` estimates them (server.budgets).
+# Work budgets, in seconds of computing on one core as ``server.gaussian.costs`` estimates them (server.api.budgets).
 MAX_JOB_SECONDS = 86_400.0
 MAX_STEP_SECONDS = 1.0  # a cancel must take effect within a second: no training step may be estimated longer
 MAX_VIEW_SECONDS = 600.0
+MAX_BODY_KB = 4096
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -39,7 +40,7 @@ def default_data_dir(environ: Mapping[str, str]) -> Path:
 class Settings(BaseModel):
     """Lax on input (environment strings become numbers), frozen once built."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     data_dir: Path
     templates_dir: Path = REPO_ROOT / "templates"
@@ -51,6 +52,10 @@ class Settings(BaseModel):
     # The /analysis caches (sweep points, mechanism and detector views, finished jobs) share this many MB; beyond
     # it the least recently used files are deleted (they are recomputed when asked for again).
     max_analysis_mb: Annotated[float, Gt(0)] = 512.0
+
+    # Request bodies larger than this many KB are refused with 413 before they are read (server/api/body_limit.py);
+    # the largest valid body (a sweep on a 64-mode mixture) is a few KB.
+    max_body_kb: Annotated[int, Ge(1), Le(MAX_BODY_KB)] = 256
 
     # Sampling streams.
     max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N

@@ -30,6 +30,7 @@ from ..streaming.results import ResultDamaged
 from ..streaming.sample_session import SampleRequest
 from ..streaming.sharing import Computation, ComputationRegistry, TooBusy
 from .schemas import SampleQuery
+from .stored_config import UnusableConfig, run_config
 
 
 def app_state(name: str) -> Callable[[Request], Any]:
@@ -68,10 +69,15 @@ def load_model(cache: DenoiserCache, run: RunRecord) -> LoadedModel:
 
 
 def existing_run(run_id: str, store: StoreDep) -> RunRecord:
-    """404 for anything that is not a known run id (never 422: malformed ids are just unknown ids)."""
+    """404 for anything that is not a known run id (never 422: malformed ids are just unknown ids); 409 for a
+    run whose stored config this version rejects."""
     record = store.get(run_id) if is_run_id(run_id) else None
     if record is None:
         raise HTTPException(404, f"no run {run_id[:40]!r}")
+    try:
+        run_config(record)  # an older version's record may hold values today's rules reject (NaN means)
+    except UnusableConfig as exc:
+        raise HTTPException(409, str(exc)) from exc
     return record
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from ..diffusion.config import SamplerKind, StrictModel
 from ..gaussian.config import ExperimentConfig
@@ -20,13 +20,14 @@ class ApiModel(StrictModel):
     """The one base of the API's strict models (the engine's: strict, frozen, no unknown keys)."""
 
 
-class QueryModel(BaseModel):
-    """The one base of query-string models: lax (query values arrive as strings), frozen, no unknown keys."""
+class QueryModel(StrictModel):
+    """The one base of query-string models: lax (query values arrive as strings), otherwise the engine's rules
+    (finite numbers, -0 read as 0, frozen, no unknown keys)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=False)
 
 
-class CreateRun(ApiModel):
+class CreateRun(StrictModel):
     kind: RunKind = "trained"
     config: ExperimentConfig = ExperimentConfig()  # partial is fine: every field has a default
 
@@ -35,7 +36,7 @@ class Metrics(ApiModel):
     steps: int
     train_seconds: float
     final_loss: float | None
-    loss_history: list[tuple[int, float]]  # [step, mean loss over the bucket ending at step]
+    loss_history: list[tuple[int, float | None]]  # [step, mean loss over the bucket ending at step; null: NaN]
 
 
 class RunView(ApiModel):

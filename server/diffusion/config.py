@@ -7,10 +7,10 @@ never silent fallbacks. A data family adds its own (``server/gaussian/config.py`
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .schedule import ScheduleKind
 
@@ -24,8 +24,25 @@ SamplerKind = Literal["ddpm", "ddim"]
 LrSchedule = Literal["constant", "cosine"]
 
 
+def _plus_zero(value: Any) -> Any:
+    """-0.0 becomes 0.0 (in tuples too), so that equal numbers give equal ids; ``x + 0.0`` is x for any other x."""
+    if isinstance(value, float):
+        return value + 0.0
+    if isinstance(value, tuple):
+        return tuple(_plus_zero(v) for v in value)
+    return value
+
+
 class StrictModel(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    """Strict types, no unknown keys, frozen. Every number is finite: NaN, ±Infinity and JSON numbers too
+    large for a float (1e400) are errors naming the field, in API bodies, queries and mixture files alike."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_negative_zero(cls, value: Any) -> Any:
+        return _plus_zero(value)
 
 
 class ScheduleConfig(StrictModel):

@@ -25,6 +25,17 @@ import torch
 from .config import MixtureSpec
 
 
+def probabilities(weights: tuple[float, ...]) -> torch.Tensor:
+    """Positive finite weights of any scale as probabilities (K,) float64 summing to 1.
+
+    Scaled by a power of two first, so that the largest is below 1 and the sum cannot overflow
+    (``[1e308] * 3`` is uniform); a power-of-two scale is exact, so ordinary weights give the same
+    bits as ``w / w.sum()``."""
+    exponent = math.frexp(max(weights))[1]
+    scaled = torch.tensor([math.ldexp(w, -exponent) for w in weights], dtype=torch.float64)
+    return scaled / scaled.sum()
+
+
 @dataclass(frozen=True)
 class GaussianMixture:
     means: torch.Tensor  # (K, D) float64, data units
@@ -36,8 +47,7 @@ class GaussianMixture:
         means = torch.tensor(spec.means, dtype=torch.float64)
         K = means.shape[0]
         sigma = spec.sigma if isinstance(spec.sigma, tuple) else (spec.sigma,) * K
-        weights = torch.tensor(spec.weights or (1.0,) * K, dtype=torch.float64)
-        return cls(means, torch.tensor(sigma, dtype=torch.float64), weights / weights.sum())
+        return cls(means, torch.tensor(sigma, dtype=torch.float64), probabilities(spec.weights or (1.0,) * K))
 
     @property
     def n_modes(self) -> int:

@@ -25,7 +25,7 @@ from typing import Any
 from fastapi.sse import ServerSentEvent
 
 from ..store import RunRecord, Store
-from .admission import SamplingGate
+from .admission import Place, SamplingGate
 from .denoisers import DenoiserCache
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
 from .results import ResultArrays, ResultDamaged, StoredRun, load_result, result_id, result_params, save_result
@@ -129,14 +129,13 @@ class ComputationRegistry:
             stored = await self.stored(key, forget_damaged=True)
             if stored is not None:
                 return stored
-            if not self._gate.admit():
+            place = self._gate.admit()
+            if place is None:
                 raise TooBusy
-            try:
+            with place:  # given back on any error or cancel here; ``start`` hands it to the computation's task
                 model = await asyncio.to_thread(self._denoisers.get, run)
-            except BaseException:
-                self._gate.release()
-                raise
-            return self.start(SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads))
+                session = SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads)
+                return self.start(session, place)
 
         # The run (and the result it makes) stay stored while it opens, however small the store's cap;
         # from then on the viewer holds them (``watching``).
@@ -234,16 +233,17 @@ class ComputationRegistry:
 
     # ------------------------------------------------------------------ starting and watching
 
-    def start(self, session: SampleSession) -> Computation:
-        """Start computing ``session`` (its gate place already taken; given back when the work ends)."""
+    def start(self, session: SampleSession, place: Place) -> Computation:
+        """Start computing ``session`` in a task that owns its gate ``place`` (given back when the task is done)."""
         params = result_params(session.request.sampler, session.request.frames)
         computation = Computation(session.result_id, session.run_id, session.kind, params)
         meta = session.meta()
         computation.events.append(encoded(EVENT_META, meta))
-        self._live[session.result_id] = computation
-        self.started += 1
         computation.task = asyncio.create_task(self._produce(computation, session, meta),
                                                name=f"sample-{session.result_id}")
+        place.hand_to(computation.task)
+        self._live[session.result_id] = computation
+        self.started += 1
         return computation
 
     @contextmanager
@@ -306,7 +306,6 @@ class ComputationRegistry:
             await computation.append(encoded(EVENT_ERROR, {"message": message}), finished=True, failed=True)
         finally:
             self._unlist(computation)
-            gate.release()
 
     def _persist(self, arrays: ResultArrays, computation: Computation, run: StoredRun) -> None:
         """Write the npz and its row; a full disk costs the permalink, never the stream."""

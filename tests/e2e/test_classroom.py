@@ -19,7 +19,7 @@ from server.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
-FINISHED = ("window.__lab && window.__lab.opened && window.__lab.state.sampling.result !== null"
+FINISHED = ("() => window.__lab && window.__lab.opened && window.__lab.state.sampling.result !== null"
             " && !window.__lab.state.sampling.active && window.__lab.state.opened || window.__lab?.errors().length > 0")
 LOOPBACK = ("127.0.0.1", "localhost")
 
@@ -36,7 +36,7 @@ def get_json(url: str) -> Any:
 
 def finished(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_function(FINISHED)
-    page.wait_for_function("!window.__lab.player.playing")
+    page.wait_for_function("() => !window.__lab.player.playing")
     assert page.evaluate("window.__lab.errors()") == []
 
 
@@ -53,7 +53,7 @@ def test_walking_a_lesson_shows_every_step_ready(page, live_server: str) -> None
     boot_lessons = None
     for lesson_id in ("1d", "variance", "grids"):
         page.goto(f"{live_server}/?lesson={lesson_id}&open=none")
-        page.wait_for_function("window.__lab !== undefined")
+        page.wait_for_function("() => window.__lab !== undefined")
         boot_lessons = page.evaluate("window.__lab.state.bootstrap.lessons")
         steps = next(lesson["steps"] for lesson in boot_lessons if lesson["id"] == lesson_id)
         assert len(steps) == 4 and all(s["ready"] and s["hash"] for s in steps), lesson_id
@@ -62,7 +62,8 @@ def test_walking_a_lesson_shows_every_step_ready(page, live_server: str) -> None
     for number in range(1, 5):
         if number > 1:
             page.click("#lesson-next")
-            page.wait_for_function(f"window.__lab.state.lessonStep === {number} && window.__lab.state.run !== null")
+            page.wait_for_function(f"() => window.__lab.state.lessonStep === {number}"
+                                   " && window.__lab.state.run !== null")
         finished(page)
         assert page.text_content("#lesson-count") == f"step {number} of 4"
         assert page.evaluate("window.__lab.state.run.status") == "done"
@@ -76,10 +77,10 @@ def test_walking_a_lesson_shows_every_step_ready(page, live_server: str) -> None
                                                  ("detector,trajectory", 980)])
 def test_hidden_panels_give_their_space_to_the_plot(page, live_server: str, hide: str, min_width: int) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{live_server}/?open=none")
-    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.wait_for_function("() => window.__lab && window.__lab.opened")
     full = page.evaluate("document.getElementById('main-plot').getBoundingClientRect().width")
     page.goto(f"{live_server}/?open=none&hide={hide}")
-    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.wait_for_function("() => window.__lab && window.__lab.opened")
     width = page.evaluate("document.getElementById('main-plot').getBoundingClientRect().width")
     assert full < 700  # the three-column layout at 1400 px
     assert width >= min_width, (hide, full, width)  # was squeezed into the 300 px first column
@@ -100,7 +101,7 @@ def test_no_plot_offers_a_cloud_upload_or_an_outside_link(page, live_server: str
     page.hover("#main-plot")
     lab_plots = _plot_configs(page)
     page.goto(live_server + "/analysis")
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3")
     analysis_plots = _plot_configs(page)
     assert {p["id"] for p in lab_plots} >= {"main-plot", "detector-plot", "traj-plot", "loss-plot"}
     main = next(p for p in lab_plots if p["id"] == "main-plot")
@@ -121,7 +122,7 @@ def test_hidden_training_leaves_no_dead_end(page, live_server: str) -> None:  # 
     assert len(offered) < len(presets)  # the untrained quick and CPU presets are not offered
 
     def sampled_again() -> None:
-        page.wait_for_function("window.__lab.state.run !== null && window.__lab.state.run.status === 'done'"
+        page.wait_for_function("() => window.__lab.state.run !== null && window.__lab.state.run.status === 'done'"
                                " && window.__lab.state.sampling.result !== null")
         finished(page)
         assert page.is_enabled("#sample")
@@ -141,7 +142,7 @@ def test_hidden_training_leaves_no_dead_end(page, live_server: str) -> None:  # 
 def test_a_link_to_an_untrained_model_asks_before_training(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     bundled = run_ids(live_server)
     page.goto(live_server + "/#d=1d-123&w=24&st=40&bs=64&T=50&n=300&fr=10")
-    page.wait_for_function("window.__lab && window.__lab.opened")
+    page.wait_for_function("() => window.__lab && window.__lab.opened")
     page.wait_for_selector("#confirm-train:not([hidden])")
     text = page.text_content("#confirm-text")
     assert "40 training steps" in text and "about" in text and "Nothing has started" in text
@@ -150,7 +151,7 @@ def test_a_link_to_an_untrained_model_asks_before_training(page, live_server: st
     assert run_ids(live_server) == bundled  # not even queued
     assert page.evaluate("window.__lab.state.run") is None
     page.click("#confirm-yes")
-    page.wait_for_function("window.__lab.state.run?.kind === 'trained'")
+    page.wait_for_function("() => window.__lab.state.run?.kind === 'trained'")
     finished(page)
     assert page.is_hidden("#confirm-train")
     assert page.evaluate("window.__lab.state.run.status") == "done"
@@ -160,15 +161,15 @@ def test_a_link_to_an_untrained_model_asks_before_training(page, live_server: st
 
 def test_declining_a_link_s_training_starts_nothing(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     bundled = run_ids(live_server)
-    page.goto(live_server + "/?hide=train,editor#d=grid25&w=500&n=2000")
+    page.goto(live_server + "/?hide=train,editor#d=grid25&w=256&n=2000")
     page.wait_for_selector("#confirm-train:not([hidden])")
-    assert "min" in page.text_content("#confirm-text")  # 3000 steps of a width-500 net: minutes, said so
+    assert "min" in page.text_content("#confirm-text")  # 3000 steps of a width-256 net: minutes, said so
     page.click("#confirm-no")
     assert page.is_hidden("#confirm-train")
     no_training(live_server)
     assert run_ids(live_server) == bundled
     page.goto("about:blank")  # the same address again: a new page load, not a hash change
-    page.goto(live_server + "/?hide=train,editor#d=grid25&w=500&n=2000")
+    page.goto(live_server + "/?hide=train,editor#d=grid25&w=256&n=2000")
     page.wait_for_selector("#confirm-train:not([hidden])")
     page.click("#confirm-oracle")  # with training hidden, the exact denoiser is still one click away
     finished(page)

@@ -131,6 +131,9 @@ def test_mixture_file_1d_shorthand(tmp_path: Path) -> None:
         ({"means": [[0, 0], [1, 1]], "sigma": 0.1, "n": True}, ["n", "valid integer"]),
         ({"means": [[0, 0], [1, 1000]], "sigma": 0.1}, ["means", "[-100, 100]"]),
         ({"means": [[0, "a"], [1, 1]], "sigma": 0.1}, ["means.0.1", "valid number"]),
+        ('{"means": [[0, NaN], [1, 1]], "sigma": 0.1}', ["means.0.1", "finite number"]),
+        ('{"means": [[0, 0], [1, 1]], "sigma": [0.1, Infinity]}', ["sigma", "finite number"]),
+        ('{"means": [[0, 0], [1, 1]], "sigma": 0.1, "weights": [1e400, 1]}', ["weights.0", "finite number"]),
     ],
 )
 def test_malformed_mixture_files_name_the_problem(tmp_path: Path, content: object, names: list[str]) -> None:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from server.gaussian.config import MixtureSpec
-from server.gaussian.mixture import GaussianMixture
+from server.gaussian.mixture import GaussianMixture, probabilities
 
 from .conftest import generator
 
@@ -189,3 +189,16 @@ def test_from_spec_normalises_weights_and_broadcasts_sigma() -> None:
     assert (m.n_modes, m.dim) == (3, 1)
     torch.testing.assert_close(m.weights, torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64))
     torch.testing.assert_close(m.sigmas, torch.full((3,), 0.1, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0, 2.0), (3.0, 0.1, 7.25, 1e-3), (1e-300, 2e-300), (5.0,)])
+def test_probabilities_are_the_plain_normalisation_bit_for_bit(weights: tuple[float, ...]) -> None:
+    w = torch.tensor(weights, dtype=torch.float64)
+    assert torch.equal(probabilities(weights), w / w.sum())
+
+
+def test_probabilities_of_huge_weights_do_not_overflow() -> None:
+    """[1e308] * 3 sums to inf: plain normalisation gives NaN or zeros; scaled first, it is uniform."""
+    assert torch.equal(probabilities((1e308,) * 3), torch.full((3,), 1 / 3, dtype=torch.float64))
+    mixed = probabilities((1.5e308, 1.5e308, 0.75e308))
+    assert torch.isfinite(mixed).all() and torch.allclose(mixed, torch.tensor([0.4, 0.4, 0.2], dtype=torch.float64))

@@ -53,6 +53,7 @@ from ..access import WriteAccess
 from ..budgets import check_job, check_view, step_drivers
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
+from ..stored_config import usable_runs
 
 router = APIRouter(tags=["analysis"])
 
@@ -340,10 +341,9 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
     settings: Settings = request.app.state.settings
     bundled_ids = {m.run_id: m.name for m in request.app.state.bundled}
     runs = []
-    for record in store.recent(50):
+    for record, config in usable_runs(store.recent(50)):
         if record.status != "done":
             continue
-        config = _config(record.config_json)
         name = bundled_ids.get(record.run_id)
         label = f"{config.data.dataset} · {record.kind}" + (f" · {name}" if name else
                                                             f" · {config.train.steps} steps" if record.kind == "trained"

@@ -21,6 +21,7 @@ from ...store import EvictedRun, RunRecord, is_run_id
 from ...streaming.encode import EVENT_NAMES
 from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
 from ..schemas import Health
+from ..stored_config import UnusableConfig, run_config
 from .results import result_view
 
 router = APIRouter()
@@ -85,7 +86,10 @@ async def open_run(run_id: str, store: StoreDep) -> Response:
         record = await asyncio.to_thread(store.evicted_run, run_id)
     if record is None:
         return _short_page(f"no run {run_id[:40]!r}", 404)
-    config = ExperimentConfig.model_validate_json(record.config_json)
+    try:
+        config = run_config(record)
+    except UnusableConfig as exc:
+        return _short_page(str(exc), 409)
     return RedirectResponse(f"/#{url_state.encode(config, SamplerConfig(), {'kind': record.kind})}", status_code=303)
 
 

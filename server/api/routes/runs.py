@@ -10,24 +10,28 @@ from ...gaussian.config import ExperimentConfig
 from ...jobs.training import JobRunner, QueueFull
 from ...settings import Settings
 from ...store import RunRecord
+from ...streaming.encode import finite_or_none
 from ..access import WriteAccess, check_write
 from ..budgets import check_training
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
 from ..schemas import CancelledView, CreateRun, Metrics, RunEstimate, RunView, responses
+from ..stored_config import run_config, usable_runs
 
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
-def run_view(record: RunRecord, runner: JobRunner | None = None) -> RunView:
-    """The stored run, with live status and partial metrics while its job is active."""
+def run_view(record: RunRecord, runner: JobRunner | None = None, config: ExperimentConfig | None = None) -> RunView:
+    """The stored run, with live status and partial metrics while its job is active (``config``: the
+    record's, already read)."""
     state, metrics = record.status, record.metrics
     live = runner.snapshot(record.run_id) if runner is not None and record.active else None
     if live is not None:
         state, metrics = live["status"], live["metrics"]
     return RunView(
         run_id=record.run_id, kind=record.kind, status=state,
-        config=ExperimentConfig.model_validate_json(record.config_json),
-        metrics=None if metrics is None else Metrics.model_validate(metrics, strict=False),
+        config=config or run_config(record),
+        # finite_or_none: a diverged training (or an older version's record) may hold NaN losses.
+        metrics=None if metrics is None else Metrics.model_validate(finite_or_none(metrics), strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,
     )
 
@@ -103,8 +107,8 @@ def estimate_run(body: CreateRun, store: StoreDep, runner: RunnerDep, settings: 
 
 @router.get("/runs", name="list_runs")
 def list_runs(store: StoreDep, runner: RunnerDep) -> list[RunView]:
-    """The 50 most recent runs, newest first."""
-    return [run_view(record, runner) for record in store.recent(50)]
+    """The 50 most recent runs, newest first (runs stored with a config this version rejects are left out)."""
+    return [run_view(record, runner, config) for record, config in usable_runs(store.recent(50))]
 
 
 @router.get("/runs/{run_id}", name="get_run", responses=responses(404, 422))
