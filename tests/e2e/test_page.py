@@ -216,11 +216,11 @@ def test_bad_inputs_are_explained_on_the_page(lab, page_log) -> None:  # type: i
     page.click("#error-dismiss")
     page.fill("#f-lr", "0.003")
     page.fill("#s-frames", "1")
-    use_oracle_prefix = page.select_option("#preset", "1d-123-oracle")
-    assert use_oracle_prefix
-    page.click("#train")
+    page.select_option("#preset", "1d-123-oracle")  # an exact preset opens at once: no Train press
     page.wait_for_selector("#errors:not([hidden])")
-    assert "frames" in page.text_content("#error-list")
+    page.wait_for_function("() => !window.__lab.state.sampling.active && !window.__lab.state.training.active")
+    assert "frames:" in page.text_content("#error-list")
+    assert page.get_attribute("#s-frames", "aria-invalid") == "true"
 
 
 def test_network_failure_is_shown_in_words(lab, page_log) -> None:  # type: ignore[no-untyped-def]
