@@ -185,6 +185,7 @@ def test_a_dead_link_answers_a_styled_page(page, page_log, live_server: str, pat
     # The lab's stylesheet is applied: the masthead has its own layout, not the browser's defaults.
     assert page.evaluate("getComputedStyle(document.querySelector('.masthead')).display") != "block"
     page.click("text=Open the lab")
+    page.wait_for_function("() => window.__lab !== undefined && window.__lab.opened")
     settled(page)  # the lab opens its ready default run (and the test ends with nothing in flight)
 
 
