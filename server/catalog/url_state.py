@@ -124,7 +124,13 @@ def build_spec(limits: dict[str, int | float] | None = None) -> dict[str, Any]:
     fields: list[dict[str, Any]] = []
     for path, desc in _leaves(ExperimentConfig):
         fields.append({"key": CONFIG_KEYS[path], "group": "config", "path": path, **desc})
+    # The server's own caps (settings) are tighter than the config's bounds: a link is checked against
+    # the same limit the sample route enforces, so the page, the URL and the API agree.
+    caps = {"n": (limits or {}).get("max_sample_n")}
     for path, desc in _leaves(SamplerConfig):
+        cap = caps.get(path)
+        if cap is not None:
+            desc = {**desc, "le": min(desc.get("le", cap), cap)}
         fields.append({"key": SAMPLER_KEYS[path], "group": "sampler", "path": path, **desc})
     max_frames = (limits or {}).get("max_frames", MAX_FRAMES)
     fields.append({"key": "fr", "group": "sampler", "path": "frames", "type": "int", "ge": MIN_FRAMES, "le": max_frames,

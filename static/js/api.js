@@ -12,10 +12,27 @@ export class ApiError extends Error {
 
 const NETWORK_HINT = 'Cannot reach the lab server. Check that it is still running, then try again.';
 
+// Pydantic names the branch of a union it tried ("constrained-float", "tuple[constrained-float, ...]"):
+// a type's name, not a field's, so it is left out of the path a person reads.
+const UNION_TAG = /[^A-Za-z0-9_]|^(float|int|str|bool|list|tuple|dict|none)$/;
+
 function fieldPath(loc) {
   // FastAPI locations look like ["body", "config", "train", "steps"] or ["query", "n"].
-  const parts = (loc ?? []).filter((p) => p !== 'body' && p !== 'query' && p !== 'config');
+  const parts = (loc ?? []).filter((p) => p !== 'body' && p !== 'query' && p !== 'config')
+    .filter((p) => typeof p === 'number' || !UNION_TAG.test(p));
   return parts.join('.') || 'request';
+}
+
+/** One entry per field: of a union's branches, the one that fits the value sent (its error is not
+ * "should be a valid <type>"), and the most specific path (sigma.1 over sigma). */
+function fieldErrors(detail) {
+  const all = detail.map((d) => ({ path: fieldPath(d.loc), msg: String(d.msg ?? d.message ?? 'invalid value'),
+    type: String(d.type ?? '') }));
+  const kept = all.filter((f) => !(f.type.endsWith('_type') && all.some((g) => g !== f && !g.type.endsWith('_type')
+    && (g.path === f.path || g.path.startsWith(`${f.path}.`) || f.path.startsWith(`${g.path}.`)))));
+  const specific = kept.filter((f) => !kept.some((g) => g.path.startsWith(`${f.path}.`)));
+  const seen = new Set();
+  return specific.filter((f) => !seen.has(f.path) && seen.add(f.path)).map(({ path, msg }) => ({ path, msg }));
 }
 
 /** Turn a non-2xx response body into an ApiError whose message a person can act on. */
@@ -24,7 +41,7 @@ export function errorFromResponse(status, payload, retryAfter) {
   let fields = [];
   let message;
   if (Array.isArray(detail)) {
-    fields = detail.map((d) => ({ path: fieldPath(d.loc), msg: String(d.msg ?? d.message ?? 'invalid value') }));
+    fields = fieldErrors(detail);
     message = `Please check these settings — ${fields.map((f) => `${f.path}: ${f.msg}`).join('; ')}`;
   } else if (typeof detail === 'string' && detail) {
     message = detail;

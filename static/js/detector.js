@@ -115,3 +115,43 @@ export function formatVariance(v) {
   if (!Number.isFinite(v)) return '—';
   return v === 0 ? '0' : v.toExponential(2);
 }
+
+/** Trajectory variance over only the last `k` steps of x̂0, from the result's (N, K, D) x0_last block
+ * (steps ordered t = K−1 … 0, as the server sends them): variance over steps (ddof 0), mean over D. */
+export function varianceOverLast(x0Last, k) {
+  const [n, steps, d] = x0Last.shape;
+  const out = new Float64Array(n);
+  const from = steps - k;
+  for (let i = 0; i < n; i += 1) {
+    let total = 0;
+    for (let c = 0; c < d; c += 1) {
+      let sum = 0;
+      let sq = 0;
+      for (let j = from; j < steps; j += 1) {
+        const v = x0Last.data[(i * steps + j) * d + c];
+        sum += v;
+        sq += v * v;
+      }
+      const mean = sum / k;
+      total += Math.max(sq / k - mean * mean, 0);
+    }
+    out[i] = total / d;
+  }
+  return out;
+}
+
+export const SHORT_WINDOW = 5;
+
+/** What the paper's operating point removes with a window of SHORT_WINDOW steps instead of the sample's
+ * own, measured on this sample; null when it cannot be measured (no between-mode samples, K too short). */
+export function shortWindowCheck(result, det) {
+  const steps = result?.x0Last?.shape?.[1] ?? 0;
+  if (!det || !det.nBetween || !det.nSupport || steps <= SHORT_WINDOW) return null;
+  const short = detectorStats(varianceOverLast(result.x0Last, SHORT_WINDOW), result.label);
+  return {
+    k: SHORT_WINDOW,
+    window: steps,
+    removedShort: atThreshold(short, short.paperThreshold).removedShare,
+    removedOwn: atThreshold(det, det.paperThreshold).removedShare,
+  };
+}

@@ -1,6 +1,8 @@
 // Dataset picker and mixture editor. Named datasets are shown with their exact modes; any edit
 // (1D table, or click/drag/shift-click on the 2D plot) turns the dataset into "custom" with an
 // explicit mixture, which is what the API expects (`data.mixture` only with dataset "custom").
+// Editing on the plot is a mode that is switched on and ends (button, Esc, training); every edit can be
+// undone (button, Ctrl+Z), and undoing the edit that set a model aside brings that model back.
 
 import { state, emit } from './state.js';
 import { canonicalMixture, dimOf, sigmasOf } from './mixture.js';
@@ -10,7 +12,11 @@ const $ = (id) => document.getElementById(id);
 const HIT_PX = 12; // a click this close to a mode grabs it rather than adding a new one
 const MAX_MODES = 64;
 
+const MAX_UNDO = 50;
+
 let datasets = [];
+const undoStack = []; // [{dataset, mixture, selectedMode, run, runMixture, hadSample}], newest last
+let typingIn = null; // the table input whose typing already has an undo entry
 
 function cloneMixture(m) {
   return {
@@ -45,8 +51,61 @@ export function setDataset(name, mixture = null) {
   state.dim = dimOf(state.mixture);
   state.selectedMode = null;
   $('dataset').value = state.dataset;
+  undoStack.length = 0; // a new dataset starts a new history (its own choice is undone by choosing again)
+  typingIn = null;
+  syncUndo();
+  if (state.dim !== 2) setEditing(false);
   refreshEditor();
   emit('mixture', { structural: true, reframe: true });
+}
+
+/** Remember the state before an edit: the mixture, and the model (and sample) the edit will set aside. */
+function pushUndo() {
+  undoStack.push({
+    dataset: state.dataset,
+    mixture: cloneMixture(state.mixture),
+    selectedMode: state.selectedMode,
+    run: state.run && state.run.status === 'done' ? { ...state.run } : null,
+    runMixture: state.runMixture ? cloneMixture(state.runMixture) : null,
+    hadSample: state.sampling.result !== null,
+  });
+  if (undoStack.length > MAX_UNDO) undoStack.shift();
+  syncUndo();
+}
+
+function syncUndo() {
+  $('undo-edit').disabled = undoStack.length === 0;
+  $('undo-status').textContent = undoStack.length ? `${undoStack.length} edit${undoStack.length > 1 ? 's' : ''} to undo` : '';
+}
+
+/** Undo the newest edit. Listeners of 'undone' get the entry, to bring back the model it set aside. */
+export function undoEdit() {
+  const entry = undoStack.pop();
+  if (!entry) return false;
+  typingIn = null;
+  state.dataset = entry.dataset;
+  state.mixture = cloneMixture(entry.mixture);
+  state.dim = dimOf(state.mixture);
+  state.selectedMode = entry.selectedMode;
+  $('dataset').value = state.dataset;
+  refreshEditor();
+  emit('mixture', { structural: true });
+  emit('undone', entry);
+  syncUndo();
+  return true;
+}
+
+/** Switch editing on the 2D plot on or off; while off, clicks on the plot inspect particles. */
+export function setEditing(on) {
+  const editing = Boolean(on) && state.dim === 2;
+  if (editing === state.editMode) return;
+  state.editMode = editing;
+  const btn = $('edit-modes');
+  btn.setAttribute('aria-pressed', String(editing));
+  btn.textContent = editing ? 'Done editing' : 'Edit modes on the plot';
+  btn.classList.toggle('primary', editing);
+  document.getElementById('main-plot').classList.toggle('editing', editing);
+  emit('mixture', { structural: false });
 }
 
 function markCustom() {
@@ -112,6 +171,7 @@ function onTableInput(ev) {
   const k = Number(input.dataset.k);
   const v = Number(input.value);
   if (input.value === '' || !Number.isFinite(v)) return; // keep typing; the server validates the rest
+  if (typingIn !== input) { pushUndo(); typingIn = input; } // one undo entry per field typed in
   const m = state.mixture;
   markCustom();
   if (input.dataset.field === 'mean') m.means[k] = [v];
@@ -132,6 +192,7 @@ function onTableInput(ev) {
 function removeMode(k) {
   const m = state.mixture;
   if (m.means.length <= 1) return;
+  pushUndo();
   markCustom();
   m.means.splice(k, 1);
   if (Array.isArray(m.sigma)) m.sigma.splice(k, 1);
@@ -147,6 +208,7 @@ function addMode(point) {
     emit('error', new Error(`A mixture can have at most ${MAX_MODES} modes.`));
     return;
   }
+  pushUndo();
   markCustom();
   const sig = sigmasOf(m);
   m.means.push(point);
@@ -182,9 +244,11 @@ export function handlePlotPointerDown(ev, div) {
   state.selectedMode = hit;
   $('remove-mode-2d').disabled = false;
   emit('mixture', { structural: false });
+  let moved = false;
   const move = (e) => {
     const p = plotGeometry(div).toData(e.clientX, e.clientY);
     if (!p) return;
+    if (!moved) { pushUndo(); moved = true; } // a drag is one edit; a click that only selects is none
     markCustom();
     m.means[hit] = [round(p.x), round(p.y)];
     emit('mixture', { structural: false });
@@ -192,7 +256,7 @@ export function handlePlotPointerDown(ev, div) {
   const up = () => {
     window.removeEventListener('pointermove', move);
     window.removeEventListener('pointerup', up);
-    emit('mixture', { structural: true });
+    if (moved) emit('mixture', { structural: true });
   };
   window.addEventListener('pointermove', move);
   window.addEventListener('pointerup', up);
@@ -234,13 +298,21 @@ export function initEditor(bootstrapDatasets) {
     const gap = means.length > 1 ? (Math.max(...means) - Math.min(...means)) / (means.length - 1) : 1;
     addMode([round(Math.max(...means) + gap)]);
   });
-  $('edit-modes').addEventListener('change', (ev) => {
-    state.editMode = ev.target.checked;
-    emit('mixture', { structural: false });
-  });
+  $('modes-body').addEventListener('change', () => { typingIn = null; });
+  $('edit-modes').addEventListener('click', () => setEditing(!state.editMode));
+  $('undo-edit').addEventListener('click', undoEdit);
   $('sigma-2d').addEventListener('change', (ev) => {
-    const v = Number(ev.target.value);
-    if (!(v > 0)) return;
+    const input = ev.target;
+    const v = Number(input.value);
+    if (input.value.trim() === '' || !(v > 0) || !Number.isFinite(v)) {
+      // Said at once and in the page's words, instead of keeping the old σ in silence.
+      input.setAttribute('aria-invalid', 'true');
+      const err = new Error(`σ (all modes) must be a number greater than 0; "${input.value}" was not used.`);
+      emit('error', err);
+      return;
+    }
+    input.removeAttribute('aria-invalid');
+    pushUndo();
     markCustom();
     state.mixture.sigma = v;
     mixtureInfo();

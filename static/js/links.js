@@ -35,11 +35,20 @@ async function copyLink() {
   $('share-status').textContent = copied ? 'Link copied.' : 'Press Ctrl+C to copy the link.';
 }
 
-function setPresenter(on) {
+function setPresenter(on, { fullscreen = false } = {}) {
   state.presenter = on;
   $('presenter').checked = on;
   document.body.classList.toggle('presenter', on);
+  // Side charts keep their data: only their type size follows (the main plot is redrawn by the player).
+  for (const id of ['detector-plot', 'traj-plot', 'loss-plot']) {
+    const div = $(id);
+    if (div?.layout) Plotly.relayout(div, { 'font.size': on ? 16 : 12, 'legend.font.size': on ? 15 : 11 });
+  }
   player.invalidate();
+  window.dispatchEvent(new Event('resize')); // the grid changed: Plotly refits its charts
+  // A projector wants the whole screen; only a click may ask for it, and a refusal changes nothing else.
+  if (fullscreen && on && !document.fullscreenElement) document.documentElement.requestFullscreen?.().catch(() => {});
+  if (fullscreen && !on && document.fullscreenElement) document.exitFullscreen?.().catch(() => {});
 }
 
 /** Fill the form with a full config (from a link, a lesson step or a run) and remember it as the base. */
@@ -141,6 +150,10 @@ export async function openFromUrl() {
   const decoded = spec && hash.length > 1 ? decodeHash(spec, hash) : null;
   if (decoded) reportLinkProblems(decoded.problems);
   if (flag('presenter')) setPresenter(true);
+  if (query.get('lesson') && !lesson) { // a mistyped lesson name: say so, and open the lab as usual
+    showError(new Error(`No lesson ${JSON.stringify(query.get('lesson').slice(0, 40))}: the lessons are `
+      + `${lessons.map((l) => l.id).join(', ')} (the Lesson menu above). Showing the lab without a lesson.`));
+  }
   if (lesson) {
     state.lessonStep = Math.min(decoded?.view.step ?? 1, lesson.steps.length);
     renderLesson(lesson);
@@ -173,7 +186,7 @@ export function wireSharing() {
   $('copy-link').addEventListener('click', copyLink);
   $('export-png').addEventListener('click', () => exportChart('png'));
   $('export-svg').addEventListener('click', () => exportChart('svg'));
-  $('presenter').addEventListener('change', (ev) => setPresenter(ev.target.checked));
+  $('presenter').addEventListener('change', (ev) => setPresenter(ev.target.checked, { fullscreen: true }));
   $('predict').addEventListener('change', (ev) => setConcealed(ev.target.checked));
   $('reveal').addEventListener('click', () => setConcealed(false));
   for (const box of document.querySelectorAll('[data-layer]')) {

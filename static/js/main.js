@@ -3,7 +3,7 @@
 
 import { state, on, emit } from './state.js';
 import { boot } from './bootstrap.js';
-import { initEditor, setDataset, handlePlotPointerDown } from './editor.js';
+import { initEditor, setDataset, handlePlotPointerDown, setEditing, undoEdit } from './editor.js';
 import { boundsOf } from './mixture.js';
 import { resetLoss, renderTrajectory } from './plots.js';
 import { showError, clearErrors } from './errors.js';
@@ -13,7 +13,7 @@ import { mainDiv, player, syncPlayerControls, pick, select, nearestParticle } fr
 import { setSummary, syncDetector, setThreshold, resetThreshold } from './readout.js';
 import { currentHash, scheduleHash } from './address.js';
 import { startSampling, clearSampling } from './sampling.js';
-import { trainAndSample, cancelTraining, setProgress } from './training.js';
+import { trainAndSample, cancelTraining, setProgress, syncTrainButton } from './training.js';
 import { openFromUrl, wireSharing } from './links.js';
 
 const $ = (id) => document.getElementById(id);
@@ -46,7 +46,20 @@ on('mixture', ({ structural, reframe }) => {
     }
     setSummary('Mixture edited. Train a model (or use the exact one) to see where its samples land.');
   }
+  if (structural) syncTrainButton();
   player.invalidate();
+});
+
+// Undoing the edit that set a model aside brings the model back, and its sample (same seed, same numbers).
+on('undone', (entry) => {
+  if (!entry.run || state.training.active) return;
+  state.run = { ...entry.run };
+  state.runMixture = entry.runMixture;
+  $('sample').disabled = false;
+  syncTrainButton();
+  setProgress(1, 'The model from before the edit is back.');
+  if (entry.hadSample) startSampling();
+  else setSummary('The model from before the edit is back: sample it again.');
 });
 
 // ------------------------------------------------------------------ wiring
@@ -67,16 +80,33 @@ function wirePlotPointer() {
   }, true);
 }
 
+// Fields where keys type text (or open a list): shortcuts stay out of them. Checkboxes, radios and the
+// frame slider are not among them, so space still plays after scrubbing or ticking a layer.
+const TYPING = 'input:not([type="checkbox"]):not([type="radio"]):not([type="range"]):not([type="button"]),'
+  + ' select, textarea, [contenteditable="true"]';
+
 function wireKeyboard() {
   document.addEventListener('keydown', (ev) => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     const t = ev.target;
-    if (t instanceof HTMLElement && t.closest('input, select, textarea, [contenteditable="true"]')) return;
-    if (!state.sampling.frames.length) return;
+    const typing = t instanceof HTMLElement && t.closest(TYPING) !== null;
+    if ((ev.ctrlKey || ev.metaKey) && !ev.altKey && !ev.shiftKey && ev.key.toLowerCase() === 'z') {
+      if (typing) return; // the field's own undo of what was typed
+      if (undoEdit()) ev.preventDefault();
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === 'Escape' && state.editMode) {
+      setEditing(false);
+      return;
+    }
+    if (typing || !state.sampling.frames.length) return;
+    const onSlider = t instanceof HTMLInputElement && t.type === 'range';
     if (ev.key === ' ' || ev.code === 'Space') {
       if (t instanceof HTMLButtonElement) return; // space on a focused button presses that button
-      ev.preventDefault();
+      ev.preventDefault(); // a focused checkbox is not toggled: space means play/pause here
       player.toggle();
+    } else if (onSlider) {
+      // the slider's own arrow and home/end keys move it, and its input event seeks
     } else if (ev.key === 'ArrowRight' || ev.key === 'ArrowLeft') {
       ev.preventDefault();
       const step = (ev.shiftKey ? 10 : 1) * (ev.key === 'ArrowRight' ? 1 : -1);
@@ -90,9 +120,10 @@ function wireKeyboard() {
 }
 
 function wireControls() {
-  $('train').addEventListener('click', trainAndSample);
+  $('train').addEventListener('click', () => { setEditing(false); trainAndSample(); });
   $('cancel').addEventListener('click', cancelTraining);
-  $('sample').addEventListener('click', startSampling);
+  $('stage-cancel').addEventListener('click', cancelTraining);
+  $('sample').addEventListener('click', () => { setEditing(false); startSampling(); });
   $('oracle').addEventListener('change', (ev) => { $('train-fields').disabled = ev.target.checked; });
   $('error-dismiss').addEventListener('click', clearErrors);
   $('play').addEventListener('click', () => player.toggle());
@@ -117,6 +148,8 @@ function wireControls() {
   for (const el of document.querySelectorAll('.controls input, .controls select')) {
     el.addEventListener('change', scheduleHash);
   }
+  $('h-model').closest('section').addEventListener('input', syncTrainButton);
+  $('h-model').closest('section').addEventListener('change', syncTrainButton);
   wireSharing();
 }
 
@@ -147,15 +180,24 @@ function wirePresets() {
     setDataset(data.dataset ?? state.dataset, data.mixture ?? null);
   };
   select.addEventListener('change', () => {
-    choose(presets.find((x) => x.id === select.value));
-    if (!canTrain && select.value) trainAndSample();
+    const p = presets.find((x) => x.id === select.value);
+    choose(p);
+    // A ready model (or the exact denoiser) opens at once: there is nothing to train, so nothing to press.
+    if (select.value && (!canTrain || (p && samplesAtOnce(p)))) {
+      setEditing(false);
+      trainAndSample();
+    }
   });
   // Runs after the editor's own listener (registered first) has switched the mixture.
   $('dataset').addEventListener('change', () => {
     if (canTrain) return;
     const name = $('dataset').value;
     const ofData = presets.filter((p) => p.config?.data?.dataset === name && !p.config?.data?.mixture);
-    const p = ofData.find((x) => x.kind === 'trained') ?? ofData[0]; // a ready trained model, else the exact one
+    // The ready trained model that shows the phenomenon most (its card's measured between-mode share),
+    // else the exact denoiser: a model that puts 0 of 2,000 samples between the modes teaches nothing.
+    const shown = (x) => x.metrics?.share_between_modes ?? 0;
+    const trained = ofData.filter((x) => x.kind === 'trained').sort((a, b) => shown(b) - shown(a));
+    const p = trained[0] ?? ofData[0];
     if (p) {
       select.value = p.id;
       choose(p);

@@ -31,9 +31,12 @@ function emptyLayout(text, height) {
   });
 }
 
+// Presenter mode (body.presenter) enlarges the type of every chart, side charts included.
+const presenting = () => document.body.classList.contains('presenter');
+
 function baseLayout(extra) {
   return {
-    font: FONT,
+    font: presenting() ? { ...FONT, size: 16 } : FONT,
     paper_bgcolor: 'rgba(0,0,0,0)',
     plot_bgcolor: '#ffffff',
     hovermode: false,
@@ -153,7 +156,8 @@ function build1D(view) {
       domain: [0.76, 1], type: 'log', anchor: 'y', range: [-1, Math.log10(Math.max(nExpected, 10)) + 0.15],
       title: { text: 'count (log)', standoff: 4 }, gridcolor: COLORS.grid,
     },
-    yaxis: { range, zeroline: false, gridcolor: COLORS.grid, title: { text: 'x', standoff: 2 } },
+    // automargin + standoff: the title sits clear of the widest tick label (e.g. "−0.5") at any font size.
+    yaxis: { range, zeroline: false, gridcolor: COLORS.grid, automargin: true, title: { text: 'x', standoff: 10 } },
     showlegend: true,
     legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', bgcolor: 'rgba(255,255,255,0.8)' },
     shapes: [...bands, ...cursor],
@@ -284,7 +288,7 @@ export function renderDetector(div, det, threshold) {
   const layout = baseLayout({
     margin: { l: 52, r: 8, t: 22, b: 36 }, height: 190, barmode: 'overlay', bargap: 0,
     xaxis, yaxis: { title: { text: 'share of group', standoff: 6 }, gridcolor: COLORS.grid, rangemode: 'tozero' },
-    legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', font: { size: 11 }, itemwidth: 30 },
+    legend: { orientation: 'h', x: 0, y: 1.0, yanchor: 'bottom', font: { size: presenting() ? 15 : 11 }, itemwidth: 30 },
     showlegend: true, shapes,
   });
   return Plotly.react(div, traces, layout, SMALL_CONFIG);
@@ -297,7 +301,7 @@ export function renderTrajectory(div, traj) {
     margin: { l: 52, r: 8, t: 22, b: 36 }, height: 190,
     xaxis: { gridcolor: COLORS.grid, zeroline: false, title: { text: 'reverse step (t)', standoff: 2 } },
     yaxis: { gridcolor: COLORS.grid, zeroline: false, title: { text: 'x̂₀', standoff: 2 } },
-    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } },
+    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: presenting() ? 15 : 11 } },
     showlegend: true,
   });
   if (!traj) return Plotly.react(div, [], emptyLayout('pick a particle to follow its x̂₀', 190), SMALL_CONFIG);

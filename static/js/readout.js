@@ -3,7 +3,7 @@
 
 import { state } from './state.js';
 import { renderDetector } from './plots.js';
-import { readoutText, atThreshold, formatVariance } from './detector.js';
+import { readoutText, atThreshold, formatVariance, shortWindowCheck, SHORT_WINDOW } from './detector.js';
 import { showTrajectory } from './particle.js';
 import { player } from './mainplot.js';
 import { scheduleHash } from './address.js';
@@ -18,6 +18,23 @@ state.concealed = false;
 /** Detector statistics of a new result (detector.js detectorStats), or null while there is none. */
 export function setDetector(stats) {
   det = stats;
+  windowHint();
+}
+
+/** The window that works, measured on the sample shown: a shorter K often catches more than the paper's. */
+function windowHint() {
+  const el = $('window-hint');
+  const check = det ? shortWindowCheck(state.sampling.result, det) : null;
+  if (!check) {
+    el.textContent = det && det.nBetween && (state.sampling.result?.x0Last?.shape?.[1] ?? 0) <= SHORT_WINDOW
+      ? `Window K = ${state.sampling.result.x0Last.shape[1]}: the short window that works best on these models.`
+      : '';
+    return;
+  }
+  const better = check.removedShort > check.removedOwn;
+  el.textContent = `On this sample, at 96% kept: K = ${check.k} removes ${pct(check.removedShort)} of between-mode `
+    + `samples, K = ${check.window} removes ${pct(check.removedOwn)}.`
+    + (better ? ` Try window K = ${check.k} (Sampling card) and sample again.` : '');
 }
 
 // ------------------------------------------------------------------ summary

@@ -31,6 +31,7 @@ export function clearSampling() {
   sampleStream = null;
   newSample();
   state.sampling = { active: false, meta: null, frames: [], result: null, framesReceived: 0, idx: null };
+  setExports(null); // the links follow the sample on screen: none while there is none
   state.selected = null;
   setDetector(null);
   player.pause();

@@ -20,13 +20,28 @@ function setTraining(active) {
   state.training.active = active;
   $('train').disabled = active;
   $('cancel').disabled = !active;
+  $('stage-cancel').disabled = !active;
+  // While a model trains the centre says so: its progress, loss and Cancel belong there too, not below the fold.
+  $('stage-progress').hidden = !active || $('oracle').checked;
+  syncTrainButton();
+}
+
+const formRunKey = () => `${$('oracle').checked ? 'oracle' : 'trained'} ${JSON.stringify(readConfig())}`;
+
+/** The main button says what it will do: only sample when the form's model is the current, ready run. */
+export function syncTrainButton() {
+  const ready = state.run?.status === 'done' && !state.training.active && state.run.formKey === formRunKey();
+  $('train').textContent = ready ? 'Sample (model ready)' : 'Train & sample';
 }
 
 export function setProgress(fraction, text) {
   const p = Math.max(0, Math.min(1, fraction));
-  $('progress-fill').style.width = `${(100 * p).toFixed(1)}%`;
-  $('progress').setAttribute('aria-valuenow', String(Math.round(100 * p)));
-  if (text !== undefined) $('progress-text').textContent = text;
+  for (const [bar, fill, label] of [['progress', 'progress-fill', 'progress-text'],
+    ['stage-progress-bar', 'stage-progress-fill', 'stage-progress-text']]) {
+    $(fill).style.width = `${(100 * p).toFixed(1)}%`;
+    $(bar).setAttribute('aria-valuenow', String(Math.round(100 * p)));
+    if (text !== undefined) $(label).textContent = text;
+  }
 }
 
 export function secondsText(s) {
@@ -57,13 +72,18 @@ async function onTrainDone(d) {
   setTraining(false);
   const status = d.status ?? 'done';
   if (state.run) state.run.status = status;
+  syncTrainButton();
   if (status === 'done') {
     const m = d.metrics ?? {};
+    const oracle = state.run?.kind === 'oracle';
+    const ready = Boolean(state.run?.ready);
+    const finalLoss = Number.isFinite(m.final_loss) ? `final loss ${m.final_loss.toFixed(4)}` : '';
     if (Array.isArray(m.loss_history) && m.loss_history.length) resetLoss(lossDiv, m.loss_history);
-    setProgress(1, state.run?.kind === 'oracle'
-      ? 'Exact (oracle) denoiser: nothing to train.'
-      : `Trained ${fmt(m.steps ?? state.training.steps)} steps in ${secondsText(m.train_seconds)}`
-        + `${Number.isFinite(m.final_loss) ? `, final loss ${m.final_loss.toFixed(4)}` : ''}.`);
+    else if (!oracle) resetLoss(lossDiv, [], `trained ahead of time${finalLoss ? `: ${finalLoss}` : ''} (no curve stored)`);
+    const steps = fmt(m.steps ?? state.training.steps);
+    setProgress(1, oracle ? 'Exact (oracle) denoiser: nothing to train.'
+      : ready ? `Ready model: trained ahead of time, ${steps} steps${finalLoss ? `, ${finalLoss}` : ''}. Sampling it now.`
+        : `Trained ${steps} steps in ${secondsText(m.train_seconds)}${finalLoss ? `, ${finalLoss}` : ''}.`);
     $('sample').disabled = false;
     startSampling({ keepErrors: true }); // errors were cleared when training was asked for; keep a link's
     return;
@@ -110,9 +130,16 @@ export async function trainAndSample({ keepErrors = false } = {}) {
     showError(err);
     return;
   }
-  state.run = { run_id: body.run_id, kind: body.kind ?? kind, status: body.status };
+  // A config that is already trained (a bundled model, an earlier run) is opened, not trained.
+  const ready = body.status === 'done';
+  state.run = { run_id: body.run_id, kind: body.kind ?? kind, status: body.status, ready, formKey: formRunKey() };
   state.runMixture = structuredClone(state.mixture);
-  setSummary(kind === 'oracle' ? 'Using the exact denoiser of this mixture.' : `Training model ${body.run_id}…`);
+  if (ready && kind !== 'oracle') {
+    setProgress(1, `Ready model ${body.run_id}: trained ahead of time.`);
+    resetLoss(lossDiv, [], 'trained ahead of time');
+  }
+  setSummary(kind === 'oracle' ? 'Using the exact denoiser of this mixture.'
+    : ready ? `Opening ready model ${body.run_id}…` : `Training model ${body.run_id}…`);
   trainStream = openStream(`/api/runs/${encodeURIComponent(body.run_id)}/events`,
     { [EV.progress]: onProgress, [EV.done]: onTrainDone }, onTrainError,
     { finalEvent: EV.done, errorEvent: EV.error });
@@ -121,19 +148,22 @@ export async function trainAndSample({ keepErrors = false } = {}) {
 export async function cancelTraining() {
   if (!state.run) return;
   $('cancel').disabled = true;
+  $('stage-cancel').disabled = true;
   setProgress(0, 'Cancelling…'); // before the request: its `done` event may arrive before the reply
   try {
     await cancelJob(state.run.run_id);
   } catch (err) {
     showError(err);
     $('cancel').disabled = !state.training.active;
+    $('stage-cancel').disabled = !state.training.active;
   }
 }
 
 /** Make a stored run (GET /api/runs/{id}) the current one without training it: its loss curve, `text`. */
 export function adoptRun(run, text) {
-  state.run = { run_id: run.run_id, kind: run.kind, status: run.status };
+  state.run = { run_id: run.run_id, kind: run.kind, status: run.status, formKey: formRunKey() };
   state.runMixture = structuredClone(state.mixture);
+  syncTrainButton();
   $('sample').disabled = run.status !== 'done';
   const history = run.metrics?.loss_history;
   if (Array.isArray(history) && history.length) resetLoss(lossDiv, history);

@@ -83,7 +83,10 @@ def test_detector_bench_window_changes_the_numbers(analysis) -> None:  # type: i
 def test_tiny_sweep_runs_with_progress_then_repeats_from_the_cache(analysis) -> None:  # type: ignore[no-untyped-def]
     """…and every point is a stored run: clicking its dot opens the explorer on that model."""
     page = analysis
+    page.select_option("#sw-param", "steps")  # the sweep sets the steps: their box is not editable meanwhile
+    assert page.is_disabled("#sw-steps") and not page.is_disabled("#sw-T")
     page.select_option("#sw-param", "n_train")
+    assert not page.is_disabled("#sw-steps")
     for selector, value in {"#sw-dataset": "1d-123"}.items():
         page.select_option(selector, value)
     fill_fields(page, {"#sw-values": "100, 1000", "#sw-seeds": "0, 1", "#sw-steps": "60", "#sw-batch": "128",
@@ -127,6 +130,8 @@ def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: igno
     assert json.loads(posted.value.post_data or "{}")["sampler"] == {"window": 4}
     page.wait_for_function("() => window.__analysis.recursive.result !== null", timeout=90_000)
     assert page.locator("#rec-scatter .plot").count() == 2  # one scatter per generation
+    ranges = page.evaluate("Array.from(document.querySelectorAll('#rec-scatter .plot'), (d) => d.layout.xaxis.range)")
+    assert ranges[0] == ranges[1], ranges  # one frame for every generation
     names = page.evaluate("document.getElementById('rec-share').data.map(t => t.name)")
     assert {"variance: drawn", "random: drawn"} <= set(names)
     assert page.evaluate("document.getElementById('rec-modes').data[0].z.length") == 2

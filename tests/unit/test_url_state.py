@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, encode, js_number
+from server.catalog.url_state import CONFIG_KEYS, LAYERS, SAMPLER_KEYS, SPEC, _leaves, build_spec, encode, js_number
 from server.diffusion.config import SamplerConfig
 from server.gaussian.config import ExperimentConfig
+from server.settings import Settings
 from tests.url_decode import decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +126,17 @@ def test_invalid_values_are_reported_by_field(text: str, field: str) -> None:
     assert problems, text
     assert any(p.field.startswith(field) for p in problems), problems
     ExperimentConfig.model_validate(config.model_dump())  # still a valid config (defaults kept)
+
+
+def test_a_link_is_held_to_the_server_s_sample_limit(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, max_sample_n=500)
+    spec = build_spec(settings.limits())
+    n_field = next(f for f in spec["fields"] if f["group"] == "sampler" and f["path"] == "n")
+    assert n_field["le"] == settings.max_sample_n
+    *_, problems = decode("n=501", spec)
+    assert [p.field for p in problems] == ["sampler.n"], problems
+    *_, problems = decode("n=500", spec)
+    assert problems == []
 
 
 def test_known_numbers_are_written_as_javascript_does() -> None:

@@ -62,7 +62,7 @@ def index(request: Request) -> Response:
     return _page(request, bootstrap(request))
 
 
-@router.get("/r/{result_id}", name="permalink", response_class=HTMLResponse, tags=["pages"],
+@router.get("/r/{result_id:path}", name="permalink", response_class=HTMLResponse, tags=["pages"],
             responses={404: {"description": "No such result"}, 410: {"description": "Result evicted or damaged"},
                        503: {"description": "The page template is not installed"}})
 async def permalink(request: Request, result_id: str, store: StoreDep, registry: RegistryDep) -> Response:
@@ -74,7 +74,7 @@ async def permalink(request: Request, result_id: str, store: StoreDep, registry:
     return _page(request, bootstrap(request, result_view(computation).model_dump(mode="json")))
 
 
-@router.get("/run/{run_id}", name="open_run", tags=["pages"], status_code=303, response_class=RedirectResponse,
+@router.get("/run/{run_id:path}", name="open_run", tags=["pages"], status_code=303, response_class=RedirectResponse,
             responses={303: {"description": "To the explorer, its address holding the run's config"},
                        404: {"description": "No such run"}})
 async def open_run(run_id: str, store: StoreDep) -> Response:
@@ -95,8 +95,16 @@ async def open_run(run_id: str, store: StoreDep) -> Response:
 
 def _short_page(message: str, status_code: int) -> HTMLResponse:
     """What a person who opened a dead link sees: the reason and a way into the lab (not JSON)."""
-    return HTMLResponse(f"<!doctype html><title>Mode Interpolation Lab</title><p>{escape(message)}</p>"
-                        '<p><a href="/">Open the lab</a></p>', status_code=status_code)
+    # ":path" routes bring odd ids (slashes, "..") here too, so every dead link gets this page, never JSON.
+    return HTMLResponse(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Link not found · Mode Interpolation Lab'
+        '</title><meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,"><link rel="stylesheet" href="/static/css/lab.css"></head><body>'
+        '<header class="masthead"><div><h1>Mode Interpolation Lab</h1></div></header>'
+        '<main class="dead-link"><section class="card">'
+        f'<h2>This link does not open anything</h2><p>{escape(message)}</p>'
+        '<p><a class="button primary" href="/">Open the lab</a></p></section></main></body></html>',
+        status_code=status_code)
 
 
 def _page(request: Request, boot: dict[str, Any]) -> Response:

@@ -2,7 +2,7 @@
 // views (sweeps, recursive training). window.__analysis exposes state so browser tests wait on
 // real progress instead of sleeping.
 
-import { $, BOOT, clearErrors } from './common.js';
+import { $, BOOT, clearErrors, showError } from './common.js';
 import * as mechanism from './mechanism.js';
 import * as bench from './bench.js';
 import * as sweeps from './sweeps.js';
@@ -35,6 +35,10 @@ function init() {
   const first = BOOT.runs.find((r) => r.run_id === wanted) ?? BOOT.runs.find((r) => r.run_id === BOOT.default_run)
     ?? BOOT.runs[0];
   select.addEventListener('change', () => pickRun(select.value));
+  if (wanted && first?.run_id !== wanted) { // a link to a run this server does not have: say so, then go on
+    showError(new Error(`No finished run ${JSON.stringify(wanted.slice(0, 40))} on this server`
+      + `${first ? `: showing ${first.label} (${first.run_id}) instead` : ''}.`));
+  }
   if (first) {
     select.value = first.run_id;
     pickRun(first.run_id);

@@ -79,7 +79,8 @@ function drawMap(v) {
     { x: ex.X, y: ex.Y, mode: 'lines', name: 'exact ε*', line: { color: COLORS.exact, width: 1.5 } },
     { x: le.X, y: le.Y, mode: 'lines', name: 'learned ε_θ', line: { color: COLORS.learned, width: 1.5 } },
     means,
-  ], layout({ title: { text: 'ε fields (segments ∝ ε)', font: { size: 12 }, x: 0.5, y: 0.98 },
+  ], layout({ title: { text: 'ε at grid points: each segment starts at its point and runs along ε (length ∝ |ε|)',
+    font: { size: 11 }, x: 0.5, y: 0.98 }, showlegend: true,
     xaxis: axis('x₁', { constrain: 'domain' }), yaxis: axis('x₂', square), legend: { orientation: 'h', y: -0.2 },
     margin: { l: 44, r: 8, t: 28, b: 36 } }), PLOT_CONFIG);
 }

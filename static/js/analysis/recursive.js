@@ -64,6 +64,16 @@ function drawScatter(rows) {
   const box = $('rec-scatter');
   const list = rows.filter((r) => r.filter === shown).sort((a, b) => a.generation - b.generation);
   while (box.children.length > list.length) box.lastChild.remove();
+  // One frame for every generation, so a drift between generations is seen, not re-scaled away.
+  const all = list.flatMap((r) => r.scatter.points);
+  const span = (j) => {
+    const v = all.map((p) => p[j]);
+    const lo = Math.min(...v); const hi = Math.max(...v);
+    const pad = 0.05 * (hi - lo || 1);
+    return [lo - pad, hi + pad];
+  };
+  const xRange = all.length ? span(0) : undefined;
+  const yRange = all.length && all[0].length === 2 ? span(1) : undefined;
   list.forEach((r, i) => {
     let el = box.children[i];
     if (!el) {
@@ -85,8 +95,9 @@ function drawScatter(rows) {
     Plotly.react(el, traces, layout({
       title: { text: `gen ${r.generation}: ${pct(r.share_between_modes)} between`, font: { size: 11 }, x: 0.5, y: 0.97 },
       showlegend: false, margin: { l: 28, r: 6, t: 22, b: 22 },
-      xaxis: { gridcolor: COLORS.grid, zeroline: false }, yaxis: { gridcolor: COLORS.grid, zeroline: false,
-        visible: dim === 2, ...(dim === 2 ? { scaleanchor: 'x' } : {}) },
+      xaxis: { gridcolor: COLORS.grid, zeroline: false, range: xRange, constrain: 'domain' },
+      yaxis: { gridcolor: COLORS.grid, zeroline: false, visible: dim === 2, range: dim === 2 ? yRange : [0, 1],
+        ...(dim === 2 ? { scaleanchor: 'x', constrain: 'domain' } : {}) },
     }), PLOT_CONFIG);
   });
 }

@@ -127,6 +127,19 @@ async function cancel() {
   try { await state.job.cancel(); } catch (err) { showError(err); }
 }
 
+// A box the sweep itself sets (train steps while sweeping steps, T while sweeping T) is disabled and
+// says why, so nobody edits a value the sweep overrides (epochs sweeps still read the base steps).
+const SWEPT_BOXES = { steps: ['sw-steps'], T: ['sw-T'] };
+
+function syncSwept() {
+  const param = $('sw-param').value;
+  for (const id of ['sw-steps', 'sw-T']) {
+    const swept = (SWEPT_BOXES[param] ?? []).includes(id);
+    $(id).disabled = swept;
+    $(id).title = swept ? `Set by the sweep: ${LABELS[param] ?? param} takes the values listed` : '';
+  }
+}
+
 export function init() {
   for (const d of BOOT.datasets) $('sw-dataset').add(new Option(d.name, d.name));
   $('sw-dataset').value = '1d-123';
@@ -135,7 +148,9 @@ export function init() {
     const examples = { n_train: '500, 2000, 8000', n_train_epochs: '500, 2000, 8000', spacing: '0.5, 1, 2', T: '100, 300, 1000', steps: '300, 1000, 3000',
       width: '32, 64, 128', sampler: 'ddpm, ddim, ddim:0.5' };
     $('sw-values').value = examples[$('sw-param').value] ?? '';
+    syncSwept();
   });
+  syncSwept();
   $('sweep-run').addEventListener('click', run);
   $('sweep-cancel').addEventListener('click', cancel);
   emptyPlot($('sweep-plot'), 'Run a sweep: one trained model per value and seed.');
