@@ -27,7 +27,7 @@ from .catalog import bundled
 from .catalog import presets as catalog
 from .catalog.plotly_asset import plotly_asset
 from .catalog.reindex import reindex
-from .gaussian import fused
+from .gaussian import fused, rowtile
 from .jobs.analysis import AnalysisRunner
 from .jobs.sweep_models import StoreModels
 from .jobs.training import JobRunner
@@ -84,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
-        await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
+        await asyncio.to_thread(fused.warm_up)  # compile the sampling kernels now, not in the first request
+        await asyncio.to_thread(rowtile.warm_up)
         runner = JobRunner(settings, store)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
