@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from ..diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
 from ..gaussian.config import DataConfig, ExperimentConfig, NetConfig
 from ..gaussian.datasets import DATASET_DESCRIPTIONS, MixtureFileError, read_mixture_file
+from ..shapes.presets import SHAPES_DESCRIPTIONS
 
 EXIT_USAGE = 2
 
@@ -44,9 +45,9 @@ def _help(text: str, model: type[BaseModel], field: str) -> str:
 
 def add_data_options(parser: argparse.ArgumentParser, required: bool) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
-    names = list(DATASET_DESCRIPTIONS)
+    names = list(DATASET_DESCRIPTIONS) + list(SHAPES_DESCRIPTIONS)
     group.add_argument("--dataset", choices=names, help="a paper dataset: " + "; ".join(
-        f"{k}: {v}" for k, v in DATASET_DESCRIPTIONS.items()))
+        f"{k}: {v}" for k, v in {**DATASET_DESCRIPTIONS, **SHAPES_DESCRIPTIONS}.items()))
     group.add_argument("--mixture", type=Path, metavar="FILE",
                        help='custom mixture JSON: {"means": [[x, y], ...] or [x, ...], "sigma": s or [s_k, ...], '
                             '"weights": [...] (optional), "n": N}')
@@ -72,6 +73,9 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=int, help=_help("residual blocks", NetConfig, "blocks"))
     parser.add_argument("--untied", action="store_true",
                         help="independent residual blocks (the official code ties their weights)")
+    parser.add_argument("--channels", metavar="C0,C1,...",
+                        help="shapes U-Net channels per level, e.g. 16,32,64 (shapes datasets only; default: the "
+                             "preset's)")
 
 
 def add_sampler_options(parser: argparse.ArgumentParser) -> None:
