@@ -4,10 +4,10 @@
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/bench_shapes_sampling.py [--model models/shapes32.safetensors]
         [--n 16] [--steps 1000] [--threads 1]
 
-Both run ``--steps`` DDPM steps on ``--n`` images with x̂0 kept (ours: the core's window of 10; diffusers: the
-scheduler's ``pred_original_sample`` of every step, kept over the last 10). diffusers is a bench-only dependency
-(``pip install diffusers``), not one of the project's. Prints one JSON object: parameters, seconds, image-steps per
-second and the ratio.
+Both run ``--steps`` DDPM steps on ``--n`` images, x̂0 clipped to [−1, 1] and kept (ours: the core's window of 10;
+diffusers: the scheduler's ``pred_original_sample`` of every step, kept over the last 10). diffusers is a bench-only
+dependency (``pip install diffusers``), not one of the project's. Prints one JSON object: parameters, seconds, image-
+steps per second and the ratio.
 """
 
 from __future__ import annotations
@@ -22,20 +22,16 @@ import torch
 from server.diffusion.config import SamplerConfig
 from server.diffusion.layers import parameter_count
 from server.diffusion.sampling import run_sampler
-from server.diffusion.schedule import NoiseSchedule
 from server.shapes.checkpoint import load_unet_checkpoint
-from server.shapes.unet import UNetDenoiser
+from server.shapes.sampling import strided_schedule, unet_denoiser
 
 WINDOW = 10
 
 
 def ours(path: Path, n: int, steps: int) -> dict[str, float]:
     checkpoint = load_unet_checkpoint(path)
-    s = checkpoint.config.schedule
-    stride = s.T // steps
-    schedule = (NoiseSchedule.create(s.kind, s.T, s.beta_start, s.beta_end) if stride == 1
-                else NoiseSchedule.create("continuous", steps, s.beta_start, s.beta_end))
-    denoiser = UNetDenoiser(checkpoint.net, stride=stride)
+    schedule = strided_schedule(checkpoint.config, steps)
+    denoiser = unet_denoiser(checkpoint.net, checkpoint.config, steps)  # x̂0 clipped, as diffusers' clip_sample
     start = time.perf_counter()
     run_sampler(denoiser, schedule, SamplerConfig(n=n, seed=0, window=WINDOW))
     return {"params": parameter_count(checkpoint.net), "seconds": time.perf_counter() - start,

@@ -4,12 +4,13 @@
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/sample_shapes_set.py sample --seeds 1 2 3 4 --out-dir out/set &
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/sample_shapes_set.py sample --seeds 5 6 7 8 --out-dir out/set
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/sample_shapes_set.py merge --out-dir out/set \\
-        --samples-out models/shapes32-samples.npz > out/set/figures.json
+        --samples-out models/shapes32-samples.npz --train-report out/train.json --card models/shapes32.json
 
-Each shard is ``--n`` (256) images of DDPM on the ``--chain-steps`` (50) strided chain with its own seed; x̂0 over
-the last 20 steps is kept. The merge counts all shards as one set, scores the detectors, looks at the duplicates'
-bottleneck neighbours and runs the exact denoiser with the first shard's seed and size, i.e. on exactly the noise of
-the first shard's model samples. It prints ``reproduce_shapes``'s JSON and writes the bit-packed set.
+Each shard is ``--n`` (256) images of DDPM on the ``--chain-steps`` (100) strided chain (x̂0 clipped to [−1, 1]) with
+its own seed; x̂0 over the last 20 steps is kept. The merge counts all shards as one set, scores the detectors, looks
+at the duplicates' bottleneck neighbours and runs the exact denoiser with the first shard's seed and size, i.e. on
+exactly the noise of the first shard's model samples. It prints ``reproduce_shapes``'s JSON and writes the bit-packed
+set.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("models/shapes32.safetensors"))
     parser.add_argument("--seeds", type=int, nargs="*", default=[])
     parser.add_argument("--n", type=int, default=256)
-    parser.add_argument("--chain-steps", type=int, default=50)
+    parser.add_argument("--chain-steps", type=int, default=100)
     parser.add_argument("--out-dir", type=Path, default=Path("out/set"))
     parser.add_argument("--samples-out", type=Path, default=Path("models/shapes32-samples.npz"))
+    parser.add_argument("--train-report", type=Path, help="bench/train_shapes_cpu.py's JSON, for the card")
+    parser.add_argument("--card", type=Path, help="also write the model card here")
+    parser.add_argument("--machine", default="2-core CPU shared with other work, 1 torch thread per process")
     args = parser.parse_args()
     torch.set_num_threads(1)
     checkpoint = load_unet_checkpoint(args.model)
@@ -67,6 +71,18 @@ def main() -> None:
                "first_shard_model_labels": {name: int((first == i).sum()) for i, name in enumerate(LABELS)}}
     np.savez_compressed(args.samples_out, **result.arrays, seeds=np.array(seeds))
     print(json.dumps(figures))
+    if args.card is not None:
+        train = json.loads(args.train_report.read_text()) if args.train_report else {}
+        card = {
+            "command": "python bench/train_shapes_cpu.py --threads 1 (then bench/sample_shapes_set.py, see its "
+                       "docstring; equivalently: modelab train --dataset shapes32 --threads 1 --out "
+                       "models/shapes32.safetensors)",
+            "machine": args.machine, "experiment": "shapes32", "recipe": "cpu",
+            "train_seconds": train.get("train_seconds"), "train_steps": train.get("steps"),
+            "final_loss": train.get("final_loss"), "params": train.get("params"), "torch_threads": 1,
+            "samples": str(args.samples_out), **figures,
+        }
+        args.card.write_text(json.dumps(card, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ def strided_schedule(config: ShapesConfig, steps: int) -> NoiseSchedule:
     return NoiseSchedule.create("continuous", steps, s.beta_start, s.beta_end)
 
 
-def unet_denoiser(net: UNet, config: ShapesConfig, steps: int) -> UNetDenoiser:
-    return UNetDenoiser(net, stride=config.schedule.T // steps)
+def unet_denoiser(net: UNet, config: ShapesConfig, steps: int, *, clip: bool = True) -> UNetDenoiser:
+    """The U-Net on the ``steps``-step chain, x̂0 clipped to [−1, 1] unless ``clip`` is False."""
+    return UNetDenoiser(net, stride=config.schedule.T // steps,
+                        clip_schedule=strided_schedule(config, steps) if clip else None)
 
 
 def oracle_denoiser(config: ShapesConfig, steps: int) -> ImageOracle:
