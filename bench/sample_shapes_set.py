@@ -75,7 +75,7 @@ def main() -> None:
         train = json.loads(args.train_report.read_text()) if args.train_report else {}
         card = {
             "command": "python bench/train_shapes_cpu.py --threads 1 (then bench/sample_shapes_set.py, see its "
-                       "docstring; equivalently: modelab train --dataset shapes32 --threads 1 --out "
+                       "docstring; the same preset as modelab train --dataset shapes32 --threads 1 --out "
                        "models/shapes32.safetensors)",
             "machine": args.machine, "experiment": "shapes32", "recipe": "cpu",
             "train_seconds": train.get("train_seconds"), "train_steps": train.get("steps"),

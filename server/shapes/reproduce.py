@@ -18,7 +18,7 @@ from server.diffusion.config import SamplerConfig
 
 from .bottleneck import bottleneck_evidence
 from .config import ShapesConfig
-from .counting import count_shapes
+from .counting import VALID, count_shapes
 from .detection import denoising_error, detector_figures, nearest_train_distance, trajectory_variance_by_window
 from .figures import combination_shares, is_duplicate, label_figures
 from .sampling import ImageSamples, oracle_denoiser, sample_images, strided_schedule, unet_denoiser
@@ -79,6 +79,10 @@ def analyse_samples(net: UNet, config: ShapesConfig, model: ImageSamples, *, see
     scores["denoising_error"] = denoising_error(net, schedule_long, model.samples, DENOISING_T, seed)
     detectors = {name: detector_figures(s, positive).as_dict(roc=name in ("trajectory_variance_k10",))
                  for name, s in scores.items()}
+    # The same scores against valid images only: a weak model's malformed images (speckle, all white) are
+    # unstable too, and "the rest" then mixes two kinds of failure.
+    clean = positive | (model.counts.labels == VALID)
+    vs_valid = {name: detector_figures(s[clean], positive[clean]).as_dict(roc=False) for name, s in scores.items()}
     evidence = bottleneck_evidence(net, train, model.samples, model.counts, np.flatnonzero(positive))
     scoring_seconds = time.perf_counter() - start
 
@@ -93,7 +97,7 @@ def analyse_samples(net: UNet, config: ShapesConfig, model: ImageSamples, *, see
                          "combinations": combination_shares(train.present.numpy())},
         "model": {**label_figures(model.counts), "sampler": "ddpm", "chain_steps": steps,
                   "sampling_seconds": round(model.seconds, 1), "scoring_seconds": round(scoring_seconds, 1)},
-        "detectors": detectors, "best_detector": best,
+        "detectors": detectors, "best_detector": best, "detectors_vs_valid": vs_valid,
         "window_effect": {str(k): detectors[f"trajectory_variance_k{k}"]["auroc"] for k in variances},
         "bottleneck": evidence.as_dict(),
         "oracle": {**label_figures(oracle.counts), "seed": seed, "chain_steps": steps,
