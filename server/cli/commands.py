@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig, TrainConfig, describe_validation_error
 from ..diffusion.training import train_steps
 from ..gaussian.checkpoint import load_checkpoint, save_checkpoint
@@ -39,9 +38,13 @@ from .options import (
     add_threads_option,
     add_train_options,
     checked_device,
+    checkpoint_from,
     data_config,
     experiment_config,
+    follow_training,
     print_json,
+    refuse_oracle_options,
+    require_suffix,
     sampler_config,
     schedule_config,
 )
@@ -68,15 +71,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return cmd_train_shapes(args)
     _refuse([("--channels", args.channels)], "only for the shapes datasets (the MLP takes --width)")
     config = experiment_config(args)
-    if args.out.suffix != ".safetensors":
-        raise UsageError(f"--out: expected a .safetensors path, got {args.out}")
+    require_suffix(args.out, ".safetensors")
     setup = TrainingSetup.create(config, checked_device(args))
-    progress = None
-    for progress in train_steps(setup, report_every=max(1, config.train.steps // 20)):
-        if not args.quiet:
-            print(f"step {progress.step}/{progress.steps}  loss {progress.loss:.4f}  {progress.elapsed:.1f}s",
-                  file=sys.stderr)
-    assert progress is not None
+    progress = follow_training(train_steps(setup, report_every=max(1, config.train.steps // 20)), args.quiet)
     save_checkpoint(args.out, setup.net, config, train_seconds=f"{progress.elapsed:.2f}",
                     final_loss=f"{progress.loss:.6f}", threads=str(torch.get_num_threads()))
     print_json({"out": str(args.out), "run_id": config.run_id(), "steps": progress.step,
@@ -89,8 +86,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         return cmd_sample_shapes(args)
     _refuse([("--steps", args.steps)], "the strided chain is for shapes models (a Gaussian run samples all T)")
     sampler = sampler_config(args)
-    if args.out.suffix != ".npz":
-        raise UsageError(f"--out: expected a .npz path, got {args.out}")
+    require_suffix(args.out, ".npz")
     if args.model == "oracle":
         if args.dataset is None and args.mixture is None:
             raise UsageError("--model oracle needs --dataset or --mixture")
@@ -98,16 +94,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         run = ExperimentRun.from_config(config)
         denoiser: Any = OracleDenoiser(run.mixture, run.schedule)
     else:
-        given = [flag for flag, value in (("--dataset", args.dataset), ("--mixture", args.mixture),
-                                          ("--n-train", args.n_train), ("--T", args.T), ("--schedule", args.schedule))
-                 if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)}: these go with --model oracle; a checkpoint brings its own "
-                             "dataset, N and schedule")
-        try:
-            checkpoint = load_checkpoint(Path(args.model))
-        except CheckpointError as exc:
-            raise UsageError(f"--model: {exc}") from exc
+        refuse_oracle_options(args)
+        checkpoint = checkpoint_from(load_checkpoint, args.model)
         run = ExperimentRun.from_config(checkpoint.config)
         denoiser = NetworkDenoiser(checkpoint.net.to(checked_device(args)))
     device = "cpu" if args.model == "oracle" else checked_device(args)

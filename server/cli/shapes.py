@@ -26,7 +26,16 @@ from ..shapes.presets import SHAPES_PRESETS
 from ..shapes.reproduce import reproduce_shapes
 from ..shapes.sampling import oracle_denoiser, sample_images, unet_denoiser
 from ..shapes.training import ShapesTrainingSetup, train_steps
-from .options import UsageError, _validated, checked_device, print_json
+from .options import (
+    UsageError,
+    _validated,
+    checked_device,
+    checkpoint_from,
+    follow_training,
+    print_json,
+    refuse_oracle_options,
+    require_suffix,
+)
 
 DEFAULT_CHAIN_STEPS = 100  # strided DDPM chain of a sample run: 1,000 steps of a CPU U-Net take minutes per image
 DEFAULT_REPRODUCE_N = 2048  # the calibration's sample count
@@ -83,15 +92,9 @@ def shapes_config(args: argparse.Namespace) -> ShapesConfig:
 
 def cmd_train_shapes(args: argparse.Namespace) -> int:
     config = shapes_config(args)
-    if args.out.suffix != ".safetensors":
-        raise UsageError(f"--out: expected a .safetensors path, got {args.out}")
+    require_suffix(args.out, ".safetensors")
     setup = ShapesTrainingSetup.create(config, checked_device(args))
-    progress = None
-    for progress in train_steps(setup, report_every=max(1, config.train.steps // 20)):
-        if not args.quiet:
-            print(f"step {progress.step}/{progress.steps}  loss {progress.loss:.4f}  {progress.elapsed:.1f}s",
-                  file=sys.stderr)
-    assert progress is not None
+    progress = follow_training(train_steps(setup, report_every=max(1, config.train.steps // 20)), args.quiet)
     save_unet_checkpoint(args.out, setup.sampling_net, config, train_seconds=f"{progress.elapsed:.2f}",
                          final_loss=f"{progress.loss:.6f}", steps_done=str(progress.step))
     print_json({"out": str(args.out), "dataset": args.dataset, "run_id": config.run_id(), "steps": progress.step,
@@ -111,8 +114,7 @@ def cmd_sample_shapes(args: argparse.Namespace) -> int:
         raise UsageError("--mixture: a shapes run takes --dataset shapes32 or shapes64")
     values = {k: getattr(args, k) for k in ("n", "sampler", "eta", "window", "seed")}
     sampler: SamplerConfig = _validated(SamplerConfig, values, {k: "--" + k for k in values})
-    if args.out.suffix != ".npz":
-        raise UsageError(f"--out: expected a .npz path, got {args.out}")
+    require_suffix(args.out, ".npz")
     if args.trajectories:
         raise UsageError("--trajectories: not stored for images (x̂0 over the last --window steps is)")
     if args.model == "oracle":
@@ -122,15 +124,8 @@ def cmd_sample_shapes(args: argparse.Namespace) -> int:
         steps = _chain_steps(args.steps, config)
         denoiser: Any = oracle_denoiser(config, steps)
     else:
-        given = [flag for flag, value in (("--dataset", args.dataset), ("--n-train", args.n_train), ("--T", args.T),
-                                          ("--schedule", args.schedule)) if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)}: these go with --model oracle; a checkpoint brings its own "
-                             "dataset, N and schedule")
-        try:
-            checkpoint = load_unet_checkpoint(Path(args.model))
-        except CheckpointError as exc:
-            raise UsageError(f"--model: {exc}") from exc
+        refuse_oracle_options(args)
+        checkpoint = checkpoint_from(load_unet_checkpoint, args.model)
         config = checkpoint.config
         steps = _chain_steps(args.steps, config)
         denoiser = unet_denoiser(checkpoint.net.to(checked_device(args)), config, steps)
@@ -161,10 +156,7 @@ def cmd_reproduce_shapes(args: argparse.Namespace) -> int:
                                                                                       "seed": "--seed"})
         config = base.model_copy(update={"train": train})
         setup = ShapesTrainingSetup.create(config, checked_device(args))
-        for progress in train_steps(setup, report_every=max(1, config.train.steps // 20)):
-            if not args.quiet:
-                print(f"step {progress.step}/{progress.steps}  loss {progress.loss:.4f}  {progress.elapsed:.1f}s",
-                      file=sys.stderr)
+        follow_training(train_steps(setup, report_every=max(1, config.train.steps // 20)), args.quiet)
         net = setup.sampling_net
         if args.save_model is not None:
             save_unet_checkpoint(args.save_model, net, config)
