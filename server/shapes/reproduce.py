@@ -92,7 +92,7 @@ def analyse_samples(net: UNet, config: ShapesConfig, model: ImageSamples, *, see
     figures = {
         "dataset": f"shapes{config.data.resolution}", "run_id": config.run_id(),
         "duplicate_rule": "two or more components of one kind (triangle, square or pentagon) in one column; "
-                          "AUROCs: duplicates vs all other samples",
+                          "detectors: duplicates vs all other samples; detectors_vs_valid: duplicates vs valid images",
         "training_set": {**label_figures(train_counts),
                          "combinations": combination_shares(train.present.numpy())},
         "model": {**label_figures(model.counts), "sampler": "ddpm", "chain_steps": steps,
