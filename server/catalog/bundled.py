@@ -3,7 +3,9 @@
 Each checkpoint becomes a pinned, done run under its config's run id, so posting the same config
 returns it at once and the first page can sample grid25 with no training wait. The weights are
 copied into the store (it owns its files; a repository checkout may change under a running server).
-A bad file is logged and skipped: a broken bundle must never stop the lab from starting.
+A bad file is logged and skipped: a broken bundle must never stop the lab from starting. Image checkpoints
+(family "shapes", e.g. models/shapes32.safetensors) are for the CLI until the explorer shows images: they are
+recognised by their metadata alone and passed over without a warning.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError, safe_open
+
 from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import ALGO_VERSION
 from ..gaussian.checkpoint import load_checkpoint
@@ -27,6 +31,7 @@ from ..streaming.encode import finite_or_none
 log = logging.getLogger(__name__)
 
 DEFAULT_DATASET = "grid25"
+NOT_GAUSSIAN = ("shapes",)  # checkpoint families the Gaussian catalog leaves to other views
 # Preference for the page's default run: the CPU recipe (same config as the default preset), then the GPU one.
 DEFAULT_NAMES = ("grid25", "grid25-paper")
 
@@ -62,6 +67,9 @@ def discover(models_dir: Path) -> list[BundledModel]:
         return []
     found: list[BundledModel] = []
     for path in sorted(models_dir.glob("*.safetensors"), key=lambda p: p.stem):
+        if _family(path) in NOT_GAUSSIAN:
+            log.info("bundled model %s is an image model: not served by the Gaussian pages", path.name)
+            continue
         try:
             checkpoint = load_checkpoint(path)
         except CheckpointError as exc:
@@ -79,6 +87,15 @@ def discover(models_dir: Path) -> list[BundledModel]:
             continue
         found.append(BundledModel(path.stem, run_id, checkpoint.config, _card(path), path))
     return found
+
+
+def _family(path: Path) -> str | None:
+    """The checkpoint's ``family`` metadata (the header only; a bad file answers None and fails later)."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("family")
+    except (SafetensorError, OSError, ValueError):
+        return None
 
 
 def _card(path: Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""``modelab``: train, sample, reproduce the paper's Gaussian experiments, analyse them, and serve the lab.
+"""``modelab``: train, sample, reproduce the paper's experiments (Gaussian and Simple Shapes), analyse, serve the lab.
 
 Every option's default comes from the config models (the shared options: ``options.py``). Bad input
 (unknown dataset, malformed mixture file, out-of-range value, missing checkpoint) prints one line
@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig, TrainConfig, describe_validation_error
 from ..diffusion.training import train_steps
 from ..gaussian.checkpoint import load_checkpoint, save_checkpoint
@@ -26,6 +25,7 @@ from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun, sample_and_label
 from ..gaussian.recipes import EXPERIMENT_NAMES
 from ..gaussian.training import TrainingSetup
+from ..shapes.presets import SHAPES_PRESETS
 from .analysis import add_analysis_commands  # mechanism, detectors, sweep, recursive (issue #5)
 from .options import (
     EXIT_USAGE,
@@ -38,27 +38,42 @@ from .options import (
     add_threads_option,
     add_train_options,
     checked_device,
+    checkpoint_from,
     data_config,
     experiment_config,
+    follow_training,
     print_json,
+    refuse_oracle_options,
+    require_suffix,
     sampler_config,
     schedule_config,
+)
+from .shapes import (
+    DEFAULT_ORACLE_N,
+    cmd_reproduce_shapes,
+    cmd_sample_shapes,
+    cmd_train_shapes,
+    is_shapes,
+    is_shapes_checkpoint,
 )
 
 # ----------------------------------------------------------------------------- commands
 
 
+def _refuse(given: list[tuple[str, Any]], why: str) -> None:
+    flags = [flag for flag, value in given if value not in (None, False)]
+    if flags:
+        raise UsageError(f"{', '.join(flags)}: {why}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    if is_shapes(args.dataset):
+        return cmd_train_shapes(args)
+    _refuse([("--channels", args.channels)], "only for the shapes datasets (the MLP takes --width)")
     config = experiment_config(args)
-    if args.out.suffix != ".safetensors":
-        raise UsageError(f"--out: expected a .safetensors path, got {args.out}")
+    require_suffix(args.out, ".safetensors")
     setup = TrainingSetup.create(config, checked_device(args))
-    progress = None
-    for progress in train_steps(setup, report_every=max(1, config.train.steps // 20)):
-        if not args.quiet:
-            print(f"step {progress.step}/{progress.steps}  loss {progress.loss:.4f}  {progress.elapsed:.1f}s",
-                  file=sys.stderr)
-    assert progress is not None
+    progress = follow_training(train_steps(setup, report_every=max(1, config.train.steps // 20)), args.quiet)
     save_checkpoint(args.out, setup.net, config, train_seconds=f"{progress.elapsed:.2f}",
                     final_loss=f"{progress.loss:.6f}", threads=str(torch.get_num_threads()))
     print_json({"out": str(args.out), "run_id": config.run_id(), "steps": progress.step,
@@ -67,9 +82,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    if is_shapes(args.dataset) or (args.model != "oracle" and is_shapes_checkpoint(Path(args.model))):
+        return cmd_sample_shapes(args)
+    _refuse([("--steps", args.steps)], "the strided chain is for shapes models (a Gaussian run samples all T)")
     sampler = sampler_config(args)
-    if args.out.suffix != ".npz":
-        raise UsageError(f"--out: expected a .npz path, got {args.out}")
+    require_suffix(args.out, ".npz")
     if args.model == "oracle":
         if args.dataset is None and args.mixture is None:
             raise UsageError("--model oracle needs --dataset or --mixture")
@@ -77,16 +94,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         run = ExperimentRun.from_config(config)
         denoiser: Any = OracleDenoiser(run.mixture, run.schedule)
     else:
-        given = [flag for flag, value in (("--dataset", args.dataset), ("--mixture", args.mixture),
-                                          ("--n-train", args.n_train), ("--T", args.T), ("--schedule", args.schedule))
-                 if value is not None]
-        if given:
-            raise UsageError(f"{', '.join(given)}: these go with --model oracle; a checkpoint brings its own "
-                             "dataset, N and schedule")
-        try:
-            checkpoint = load_checkpoint(Path(args.model))
-        except CheckpointError as exc:
-            raise UsageError(f"--model: {exc}") from exc
+        refuse_oracle_options(args)
+        checkpoint = checkpoint_from(load_checkpoint, args.model)
         run = ExperimentRun.from_config(checkpoint.config)
         denoiser = NetworkDenoiser(checkpoint.net.to(checked_device(args)))
     device = "cpu" if args.model == "oracle" else checked_device(args)
@@ -101,7 +110,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from ..analysis.reproduce import reproduce
 
-    result = reproduce(args.experiment, seed=args.seed, n_samples=args.n, recipe=args.recipe,
+    if args.experiment in SHAPES_PRESETS:
+        return cmd_reproduce_shapes(args)
+    _refuse([("--model", args.model), ("--chain-steps", args.chain_steps), ("--samples-out", args.samples_out),
+             ("--oracle-n", args.oracle_n if args.oracle_n != DEFAULT_ORACLE_N else None)],
+            "only for the shapes experiments (a Gaussian reproduction always trains)")
+    n_samples = 10_000 if args.n is None else args.n
+    result = reproduce(args.experiment, seed=args.seed, n_samples=n_samples, recipe=args.recipe,
                        sample_seed=args.sample_seed, log=None if args.quiet else sys.stderr,
                        device=checked_device(args), save_model=args.save_model, steps=args.steps)
     print_json(result)
@@ -149,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampler_options(sample)
     sample.add_argument("--seed", type=int,
                         help=_help("seed of the initial noise and every step", SamplerConfig, "seed"))
+    sample.add_argument("--steps", type=int,
+                        help="shapes models: length of the strided DDPM/DDIM chain, dividing T (default 100)")
     sample.add_argument("--trajectories", action="store_true",
                         help="also store every x_t (T+1, N, D) and x̂0 (T, N, D): large")
     sample.add_argument("--out", type=Path, required=True, metavar="SAMPLES.npz", help="file to write")
@@ -156,18 +173,30 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=cmd_sample)
 
     rep = sub.add_parser("reproduce", help="train, sample and print the paper's metrics as one JSON object",
-                         description="Reproduce one of the paper's Gaussian experiments on this machine.")
-    rep.add_argument("experiment", choices=EXPERIMENT_NAMES,
-                     help="the paper experiment to run: " + ", ".join(EXPERIMENT_NAMES))
+                         description="Reproduce one of the paper's experiments on this machine (Gaussian: train "
+                                     "and sample; Simple Shapes: sample the bundled model, or train with --train).")
+    names = [*EXPERIMENT_NAMES, *SHAPES_PRESETS]
+    rep.add_argument("experiment", choices=names, help="the paper experiment to run: " + ", ".join(names))
     rep.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     rep.add_argument("--sample-seed", type=int, default=1, dest="sample_seed", help="sampling seed (default 1)")
-    rep.add_argument("--n", type=int, default=10_000, help="samples to draw (default 10,000)")
+    rep.add_argument("--n", type=int, help="samples to draw (default 10,000; shapes: 2,048)")
     rep.add_argument("--recipe", choices=["cpu", "paper"], default="cpu",
                      help="cpu: about a minute on 2 cores (default); paper: the official 10,000 epochs (GPU)")
     rep.add_argument("--steps", type=int, help="override the recipe's training steps (reported in the output)")
     rep.add_argument("--save-model", type=Path, dest="save_model", metavar="MODEL.safetensors",
                      help="also write the trained checkpoint here")
     rep.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    rep.add_argument("--train", action="store_true",
+                     help="shapes: train the preset here instead of sampling the bundled models/NAME.safetensors")
+    rep.add_argument("--model", type=Path, metavar="MODEL.safetensors",
+                     help="shapes: sample this checkpoint instead of the bundled one")
+    rep.add_argument("--chain-steps", type=int, dest="chain_steps",
+                     help="shapes: length of the strided DDPM chain, dividing T (default 100)")
+    rep.add_argument("--oracle-n", type=int, dest="oracle_n", default=DEFAULT_ORACLE_N,
+                     help=f"shapes: samples of the exact denoiser, same seed (default {DEFAULT_ORACLE_N}; "
+                          "the same noise as the model's when equal to --n)")
+    rep.add_argument("--samples-out", type=Path, dest="samples_out", metavar="SAMPLES.npz",
+                     help="shapes: also write the sample set (bit-packed images, counts, labels, scores)")
     add_threads_option(rep, 2)
     rep.set_defaults(func=cmd_reproduce)
 

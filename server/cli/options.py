@@ -9,17 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import torch
 from pydantic import BaseModel, ValidationError
 
+from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig, ScheduleConfig, TrainConfig
+from ..diffusion.training import TrainProgress
 from ..gaussian.config import DataConfig, ExperimentConfig, NetConfig
 from ..gaussian.datasets import DATASET_DESCRIPTIONS, MixtureFileError, read_mixture_file
+from ..shapes.presets import SHAPES_DESCRIPTIONS
 
 EXIT_USAGE = 2
+T = TypeVar("T")
 
 
 class UsageError(Exception):
@@ -44,9 +50,9 @@ def _help(text: str, model: type[BaseModel], field: str) -> str:
 
 def add_data_options(parser: argparse.ArgumentParser, required: bool) -> None:
     group = parser.add_mutually_exclusive_group(required=required)
-    names = list(DATASET_DESCRIPTIONS)
+    names = list(DATASET_DESCRIPTIONS) + list(SHAPES_DESCRIPTIONS)
     group.add_argument("--dataset", choices=names, help="a paper dataset: " + "; ".join(
-        f"{k}: {v}" for k, v in DATASET_DESCRIPTIONS.items()))
+        f"{k}: {v}" for k, v in {**DATASET_DESCRIPTIONS, **SHAPES_DESCRIPTIONS}.items()))
     group.add_argument("--mixture", type=Path, metavar="FILE",
                        help='custom mixture JSON: {"means": [[x, y], ...] or [x, ...], "sigma": s or [s_k, ...], '
                             '"weights": [...] (optional), "n": N}')
@@ -72,6 +78,9 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocks", type=int, help=_help("residual blocks", NetConfig, "blocks"))
     parser.add_argument("--untied", action="store_true",
                         help="independent residual blocks (the official code ties their weights)")
+    parser.add_argument("--channels", metavar="C0,C1,...",
+                        help="shapes U-Net channels per level, e.g. 16,32,64 (shapes datasets only; default: the "
+                             "preset's)")
 
 
 def add_sampler_options(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +149,39 @@ def experiment_config(args: argparse.Namespace) -> ExperimentConfig:
 def sampler_config(args: argparse.Namespace) -> SamplerConfig:
     values = {k: getattr(args, k) for k in ("n", "sampler", "eta", "window", "seed")}
     return _validated(SamplerConfig, values, {k: "--" + k for k in values})
+
+
+def checkpoint_from(load: Callable[[Path], T], model: str) -> T:
+    """``load(Path(model))`` with a bad or missing checkpoint reported as ``--model: ...``."""
+    try:
+        return load(Path(model))
+    except CheckpointError as exc:
+        raise UsageError(f"--model: {exc}") from exc
+
+
+def require_suffix(path: Path, suffix: str) -> None:
+    if path.suffix != suffix:
+        raise UsageError(f"--out: expected a {suffix} path, got {path}")
+
+
+def refuse_oracle_options(args: argparse.Namespace) -> None:
+    """A checkpoint brings its own data and schedule: the options that choose them belong to ``--model oracle``."""
+    given = [flag for flag, value in (("--dataset", args.dataset), ("--mixture", args.mixture),
+                                      ("--n-train", args.n_train), ("--T", args.T), ("--schedule", args.schedule))
+             if value is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: these go with --model oracle; a checkpoint brings its own "
+                         "dataset, N and schedule")
+
+
+def follow_training(progress: Iterable[TrainProgress], quiet: bool) -> TrainProgress:
+    """Drive a training generator to its end, a progress line on stderr per report unless ``quiet``; the last."""
+    last = None
+    for last in progress:
+        if not quiet:
+            print(f"step {last.step}/{last.steps}  loss {last.loss:.4f}  {last.elapsed:.1f}s", file=sys.stderr)
+    assert last is not None
+    return last
 
 
 def _finite(value: Any) -> Any:

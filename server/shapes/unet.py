@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from server.diffusion.layers import sinusoidal_embedding
+from server.diffusion.schedule import NoiseSchedule
 
 from .config import UNetConfig
 
@@ -176,13 +177,18 @@ class UNetDenoiser:
     ``stride`` > 1 samples a network trained on a T-step chain with a T / stride-step ``continuous`` schedule: step
     t of the short chain sits at τ = (t + 1) / (T / stride), i.e. at step stride·(t + 1) − 1 of the long one, which is
     the t the network is asked about (the strided DDIM of Song et al. 2021, with no change to the core sampler).
+
+    With ``clip_schedule`` (the chain being sampled) ε̂ is replaced by the ε consistent with x̂0 clipped to the data
+    range [−1, 1] (``clip_denoised`` of the DDPM image code): a small network's ε error, divided by √ᾱ_t ≈ 0.01 early
+    in the chain, otherwise sends whole images to ±20 and the counter sees them all white or empty.
     """
 
-    def __init__(self, net: UNet, *, chunk: int = 64, stride: int = 1):
+    def __init__(self, net: UNet, *, chunk: int = 64, stride: int = 1, clip_schedule: NoiseSchedule | None = None):
         self.net = net.eval()
         self.dim = net.dim
         self.chunk = chunk
         self.stride = stride
+        self.clip_schedule = clip_schedule
 
     @torch.inference_mode()
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
@@ -193,4 +199,8 @@ class UNetDenoiser:
         for start in range(0, x_t.shape[0], self.chunk):
             rows = slice(start, start + self.chunk)
             eps[rows] = self.net.forward_with_time(x_t[rows].reshape(-1, 1, res, res), emb).reshape(-1, res * res)
+        if self.clip_schedule is not None:
+            a, s = self.clip_schedule.signal_scale(t), self.clip_schedule.noise_scale(t)
+            x0 = ((x_t - s * eps) / a).clamp(-1.0, 1.0)
+            eps = (x_t - a * x0) / s
         return eps

@@ -85,3 +85,20 @@ def test_a_bundled_preset_config_marks_that_preset_ready(tmp_path: Path) -> None
     assert presets["grid25"].ready and presets["grid25"].run_id == model.run_id
     assert presets["grid25"].title == "2D · 5×5 grid · trained (cpu recipe, ready)"
     assert not presets["grid25-quick"].ready and "grid25-paper" not in presets
+
+
+def test_an_image_checkpoint_is_passed_over(tmp_path: Path, tiny_checkpoint: tuple[str, Path]) -> None:
+    """A Simple Shapes checkpoint in models/ is for the CLI: start-up neither crashes nor offers it as a preset."""
+    from server.shapes.checkpoint import save_unet_checkpoint
+    from server.shapes.config import ShapesConfig
+    from server.shapes.unet import UNet
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_checkpoint[1], models / "tiny.safetensors")
+    config = ShapesConfig.model_validate({"data": {"resolution": 32, "n": 10}, "unet": {"channels": [4, 8]}})
+    save_unet_checkpoint(models / "shapes32.safetensors", UNet(config.unet, 32), config)
+    assert [m.name for m in bundled.discover(models)] == ["tiny"]
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data", models_dir=models))) as client:
+        presets = {p["id"]: p for p in client.get("/api/presets").json()}
+        assert presets["tiny"]["ready"] and "shapes32" not in presets

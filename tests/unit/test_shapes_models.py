@@ -191,3 +191,24 @@ def test_core_reverse_process_drives_the_unet() -> None:
     result = run_sampler(denoiser, short, SamplerConfig(n=5, seed=1, window=4))
     assert result.samples.shape == (5, 1024) and result.x0_pred_last.shape == (5, 4, 1024)
     assert np.isfinite(trajectory_variance(result.x0_pred_last)).all()
+
+
+def test_clipped_denoiser_keeps_x0_in_the_data_range() -> None:
+    """With a clip schedule, the x̂0 implied by ε̂ lies in [−1, 1] and equals the unclipped x̂0 where that already
+    did; without one, a perturbed network's x̂0 leaves the range at a high-noise step."""
+    config = _tiny()
+    net = UNet(config.unet, 32, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    schedule = NoiseSchedule.create("continuous", 100, 1e-4, 0.02)
+    x = torch.randn(4, 1024, generator=torch.Generator().manual_seed(2))
+    t = 90
+    a, s = schedule.signal_scale(t), schedule.noise_scale(t)
+    raw = (x - s * UNetDenoiser(net, stride=10).predict_eps(x, t)) / a
+    clipped = (x - s * UNetDenoiser(net, stride=10, clip_schedule=schedule).predict_eps(x, t)) / a
+    assert raw.abs().max() > 1.5
+    assert clipped.abs().max() <= 1 + 1e-4
+    inside = raw.abs() <= 1
+    assert torch.allclose(clipped[inside], raw[inside], atol=1e-3)
+    assert torch.allclose(clipped[~inside], raw[~inside].sign(), atol=1e-3)

@@ -1,0 +1,23 @@
+"""The named Simple Shapes experiments of the CLI (``--dataset shapes32 | shapes64``).
+
+``shapes64`` is the paper's setting (64×64, the default U-Net and the calibration's recipe: a GPU job).
+``shapes32`` is the reduced CPU variant the lab bundles (models/shapes32.json): 32×32 images, channels 8/16/32
+(160k parameters, 0.3 MB in fp16), batch 32 at lr 5e-4 for 1,200 steps, sized to train in about 20 minutes on a
+shared 2-core machine (bench/train_shapes_cpu.py); the feasibility run's 16/32/64 U-Net was 4× the cost per step.
+"""
+
+from __future__ import annotations
+
+from .config import ShapesConfig
+
+SHAPES64 = ShapesConfig()
+SHAPES32 = ShapesConfig.model_validate({
+    "data": {"resolution": 32},
+    "unet": {"channels": [8, 16, 32]},
+    "train": {"steps": 1200, "batch": 32, "lr": 5e-4, "warmup": 50, "ema": 0.995},
+})
+SHAPES_PRESETS = {"shapes32": SHAPES32, "shapes64": SHAPES64}
+SHAPES_DESCRIPTIONS = {
+    "shapes32": "Simple Shapes at 32×32 (the bundled CPU model's reduced images)",
+    "shapes64": "Simple Shapes at 64×64 (the paper's images; a GPU job)",
+}
