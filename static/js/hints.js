@@ -45,6 +45,25 @@ export const HINT_TEXTS = {
   pickBetween: 'Jump to a sample that ended between modes and show how its x̂₀ moved.',
   pickSupport: 'Jump to a sample that ended inside a mode, for comparison.',
   layerPaths: 'Show each particle’s path through the reverse process.',
+  lesson: 'A guided lesson: a few steps, each with a ready model and a question to think about.',
+  copyLink: 'Copy a link that reopens exactly this view (model, sample, seed, frame) on any machine running the lab.',
+  editModes: 'Move, add or remove modes by clicking on the plot. Changing the data sets the model aside.',
+  undo: 'Undo the last edit of the modes (Ctrl+Z); a model the edit set aside comes back.',
+  reveal: 'Show where the samples really landed, and the detector.',
+  play: 'Play or pause the reverse process (space).',
+  speed: 'Playback speed, in frames per second.',
+  zoom: 'Frame the modes; untick to see the whole cloud of starting noise.',
+  layerSupport: 'Show samples that ended inside a mode’s 6σ support (real-looking samples).',
+  layerOutside: 'Show samples that ended outside every support but not between two modes.',
+  exportChart: 'Which chart the PNG and SVG buttons save.',
+  // /analysis
+  run: 'A finished model (trained, bundled, or the exact denoiser) whose denoiser and samples the views below read.',
+  benchRun: 'Draw samples from the run and score every detector on them.',
+  swParam: 'The setting the sweep changes; everything else stays fixed.',
+  swValues: 'The values of that setting to train and sample, separated by commas.',
+  swSeeds: 'Seeds: each value is trained once per seed, so the spread between seeds shows the noise of the result.',
+  rcN: 'How many samples each generation draws and trains the next one on.',
+  rcOver: 'Draw this much more than N, so that N remain after the filter removes samples.',
   // /analysis
   mechT: 't: the noise level. At small t the exact denoiser is a sharp step between modes; the network’s is a ramp.',
   benchK: 'K: the window of last steps over which each detector score is computed.',
@@ -62,12 +81,18 @@ const BY_ID = {
   predict: 'predict', presenter: 'presenter', 'pick-between': 'pickBetween', 'pick-support': 'pickSupport',
   'mech-t': 'mechT', 'bench-k': 'benchK', 'bench-kmax': 'maxK', 'bench-n': 'samples', 'bench-seed': 'sampleSeed',
   'sw-T': 'T', 'rc-T': 'T', 'sw-n': 'samples', 'rc-window': 'window', 'rc-generations': 'generations',
+  'lesson-select': 'lesson', 'copy-link': 'copyLink', 'edit-modes': 'editModes', 'undo-edit': 'undo',
+  reveal: 'reveal', play: 'play', speed: 'speed', 'zoom-modes': 'zoom', 'export-chart': 'exportChart',
+  run: 'run', 'bench-run': 'benchRun', 'sw-param': 'swParam', 'sw-values': 'swValues', 'sw-seeds': 'swSeeds',
+  'rc-seeds': 'swSeeds', 'rc-n': 'rcN', 'rc-over': 'rcOver', 'sw-dataset': 'dataset', 'rc-dataset': 'dataset',
   'sw-batch': 'batch', 'rc-batch': 'batch', 'sw-steps': 'steps', 'rc-steps': 'steps',
 };
 const BY_SELECTOR = [
   ['input[data-layer="between"]', 'between'],
   ['input[data-layer="bands"]', 'sixSigma'],
   ['input[data-layer="paths"]', 'layerPaths'],
+  ['input[data-layer="support"]', 'layerSupport'],
+  ['input[data-layer="outside"]', 'layerOutside'],
 ];
 
 let counter = 0;

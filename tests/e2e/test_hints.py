@@ -60,6 +60,14 @@ def test_lab_controls_and_terms_show_their_hint_on_focus_and_hover(page, live_se
     page.goto(live_server + "/")
     page.wait_for_function("() => window.__lab && window.__lab.state.opened && !window.__lab.state.sampling.active")
     check_hints(page, LAB_CONTROLS)
+    # Every visible input, select and slider of the controls, player and detector has a hint.
+    bare = page.evaluate("""() => Array.from(document.querySelectorAll(
+            '.controls input, .controls select, .player input, .player select, #detector-card input, .toolbar select'))
+        .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+        .filter((el) => !(el.getAttribute('aria-describedby') || '').split(/\\s+/)
+            .some((id) => document.getElementById(id)?.classList.contains('hint-tip')))
+        .map((el) => el.id || el.outerHTML.slice(0, 80))""")
+    assert bare == []
     # Every hint text is one source: no two tooltips for the same element, none empty.
     counts = page.evaluate("""() => Array.from(document.querySelectorAll('.hint-tip'), (t) => t.textContent.length)""")
     assert len(counts) >= 30 and min(counts) > 20
