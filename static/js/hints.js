@@ -63,6 +63,9 @@ export const HINT_TEXTS = {
   swValues: 'The values of that setting to train and sample, separated by commas.',
   swSeeds: 'Seeds: each value is trained once per seed, so the spread between seeds shows the noise of the result.',
   rcN: 'How many samples each generation draws and trains the next one on.',
+  filters: 'Each ticked filter runs its own chain of generations: it removes the samples it flags before the next '
+    + 'generation trains on them ("none" keeps everything).',
+  rcShow: 'Which filter’s chain the scatter plots below show, one plot per generation.',
   rcOver: 'Draw this much more than N, so that N remain after the filter removes samples.',
   // /analysis
   mechT: 't: the noise level. At small t the exact denoiser is a sharp step between modes; the network’s is a ramp.',
@@ -84,7 +87,7 @@ const BY_ID = {
   'lesson-select': 'lesson', 'copy-link': 'copyLink', 'edit-modes': 'editModes', 'undo-edit': 'undo',
   reveal: 'reveal', play: 'play', speed: 'speed', 'zoom-modes': 'zoom', 'export-chart': 'exportChart',
   run: 'run', 'bench-run': 'benchRun', 'sw-param': 'swParam', 'sw-values': 'swValues', 'sw-seeds': 'swSeeds',
-  'rc-seeds': 'swSeeds', 'rc-n': 'rcN', 'rc-over': 'rcOver', 'sw-dataset': 'dataset', 'rc-dataset': 'dataset',
+  'rc-show': 'rcShow', 'rc-n': 'rcN', 'rc-over': 'rcOver', 'sw-dataset': 'dataset', 'rc-dataset': 'dataset',
   'sw-batch': 'batch', 'rc-batch': 'batch', 'sw-steps': 'steps', 'rc-steps': 'steps',
 };
 const BY_SELECTOR = [
@@ -92,6 +95,7 @@ const BY_SELECTOR = [
   ['input[data-layer="bands"]', 'sixSigma'],
   ['input[data-layer="paths"]', 'layerPaths'],
   ['input[data-layer="support"]', 'layerSupport'],
+  ['#rc-filters input', 'filters'],
   ['input[data-layer="outside"]', 'layerOutside'],
 ];
 

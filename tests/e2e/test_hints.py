@@ -40,6 +40,18 @@ def visible_tip_of(page, selector: str) -> str | None:  # type: ignore[no-untype
     )
 
 
+def bare_controls(page, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The visible controls matching `selector` that have no hint tooltip."""
+    return list(page.evaluate(
+        """(sel) => Array.from(document.querySelectorAll(sel))
+            .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
+            .filter((el) => !(el.getAttribute('aria-describedby') || '').split(/\\s+/)
+                .some((id) => document.getElementById(id)?.classList.contains('hint-tip')))
+            .map((el) => el.id || el.outerHTML.slice(0, 80))""",
+        selector,
+    ))
+
+
 def check_hints(page, controls: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     for selector, words in controls.items():
         page.eval_on_selector(selector, "(el) => el.disabled = false")  # a disabled control cannot take focus
@@ -61,13 +73,8 @@ def test_lab_controls_and_terms_show_their_hint_on_focus_and_hover(page, live_se
     page.wait_for_function("() => window.__lab && window.__lab.state.opened && !window.__lab.state.sampling.active")
     check_hints(page, LAB_CONTROLS)
     # Every visible input, select and slider of the controls, player and detector has a hint.
-    bare = page.evaluate("""() => Array.from(document.querySelectorAll(
-            '.controls input, .controls select, .player input, .player select, #detector-card input, .toolbar select'))
-        .filter((el) => el.offsetParent !== null && el.type !== 'hidden')
-        .filter((el) => !(el.getAttribute('aria-describedby') || '').split(/\\s+/)
-            .some((id) => document.getElementById(id)?.classList.contains('hint-tip')))
-        .map((el) => el.id || el.outerHTML.slice(0, 80))""")
-    assert bare == []
+    selector = ".controls input, .controls select, .player input, .player select, #detector-card input, .toolbar select"
+    assert bare_controls(page, selector) == []
     # Every hint text is one source: no two tooltips for the same element, none empty.
     counts = page.evaluate("""() => Array.from(document.querySelectorAll('.hint-tip'), (t) => t.textContent.length)""")
     assert len(counts) >= 30 and min(counts) > 20
@@ -77,6 +84,7 @@ def test_analysis_controls_show_their_hint_on_focus_and_hover(page, live_server:
     page.goto(live_server + "/analysis")
     page.wait_for_function("() => window.__analysis !== undefined")
     check_hints(page, ANALYSIS_CONTROLS)
+    assert bare_controls(page, ".analysis input, .analysis select, .run-bar select") == []
 
 
 def wait_next(page, key: str) -> str:  # type: ignore[no-untyped-def]
