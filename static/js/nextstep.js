@@ -19,8 +19,8 @@ export function nextStep(s, oracleTicked) {
   }
   if (s.concealed) return ['predict', 'Guess: will any samples land between the modes, and where? Then press Reveal.'];
   if (s.run?.kind === 'oracle') {
-    return ['oracle', 'Compare: the exact denoiser never lands between modes. Now pick a trained preset and look '
-      + 'for vermillion diamonds.'];
+    return ['oracle', 'Compare: the exact denoiser never lands between modes. Pick a trained preset to see '
+      + 'vermillion diamonds.'];
   }
   const idx = s.sampling.idx;
   const between = idx ? idx.between.length : 0;
