@@ -15,6 +15,8 @@ import { currentHash, scheduleHash } from './address.js';
 import { startSampling, clearSampling } from './sampling.js';
 import { trainAndSample, cancelTraining, setProgress, syncTrainButton } from './training.js';
 import { openFromUrl, wireSharing } from './links.js';
+import { initHints } from './hints.js';
+import { initNextStep } from './nextstep.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -227,6 +229,8 @@ function init() {
   syncPlayerControls(player);
   applyHideFlags();
   renderLesson(lesson);
+  initHints();
+  initNextStep();
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;
     state.opened = true;

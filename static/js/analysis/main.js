@@ -7,6 +7,7 @@ import * as mechanism from './mechanism.js';
 import * as bench from './bench.js';
 import * as sweeps from './sweeps.js';
 import * as recursive from './recursive.js';
+import { initHints } from '../hints.js';
 
 function pickRun(runId) {
   const run = BOOT.runs.find((r) => r.run_id === runId);
@@ -31,6 +32,7 @@ function init() {
   bench.init();
   sweeps.init();
   recursive.init();
+  initHints();
   const wanted = new URL(window.location.href).searchParams.get('run');
   const first = BOOT.runs.find((r) => r.run_id === wanted) ?? BOOT.runs.find((r) => r.run_id === BOOT.default_run)
     ?? BOOT.runs[0];
