@@ -85,6 +85,8 @@ def test_beyond_the_active_places_streams_wait_in_order_and_are_told_where_they_
         assert refused.json() == {"detail": "too many sample streams at once: 2 ahead of you", "ahead": 2,
                                   "eta_s": None}
         assert (gate.open_streams, gate.active_streams) == (STREAMS + 3, STREAMS + 1)
+        # Still waiting a moment later: told again (queue events repeat until the stream's turn comes).
+        assert next(queued[1]) == ("queue", {"ahead": 1, "eta_s": None, "message": "1 ahead of you"})
     # Everyone left (the ExitStack closed every stream): every place is back, queued ones included.
     deadline = 50
     while gate.open_streams and deadline:
