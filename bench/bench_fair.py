@@ -19,23 +19,18 @@ Bounded: at most 100 clients; every request gives up after ``--timeout`` seconds
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.bench_classroom import _quantiles, grid25_run, stream  # noqa: E402
-from tests.support import serve_in_subprocess  # noqa: E402
+from bench.bench_classroom import class_arguments, grid25_server, stream, summary  # noqa: E402
 
 
 def concurrent(urls: list[str], timeout: float, frames: int) -> dict[str, Any]:
@@ -53,17 +48,10 @@ def concurrent(urls: list[str], timeout: float, frames: int) -> dict[str, Any]:
     for thread in threads:
         thread.join(timeout + 10)
     wall = time.perf_counter() - start
-    errors = [r.get("error") or ("missing frames" if r.get("frames") != frames else None) for r in results]
-    first = [r["first_frame_s"] for r in results if r.get("first_frame_s") is not None]
-    total = [r["total_s"] for r in results if r.get("total_s") is not None]
-    return {
-        "first_frame_ms": _quantiles([1000 * v for v in first], 1),
-        "total_s": _quantiles(total, 3),
-        "completed": len(total),
-        "errors": sum(e is not None for e in errors),
-        "error_kinds": sorted({e for e in errors if e is not None}),
-        "wall_s": round(wall, 2),
-    }
+    measured = summary(results, frames)
+    measured.pop("result_ids")
+    completed = sum(r.get("total_s") is not None for r in results)
+    return {**measured, "completed": completed, "wall_s": round(wall, 2)}
 
 
 def back_to_back(urls: list[str], timeout: float) -> tuple[float, int]:
@@ -75,27 +63,16 @@ def back_to_back(urls: list[str], timeout: float) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=30, choices=range(1, 101), metavar="1..100")
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--frames", type=int, default=100)
+    parser = class_arguments(__doc__)
     parser.add_argument("--timeout", type=float, default=900.0, help="per request, seconds")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="modelab-fair-") as tmp:
-        server, base = serve_in_subprocess(Path(tmp))
-        try:
-            with httpx.Client(base_url=base, timeout=30) as client:
-                run_id, preset = grid25_run(client)
-                url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed="
-                sequential_s, sequential_errors = back_to_back([url + str(i) for i in range(args.clients)],
-                                                               args.timeout)
-                load_between = os.getloadavg()
-                live = concurrent([url + str(1000 + i) for i in range(args.clients)], args.timeout, args.frames)
-                health = client.get("/healthz").json()
-        finally:
-            server.terminate()
-            server.wait(15)
+    with grid25_server("modelab-fair-") as (base, client, run_id, preset):
+        url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed="
+        sequential_s, sequential_errors = back_to_back([url + str(i) for i in range(args.clients)], args.timeout)
+        load_between = os.getloadavg()
+        live = concurrent([url + str(1000 + i) for i in range(args.clients)], args.timeout, args.frames)
+        health = client.get("/healthz").json()
     print(json.dumps({
         "clients": args.clients, "n": args.n, "T": 1000, "frames": args.frames, "run": preset,
         "cpu_count": os.cpu_count(), "back_to_back_s": round(sequential_s, 2), "back_to_back_errors": sequential_errors,
