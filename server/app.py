@@ -136,9 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                              active=settings.sampling_active)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
 
-        def sample_threads() -> int:  # more threads only while this computation is the machine's only work
-            alone = gate.active_streams <= 1 and runner.counts()[1] == 0
-            return settings.solo_sample_threads if alone else settings.torch_threads
+        def sample_threads() -> int:
+            """More threads only while sampling is the machine's only work: all of them for a lone computation,
+            an equal share per worker slot when several take turns (slots × threads = the solo count)."""
+            if runner.counts()[1]:
+                return settings.torch_threads
+            if gate.active_streams <= 1:
+                return settings.solo_sample_threads
+            return max(settings.torch_threads, settings.solo_sample_threads // settings.sampling_concurrency)
 
         app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
                                                      chunk_steps=settings.sample_chunk_steps,

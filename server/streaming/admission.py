@@ -2,7 +2,7 @@
 
 Three bounds (server/settings.py):
 
-* ``concurrency`` worker slots compute chunks at once (one per core). Chunks of every computing stream take
+* ``concurrency`` worker slots compute chunks at once (default one, using every core). Chunks of every stream take
   turns at them (``TurnQueue``): a stream asks again after each chunk and goes to the back of the line, so a
   long computation cannot hog the cores, and a new computation's first chunk (its x_T frame) goes first, so
   every student sees a first frame within about one chunk.
