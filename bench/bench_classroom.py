@@ -27,6 +27,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,11 @@ def wave(url: str, clients: int, spread: float, timeout: float, frames: int) -> 
         thread.start()
     for thread in threads:
         thread.join(timeout + spread + 10)
+    return summary(results, frames)
+
+
+def summary(results: list[dict[str, Any]], frames: int) -> dict[str, Any]:
+    """What a wave of ``stream`` results measured (quantiles, errors, the result ids seen)."""
     errors = [r.get("error") or ("missing frames" if r.get("frames") != frames else None) for r in results]
     first = [r["first_frame_s"] for r in results if r.get("first_frame_s") is not None]
     total = [r["total_s"] for r in results if r.get("total_s") is not None]
@@ -119,33 +126,46 @@ def _quantiles(values: list[float], digits: int) -> dict[str, float | None]:
             "max": round(max(values), digits)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=30, choices=range(1, 101), metavar="1..100")
-    parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--frames", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--spread", type=float, default=0.0, help="seconds over which the clients arrive")
-    parser.add_argument("--timeout", type=float, default=120.0, help="per request, seconds")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="modelab-classroom-") as tmp:
+@contextmanager
+def grid25_server(prefix: str) -> Iterator[tuple[str, httpx.Client, str, str]]:
+    """A loopback server on a temporary data dir: (base URL, a client of it, the grid25 run id, what it is)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         server, base = serve_in_subprocess(Path(tmp))
         try:
             with httpx.Client(base_url=base, timeout=30) as client:
                 run_id, preset = grid25_run(client)
-                before = client.get("/healthz").json()["computations_started"]
-                url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed={args.seed}"
-                live = wave(url, args.clients, args.spread, args.timeout, args.frames)
-                computations = client.get("/healthz").json()["computations_started"] - before
-                replay = None
-                if len(live["result_ids"]) == 1:
-                    replay_url = f"{base}/api/results/{live['result_ids'][0]}/events"
-                    replay = wave(replay_url, args.clients, args.spread, args.timeout, args.frames)
-                    replay.pop("result_ids")
-                after = client.get("/healthz").json()["computations_started"] - before
+                yield base, client, run_id, preset
         finally:
             server.terminate()
             server.wait(15)
+
+
+def class_arguments(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments every class bench takes: how many clients, and what each samples."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--clients", type=int, default=30, choices=range(1, 101), metavar="1..100")
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--frames", type=int, default=100)
+    return parser
+
+
+def main() -> None:
+    parser = class_arguments(__doc__)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--spread", type=float, default=0.0, help="seconds over which the clients arrive")
+    parser.add_argument("--timeout", type=float, default=120.0, help="per request, seconds")
+    args = parser.parse_args()
+    with grid25_server("modelab-classroom-") as (base, client, run_id, preset):
+        before = client.get("/healthz").json()["computations_started"]
+        url = f"{base}/api/runs/{run_id}/sample?n={args.n}&frames={args.frames}&seed={args.seed}"
+        live = wave(url, args.clients, args.spread, args.timeout, args.frames)
+        computations = client.get("/healthz").json()["computations_started"] - before
+        replay = None
+        if len(live["result_ids"]) == 1:
+            replay_url = f"{base}/api/results/{live['result_ids'][0]}/events"
+            replay = wave(replay_url, args.clients, args.spread, args.timeout, args.frames)
+            replay.pop("result_ids")
+        after = client.get("/healthz").json()["computations_started"] - before
     print(json.dumps({
         "clients": args.clients, "n": args.n, "T": 1000, "frames": args.frames, "spread_s": args.spread,
         "run": preset, "cpu_count": os.cpu_count(),

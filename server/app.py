@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 
 from .api import methods
 from .api.body_limit import BodyLimit
+from .api.deps import Busy
 from .api.openapi import openapi
 from .api.routes import analysis, api_docs, pages, results, runs, streams
 from .api.security import SecurityHeaders
@@ -82,6 +83,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """FastAPI's usual answer; a 405 lists the methods of every route on the path (the router names only those
     of the first route it tried)."""
+    if isinstance(exc, Busy):
+        return JSONResponse({"detail": exc.detail, **exc.standing}, exc.status_code, headers=exc.headers)
     if exc.status_code == 405:
         allow = ", ".join(methods.allowed(request.app.router.routes, request.scope))
         exc = HTTPException(405, exc.detail, headers={**(exc.headers or {}), "Allow": allow})
@@ -134,12 +137,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                             executor=executor)
         app.state.analysis.start(asyncio.get_running_loop())
         app.state.analysis_gate = analysis.ComputeGate(1)
-        gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting)
+        gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting,
+                                             active=settings.sampling_active)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
 
-        def sample_threads() -> int:  # more threads only while this computation is the machine's only work
-            alone = gate.open_streams <= 1 and runner.counts()[1] == 0
-            return settings.solo_sample_threads if alone else settings.torch_threads
+        def sample_threads() -> int:
+            """More threads only while sampling is the machine's only work: all of them for a lone computation,
+            an equal share per worker slot when several take turns (slots × threads = the solo count)."""
+            if runner.counts()[1]:
+                return settings.torch_threads
+            if gate.active_streams <= 1:
+                return settings.solo_sample_threads
+            return max(settings.torch_threads, settings.solo_sample_threads // settings.sampling_concurrency)
 
         app.state.computations = ComputationRegistry(store, gate, app.state.denoisers, threads=sample_threads,
                                                      chunk_steps=settings.sample_chunk_steps,

@@ -74,8 +74,15 @@ class Settings(BaseModel):
     max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N
     max_frames: Annotated[int, Ge(2), Le(MAX_FRAMES)] = MAX_FRAMES
     max_x0_values: Annotated[int, Ge(1), Le(MAX_X0_VALUES)] = MAX_X0_VALUES
-    sampling_concurrency: Annotated[int, Ge(1), Le(64)] = 2  # streams computing at once (asyncio.Semaphore)
-    sampling_waiting: Annotated[int, Ge(0), Le(1000)] = 8  # streams beyond that which may wait; then 429
+    # Sample streams share the machine (server/streaming/admission.py): chunks of every active stream take turns at
+    # `sampling_concurrency` worker slots, a new stream's first chunk first, each chunk with solo_sample_threads //
+    # slots particle threads; beyond `sampling_active` streams, up to `sampling_waiting` more wait in arrival order
+    # (their SSE stream sends `queue` events: how many ahead, about how long); beyond that, 429 with a measured
+    # Retry-After. Default one slot using every core: on 2 cores (bench/bench_fair.py, 3 streams of 2,000 × 1,000)
+    # it took 0.84× the back-to-back time, two one-thread slots 1.19× (two Python threads contend for the GIL).
+    sampling_concurrency: Annotated[int, Ge(1), Le(64)] = 1
+    sampling_active: Annotated[int, Ge(1), Le(1000)] = 32
+    sampling_waiting: Annotated[int, Ge(0), Le(1000)] = 64
     sample_chunk_steps: Annotated[int, Ge(1), Le(1000)] = 16  # reverse steps per worker-thread call
     model_cache_size: Annotated[int, Ge(1), Le(64)] = 4  # loaded checkpoints kept in memory
     result_memory_size: Annotated[int, Ge(1), Le(256)] = 8  # finished sampling results kept in memory for replays

@@ -24,7 +24,7 @@ from ..gaussian.datasets import mixture_spec
 from ..jobs.training import JobRunner
 from ..settings import Settings
 from ..store import ResultRecord, RunRecord, Store, is_run_id
-from ..streaming.admission import RETRY_AFTER_SECONDS, SamplingGate
+from ..streaming.admission import SamplingGate
 from ..streaming.denoisers import DenoiserCache, LoadedModel
 from ..streaming.results import ResultDamaged
 from ..streaming.sample_session import SampleRequest
@@ -122,6 +122,14 @@ def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], sett
 SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
 
 
+class Busy(HTTPException):
+    """429 whose JSON body also says where the client stands: ``{"detail", "ahead", "eta_s"}`` (app.http_error)."""
+
+    def __init__(self, detail: str, retry_after: int, **standing: Any):
+        super().__init__(429, detail, headers={"Retry-After": str(retry_after)})
+        self.standing = standing
+
+
 async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: RegistryDep,
                       store: StoreDep) -> AsyncIterator[Computation]:
     """The computation to follow (``ComputationRegistry.open``): 409 when the run's model file is
@@ -131,8 +139,8 @@ async def sample_feed(run: DoneRunDep, request: SampleRequestDep, registry: Regi
     try:
         computation = await registry.open(run, request)
     except TooBusy as exc:
-        raise HTTPException(429, "too many sample streams at once; try again shortly",
-                            headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from exc
+        raise Busy(f"too many sample streams at once: {exc.standing['message']}", exc.retry_after,
+                   ahead=exc.standing["ahead"], eta_s=exc.standing["eta_s"]) from exc
     except CheckpointError as exc:
         raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
     with registry.watching(computation):  # no await between obtaining and counting the viewer

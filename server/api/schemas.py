@@ -96,6 +96,12 @@ class ErrorBody(ApiModel):
     detail: str
 
 
+class BusyBody(ApiModel):
+    detail: str
+    ahead: int | None = None  # sample streams only: how many wait ahead of this request ...
+    eta_s: int | None = None  # ... and about how many seconds until it would compute (null: not measured yet)
+
+
 class ValidationErrorBody(ApiModel):
     detail: list[dict[str, Any]]  # FastAPI's usual [{loc, msg, type, ...}]
     message: str  # the same, one line per field: "query.n: Input should be less than or equal to 10000"
@@ -134,7 +140,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorBody, "description": "The run is not in a state that allows this"},
     410: {"model": ErrorBody, "description": "The result was stored but is gone (evicted) or damaged"},
     422: {"model": ValidationErrorBody, "description": "Invalid parameters; each error names its field and limit"},
-    429: {"model": ErrorBody, "description": "Too busy; retry after the number of seconds in Retry-After",
+    429: {"model": BusyBody, "description": "Too busy; retry after the number of seconds in Retry-After (a sample "
+                                           "stream's body also says how many wait ahead and about how long)",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
 }
 

@@ -23,8 +23,9 @@ EVENT_ERROR = "error"
 EVENT_META = "meta"
 EVENT_FRAME = "frame"
 EVENT_RESULT = "result"
+EVENT_QUEUE = "queue"  # a queued sample stream: where it stands (admission.SamplingGate.standing)
 EVENT_NAMES = {name: name for name in (EVENT_PROGRESS, EVENT_DONE, EVENT_ERROR, EVENT_META, EVENT_FRAME,
-                                       EVENT_RESULT)}
+                                       EVENT_RESULT, EVENT_QUEUE)}
 
 TAIL_FRAMES = 20  # the last reverse steps, where modes (and bridges) form, are always all sent
 

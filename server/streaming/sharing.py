@@ -17,6 +17,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -28,11 +30,13 @@ from fastapi.sse import ServerSentEvent
 from ..store import RunRecord, Store
 from .admission import Place, SamplingGate
 from .denoisers import DenoiserCache
-from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_RESULT
+from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_QUEUE, EVENT_RESULT
 from .results import ResultArrays, ResultDamaged, StoredRun, load_result, result_id, result_params, save_result
 from .sample_session import LocalSampleExecutor, SampleExecutor, SampleRequest, SampleSession
 
 log = logging.getLogger(__name__)
+
+QUEUE_EVENT_SECONDS = 2.0  # a queued stream tells its viewers where it stands this often
 
 
 def encoded(event: str, data: dict[str, Any]) -> ServerSentEvent:
@@ -52,6 +56,7 @@ class Computation:
     viewers: int = 0
     arrays: ResultArrays | None = None  # once finished: for exports and the memory cache
     task: asyncio.Task[None] | None = None
+    standing: Callable[[], dict[str, Any] | None] = lambda: None  # where it waits while queued (None: computing)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     @property
@@ -72,12 +77,22 @@ class Computation:
             self._changed.notify_all()
 
     async def follow(self) -> AsyncIterator[ServerSentEvent]:
-        """Every event from the first, waiting for new ones until the last (done or error)."""
-        sent = 0
+        """Every event from the first, waiting for new ones until the last (done or error); while the
+        computation is queued, a ``queue`` event every ``QUEUE_EVENT_SECONDS`` (not kept: each is news)."""
+        sent, told = 0, -math.inf
         while True:
+            standing = self.standing() if sent else None  # after meta
+            if standing is not None and time.monotonic() - told >= QUEUE_EVENT_SECONDS:
+                told = time.monotonic()
+                yield encoded(EVENT_QUEUE, standing)
             async with self._changed:
                 while len(self.events) <= sent and not self.finished:
-                    await self._changed.wait()
+                    if self.standing() is None:
+                        await self._changed.wait()
+                    else:  # queued: come back to tell where it stands
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._changed.wait(), QUEUE_EVENT_SECONDS)
+                        break
                 batch = self.events[sent:]
             for event in batch:
                 yield event
@@ -94,8 +109,18 @@ class Computation:
         return cls(arrays.result_id, run_id, kind, params, events=events, finished=True, arrays=arrays)
 
 
+@contextlib.asynccontextmanager
+async def _no_turn(*, first: bool = False) -> AsyncIterator[None]:
+    """Where the executor's own scheduler queues the work (a Ray cluster): no local turn to wait for."""
+    yield
+
+
 class TooBusy(Exception):
-    """A new computation found no gate place (the route answers 429)."""
+    """A new computation found no gate place (the route answers 429): where it would stand, and when to retry."""
+
+    def __init__(self, standing: dict[str, Any], retry_after: int):
+        super().__init__(standing["message"])
+        self.standing, self.retry_after = standing, retry_after
 
 
 class ComputationRegistry:
@@ -134,7 +159,7 @@ class ComputationRegistry:
                 return stored
             place = self._gate.admit()
             if place is None:
-                raise TooBusy
+                raise TooBusy(self._gate.standing(None), self._gate.retry_after())
             with place:  # given back on any error or cancel here; ``start`` hands it to the computation's task
                 model = await asyncio.to_thread(self._denoisers.get, run)
                 session = SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads)
@@ -242,7 +267,9 @@ class ComputationRegistry:
         computation = Computation(session.result_id, session.run_id, session.kind, params)
         meta = session.meta()
         computation.events.append(encoded(EVENT_META, meta))
-        computation.task = asyncio.create_task(self._produce(computation, session, meta),
+        gate = self._gate
+        computation.standing = lambda: gate.standing(place) if place.queued else None
+        computation.task = asyncio.create_task(self._produce(computation, session, meta, place),
                                                name=f"sample-{session.result_id}")
         place.hand_to(computation.task)
         self._live[session.result_id] = computation
@@ -281,15 +308,20 @@ class ComputationRegistry:
         finally:
             self._gate.chunk_finished(session.steps_done - before)
 
-    async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any]) -> None:
+    async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any],
+                       place: Place) -> None:
         gate = self._gate
         # Streams on this machine take turns for its cores; on a cluster its scheduler does that.
-        turn = gate.compute if self._executor.shares_cpu else contextlib.nullcontext
+        turn = gate.compute if self._executor.shares_cpu else _no_turn
         try:
+            await place.active()  # at once, unless every active place was taken: then in arrival order
+            first = True  # its first chunk (the x_T frame) goes before the others' chunks: a first frame at once
             while not session.finished:
-                # The semaphore is held per chunk: streams take turns, and no viewer's pace holds a slot.
-                async with turn():
+                # A worker slot is held per chunk: streams take turns (round robin, a new stream's first chunk
+                # first), and no viewer's pace holds a slot.
+                async with turn(first=first):
                     frames = await self._advance(session)
+                first = False
                 if frames:
                     await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
             async with turn():

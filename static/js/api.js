@@ -1,6 +1,8 @@
 // Talking to the server: JSON requests with readable errors, and SSE streams that close themselves
 // on `done`/`error` (an EventSource left open would reconnect and, for /sample, start sampling again).
 
+import { queueMessage } from './queue.js';
+
 export class ApiError extends Error {
   constructor(message, { status = 0, fields = [] } = {}) {
     super(message);
@@ -50,7 +52,10 @@ export function errorFromResponse(status, payload, retryAfter) {
   } else {
     message = `The server answered ${status}.`;
   }
-  if (status === 429) {
+  if (status === 429 && Number.isInteger(payload?.ahead)) { // a sample stream: where it would stand
+    const wait = retryAfter ? ` Try again in about ${retryAfter} s.` : ' Try again shortly.';
+    message = `${queueMessage(payload)}${wait}`;
+  } else if (status === 429) {
     const wait = retryAfter ? ` Try again in about ${retryAfter} s.` : ' Try again shortly.';
     message = `The server is busy (${message}).${wait}`;
   } else if (status === 401) {

@@ -13,11 +13,13 @@ import { setExports } from './exports.js';
 import { player, syncPlayerControls, select, pick, newSample } from './mainplot.js';
 import { fmt, setDetector, syncDetector, setSummary, summaryText, syncConcealed } from './readout.js';
 import { formKey, scheduleHash } from './address.js';
+import { queueMessage } from './queue.js';
 
 const $ = (id) => document.getElementById(id);
 
 let sampleStream = null;
 let pendingView = null; // view state to restore once the stream it belongs to has finished
+let startText = null; // the summary shown while sampling, put back when a queued stream starts
 const reducedMotion = window.matchMedia?.('(prefers-reduced-motion: reduce)');
 
 /** The view (decoded from a link, plus lesson extras) the next stream should end on; null for none. */
@@ -60,8 +62,9 @@ export function startStream(url, params, text) {
   state.producedKey = formKey();
   setExports(null);
   setSummary(text);
+  startText = text;
   sampleStream = openStream(url, {
-    [EV.meta]: onMeta, [EV.frame]: onFrame, [EV.result]: onResult, [EV.done]: onSampleDone,
+    [EV.meta]: onMeta, [EV.frame]: onFrame, [EV.result]: onResult, [EV.done]: onSampleDone, [EV.queue]: onQueue,
   }, (err) => {
     sampleStream = null;
     state.sampling.active = false;
@@ -85,7 +88,13 @@ function onMeta(meta) {
   if (reducedMotion?.matches) player.pause(); else player.play();
 }
 
+/** The server queued this stream: say where it stands until its first frame comes. */
+function onQueue(standing) {
+  setSummary(queueMessage(standing));
+}
+
 function onFrame(f) {
+  if (!state.sampling.framesReceived && startText) setSummary(startText);
   const frame = { index: f.index, t: f.t, x: columns(f.x), x0: f.x0 ? columns(f.x0) : null };
   const frames = state.sampling.frames;
   frames[Number.isInteger(f.index) ? f.index : frames.length] = frame;

@@ -158,7 +158,7 @@ def test_exports(client: TestClient) -> None:
 
 def test_identical_requests_share_one_computation(tmp_path: Path) -> None:
     """Even with a single gate place, a class arriving at once gets one computation and no 429."""
-    settings = Settings(data_dir=tmp_path / "data", sampling_concurrency=1, sampling_waiting=0)
+    settings = Settings(data_dir=tmp_path / "data", sampling_concurrency=1, sampling_active=1, sampling_waiting=0)
     with TestClient(create_app(settings)) as client:
         run_id = oracle_run(client, T=200)
         url = f"/api/runs/{run_id}/sample?n=400&frames=40"

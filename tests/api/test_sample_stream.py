@@ -149,7 +149,7 @@ def test_unknown_run_is_404_before_bad_parameters(client: TestClient) -> None:
 
 
 def test_too_many_streams_is_429(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, sampling_concurrency=1, sampling_waiting=0)
+    settings = Settings(data_dir=tmp_path, sampling_concurrency=1, sampling_active=1, sampling_waiting=0)
     with TestClient(create_app(settings)) as client:
         run_id = oracle_run(client, T=1000)
         url = f"/api/runs/{run_id}/sample?n=10000&frames=200"  # about 10 s of work: still open below
@@ -158,7 +158,10 @@ def test_too_many_streams_is_429(tmp_path: Path) -> None:
             assert next(events)[0] == "meta"  # admitted and streaming
             assert client.get("/healthz").json()["sample_streams"] == 1
             busy = client.get(url + "&seed=1")  # another computation (the same url would join the open one)
-            assert busy.status_code == 429 and busy.headers["Retry-After"] == "2"
+            assert busy.status_code == 429 and busy.headers["Retry-After"] == "2"  # nothing measured yet
+            # Where it would stand: nobody queued ahead (no queue here), no ETA before a place has come back.
+            assert busy.json() == {"detail": "too many sample streams at once: 0 ahead of you",
+                                   "ahead": 0, "eta_s": None}
         # The place comes back when the first stream ends (here: the client left it early).
         ok = read_events(client, f"/api/runs/{run_id}/sample?n=10&frames=2")
         assert ok[-1][0] == "done"

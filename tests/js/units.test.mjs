@@ -1,4 +1,4 @@
-// Unit tests of the page's pure modules (codec, detector, mixture maths) under Node's own runner:
+// Unit tests of the page's pure modules (codec, detector, mixture maths, queue words) under Node's own runner:
 //   node --test tests/js/
 // The numbers are checked against the server's definitions (server/diffusion/detectors.py).
 import test from 'node:test';
@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { decode, columns, encode, gather } from '../../static/js/codec.js';
 import { auroc, detectorStats, atThreshold } from '../../static/js/detector.js';
 import { pdf1d, inSupport, canonicalMixture, boundsOf, weightsOf } from '../../static/js/mixture.js';
+import { queueMessage } from '../../static/js/queue.js';
+import { errorFromResponse } from '../../static/js/api.js';
 
 test('codec: f4 (N, 2) spec splits into x and y columns', () => {
   const xy = new Float32Array([1, 2, 3, 4, 5, 6]);
@@ -77,4 +79,14 @@ test('mixture: 6σ support rule and canonical API form', () => {
   const b = boundsOf({ means, sigma: 0.05, weights: null, n: 500 });
   assert.ok(b.x[0] < -0.3 && b.x[1] > 1.3);
   assert.ok(Math.abs((b.x[1] - b.x[0]) - (b.y[1] - b.y[0])) < 1e-12); // square for equal aspect
+});
+
+test('queue: a waiting student is told in words how many are ahead and about how long', () => {
+  assert.equal(queueMessage({ ahead: 12, eta_s: 20 }), 'The server is busy: 12 students are ahead of you, about 20 s.');
+  assert.equal(queueMessage({ ahead: 1, eta_s: 3 }), 'The server is busy: 1 student is ahead of you, about 3 s.');
+  assert.equal(queueMessage({ ahead: 0, eta_s: null }), 'The server is busy: you are next.');
+  const refused = errorFromResponse(429, { detail: 'too many sample streams at once: 4 ahead of you, about 9 s',
+    ahead: 4, eta_s: 9 }, '2');
+  assert.equal(refused.message, 'The server is busy: 4 students are ahead of you, about 9 s. Try again in about 2 s.');
+  assert.match(errorFromResponse(429, { detail: 'queue full' }, '5').message, /busy \(queue full\)\. Try again in about 5 s/);
 });

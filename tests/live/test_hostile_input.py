@@ -23,7 +23,7 @@ from tests.support import TINY_CONFIG, parse_sse, register_run
 @pytest.fixture
 def live_settings(tmp_path: Path) -> Settings:
     # A small gate, so that a leak of a few places would show: 1 computing + 2 waiting.
-    return Settings(data_dir=tmp_path / "live-data", sampling_concurrency=1, sampling_waiting=2)
+    return Settings(data_dir=tmp_path / "live-data", sampling_concurrency=1, sampling_active=1, sampling_waiting=2)
 
 
 def gate_counters(client: httpx.Client) -> tuple[int, int]:
