@@ -13,15 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
-from ..diffusion.checkpoint import CheckpointError
+from ..diffusion.checkpoint import CheckpointError, write_atomic
 from ..diffusion.config import ALGO_VERSION
 from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig
@@ -133,15 +131,7 @@ def _copy_if_changed(source: Path, target: Path) -> None:
     data = source.read_bytes()
     if target.is_file() and target.read_bytes() == data:
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(target, data)
 
 
 def default_model(models: list[BundledModel]) -> BundledModel | None:
