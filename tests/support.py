@@ -3,6 +3,7 @@ reading, and a real uvicorn on loopback (in a thread, or in a subprocess with it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -10,7 +11,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,12 @@ TINY_CONFIG: dict[str, Any] = {
     "schedule": {"T": 100},
     "train": {"steps": 200, "batch": 256, "warmup": 20},
 }
+
+
+def run_async(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in a thread of its own: after the browser tests, Playwright keeps a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def parse_sse(lines: Iterator[str]) -> Iterator[tuple[str, Any]]:

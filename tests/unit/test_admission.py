@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from server.streaming.admission import SamplingGate
+from tests.support import run_async
 
 
 def run(coroutine):  # type: ignore[no-untyped-def]
-    """``asyncio.run`` in a thread of its own: the session's Playwright fixtures keep a loop running in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+    return run_async(coroutine)
 
 
 def test_a_full_gate_admits_no_one_until_a_place_is_back() -> None:

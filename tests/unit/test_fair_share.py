@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from server.streaming.admission import SamplingGate, TurnQueue
+from tests.support import run_async
 
 
 def test_first_chunks_go_first_then_everyone_in_the_order_they_asked() -> None:
@@ -56,7 +57,7 @@ def test_chunks_of_several_streams_interleave_on_one_slot() -> None:
         await asyncio.gather(long, *others)
         return order
 
-    assert asyncio.run(scenario()) == ["L0", "x0", "y0", "L1", "x1", "y1", "L2"]
+    assert run_async(scenario()) == ["L0", "x0", "y0", "L1", "x1", "y1", "L2"]
 
 
 def test_a_cancelled_waiter_passes_the_slot_on() -> None:
@@ -80,7 +81,7 @@ def test_a_cancelled_waiter_passes_the_slot_on() -> None:
         await asyncio.gather(holder, leaver, stayer, return_exceptions=True)
         return order, gate._slots
 
-    order, free = asyncio.run(scenario())
+    order, free = run_async(scenario())
     assert order == ["holder", "stayer"] and free == 1  # the slot is back once all are done
 
 
@@ -100,7 +101,7 @@ def test_beyond_the_active_places_streams_wait_first_come_first_served() -> None
         await asyncio.wait_for(c.active(), 1)  # type: ignore[union-attr]
         assert (gate.open_streams, gate.active_streams) == (3, 2)
 
-    asyncio.run(scenario())
+    run_async(scenario())
 
 
 def test_eta_and_retry_after_follow_the_measured_drain_rate() -> None:
