@@ -135,3 +135,45 @@ def lessons_for_page(presets: Sequence[PresetView],
             steps.append(item)
         out.append({"id": lesson["id"], "title": lesson["title"], "hide": lesson.get("hide", []), "steps": steps})
     return out
+
+
+# The Simple Shapes lesson runs on /shapes: a step is that page's hash (its own keys: n, seed, sampler, steps,
+# oracle, sel, thr, xt; see static/js/shapes/address.js), plus "predict" (hide the outlines until the reveal) and
+# "select" ("duplicate": open the film strip of the first duplicate). Without "n"/"seed" a step opens the default
+# seed, whose stream is stored: it plays at once.
+SHAPES_LESSON: dict[str, Any] = {
+    "id": "shapes",
+    "title": "Images: two squares where training had one",
+    "hide": ["sampling"],
+    "steps": [
+        {"view": {}, "predict": True, "title": "Predict first",
+         "text": "Every training image has at most one triangle, one square and one pentagon, each in its own "
+                 "column. The model never saw two squares in one image: will it draw any? Predict, then play the "
+                 "grid and reveal."},
+        {"view": {}, "select": "duplicate", "title": "The gallery",
+         "text": "Outlined images (dashed orange) end with two shapes of one kind in one column: a combination no "
+                 "training image has. The film strip shows the model's prediction x̂₀ over the last steps: it kept "
+                 "switching between “square at the top” and “square at the bottom” and ended with both."},
+        {"view": {"oracle": 1}, "title": "The exact denoiser never does it",
+         "text": "The exact denoiser of the training set can only return training images: no duplicates, however "
+                 "many images you draw. The duplicates come from the smooth network, as with the Gaussian modes."},
+        {"view": {}, "title": "Catch them: the detector",
+         "text": "The variance of x̂₀ over the last K steps scores each image. Drag the threshold: how many "
+                 "duplicates does it remove, and how many good images does it cost? On these small images the "
+                 "score is weaker than on the Gaussian grid; the AUROC says by how much."},
+    ],
+}
+
+
+def shapes_hash(view: dict[str, Any], step: int) -> str:
+    """The /shapes page hash of one lesson step (``key=value`` joined by ``&``, step last)."""
+    return "&".join([*(f"{k}={v}" for k, v in view.items()), f"step={step}"])
+
+
+def shapes_lesson() -> dict[str, Any]:
+    """The shapes lesson as the page reads it: each step with its hash; always ready (bundled model or oracle)."""
+    steps = [{"title": s["title"], "text": s["text"], "predict": bool(s.get("predict")), "select": s.get("select"),
+              "hash": shapes_hash(s["view"], i + 1), "ready": True, "problem": None}
+             for i, s in enumerate(SHAPES_LESSON["steps"])]
+    return {"id": SHAPES_LESSON["id"], "title": SHAPES_LESSON["title"], "hide": SHAPES_LESSON["hide"],
+            "steps": steps, "page": "/shapes"}

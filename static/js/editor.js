@@ -273,7 +273,24 @@ export function dataConfig() {
   return { dataset: state.dataset, mixture: null, n: null };
 }
 
-export function initEditor(bootstrapDatasets) {
+/** The picker's entries for datasets shown on another page (Simple Shapes on /shapes): choosing one goes there. */
+function addPageEntries(select, pages) {
+  if (!pages.length) return;
+  const group = document.createElement('optgroup');
+  group.label = 'Images (another page)';
+  for (const p of pages) {
+    const opt = document.createElement('option');
+    opt.value = `page:${p.href}`;
+    opt.dataset.href = p.href;
+    opt.textContent = p.title;
+    group.append(opt);
+  }
+  select.append(group);
+}
+
+export const pageOfChoice = (select) => select.selectedOptions[0]?.dataset.href ?? null;
+
+export function initEditor(bootstrapDatasets, pages = []) {
   datasets = bootstrapDatasets ?? [];
   const select = $('dataset');
   for (const d of datasets) {
@@ -286,8 +303,13 @@ export function initEditor(bootstrapDatasets) {
   custom.value = 'custom';
   custom.textContent = 'custom (edit the modes)';
   select.append(custom);
+  addPageEntries(select, pages);
 
-  select.addEventListener('change', () => setDataset(select.value));
+  select.addEventListener('change', () => {
+    const page = pageOfChoice(select);
+    if (page) { window.location.assign(page); return; }
+    setDataset(select.value);
+  });
   $('modes-body').addEventListener('input', onTableInput);
   $('modes-body').addEventListener('click', (ev) => {
     const k = ev.target instanceof HTMLElement ? ev.target.dataset.remove : undefined;

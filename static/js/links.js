@@ -193,7 +193,8 @@ export function wireSharing() {
     box.addEventListener('change', () => setLayer(box.dataset.layer, box.checked));
   }
   const sel = $('lesson-select');
-  for (const l of lessons) {
+  // The shapes lesson lives on /shapes: /?lesson=shapes redirects there.
+  for (const l of [...lessons, ...(boot.shapes?.lesson ? [boot.shapes.lesson] : [])]) {
     const opt = document.createElement('option');
     opt.value = l.id;
     opt.textContent = l.title;

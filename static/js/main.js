@@ -3,7 +3,7 @@
 
 import { state, on, emit } from './state.js';
 import { boot } from './bootstrap.js';
-import { initEditor, setDataset, handlePlotPointerDown, setEditing, undoEdit } from './editor.js';
+import { initEditor, setDataset, handlePlotPointerDown, setEditing, undoEdit, pageOfChoice } from './editor.js';
 import { boundsOf } from './mixture.js';
 import { resetLoss, renderTrajectory } from './plots.js';
 import { showError, clearErrors } from './errors.js';
@@ -192,7 +192,7 @@ function wirePresets() {
   });
   // Runs after the editor's own listener (registered first) has switched the mixture.
   $('dataset').addEventListener('change', () => {
-    if (canTrain) return;
+    if (canTrain || pageOfChoice($('dataset'))) return;
     const name = $('dataset').value;
     const ofData = presets.filter((p) => p.config?.data?.dataset === name && !p.config?.data?.mixture);
     // The ready trained model that shows the phenomenon most (its card's measured between-mode share),
@@ -213,7 +213,7 @@ function wirePresets() {
 }
 
 function init() {
-  initEditor(boot.datasets ?? []);
+  initEditor(boot.datasets ?? [], boot.shapes ? [boot.shapes] : []);
   wireControls();
   wirePresets();
   wirePlotPointer();

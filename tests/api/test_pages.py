@@ -27,7 +27,7 @@ def test_index_renders_bootstrap_and_plotly_src(tmp_path: Path) -> None:
     assert f'src="{plotly_url()}"' in page.text
     boot = json.loads(page.text.split('type="application/json">')[1].split("</script>")[0])
     assert set(boot) == {"datasets", "presets", "defaults", "limits", "events", "default_run", "permalink",
-                         "url_spec", "lessons"}
+                         "url_spec", "lessons", "shapes"}
     assert all(s["ready"] for lesson in boot["lessons"] for s in lesson["steps"])  # bundled or exact: no training
     assert boot["permalink"] is None and len(boot["default_run"]) == 16
     assert boot["defaults"]["experiment"] == ExperimentConfig().model_dump(mode="json")

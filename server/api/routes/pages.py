@@ -12,7 +12,7 @@ from jinja2 import TemplateNotFound
 
 from ...catalog import presets as catalog
 from ...catalog import url_state
-from ...catalog.lessons import lessons_for_page
+from ...catalog.lessons import SHAPES_LESSON, lessons_for_page
 from ...catalog.plotly_asset import plotly_asset, plotly_url
 from ...diffusion.config import SamplerConfig
 from ...gaussian.config import ExperimentConfig
@@ -23,6 +23,7 @@ from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
 from ..schemas import Health
 from ..stored_config import UnusableConfig, run_config
 from .results import result_view
+from .shapes_page import SHAPES_TITLE, is_image_result, shapes_bootstrap, shapes_page
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -35,7 +36,7 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
     the grid25 exact denoiser). ``permalink``: on /r/{result_id}, the result to replay (a
     ``ResultView``: its ``links.events`` replays the stream); null on /. ``url_spec``: the URL hash
     codec (server/catalog/url_state.py); ``lessons``: the classroom lessons (server/catalog/lessons.py), steps as
-    hashes."""
+    hashes; ``shapes``: the image page the dataset and lesson pickers also offer (title, address, its lesson)."""
     settings: Settings = request.app.state.settings
     presets = catalog.presets(settings, request.app.state.bundled)
     return {
@@ -52,14 +53,25 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
         "url_spec": url_state.build_spec(settings.limits()),
         "lessons": lessons_for_page(presets, request.app.state.bundled),
         "events": EVENT_NAMES,
+        "shapes": {"title": SHAPES_TITLE, "href": "/shapes",
+                   "lesson": {"id": SHAPES_LESSON["id"], "title": SHAPES_LESSON["title"]}},
     }
 
 
 @router.get("/", name="index", response_class=HTMLResponse, tags=["pages"],
             responses={503: {"description": "The page template is not installed"}})
 def index(request: Request) -> Response:
-    """The lab's single page."""
+    """The lab's explorer of point datasets (``?lesson=shapes`` belongs to the shapes page: a redirect there)."""
+    if request.query_params.get("lesson") == "shapes":
+        return RedirectResponse(f"/shapes?{request.url.query}", status_code=303)
     return _page(request, bootstrap(request))
+
+
+@router.get("/shapes", name="shapes", response_class=HTMLResponse, tags=["pages"],
+            responses={503: {"description": "The page template is not installed"}})
+def shapes(request: Request) -> Response:
+    """The Simple Shapes page: a grid of images forming out of noise, their duplicates, the detector."""
+    return shapes_page(request, shapes_bootstrap(request))
 
 
 @router.get("/r/{result_id:path}", name="permalink", response_class=HTMLResponse, tags=["pages"],
@@ -71,7 +83,10 @@ async def permalink(request: Request, result_id: str, store: StoreDep, registry:
         computation = await existing_result(result_id, store, registry)
     except HTTPException as exc:  # a person opened this link: answer with a page, not JSON
         return _short_page(str(exc.detail), exc.status_code)
-    return _page(request, bootstrap(request, result_view(computation).model_dump(mode="json")))
+    view = result_view(computation).model_dump(mode="json")
+    if is_image_result(view["params"]):
+        return shapes_page(request, shapes_bootstrap(request, view))
+    return _page(request, bootstrap(request, view))
 
 
 @router.get("/run/{run_id:path}", name="open_run", tags=["pages"], status_code=303, response_class=RedirectResponse,
