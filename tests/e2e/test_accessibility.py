@@ -53,3 +53,13 @@ def test_the_analysis_page_has_no_serious_accessibility_violation(page, live_ser
     found = axe_violations(page)
     assert severe(found) == [], severe(found)
     assert [v for v in found if v["id"] == "region"] == [], found
+
+
+def test_the_shapes_page_has_no_serious_accessibility_violation(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live_server + "/shapes#n=4&sampler=ddim&steps=20")
+    page.wait_for_function("() => window.__shapes && window.__shapes.S.result !== null && !window.__shapes.S.streaming")
+    page.wait_for_function("() => !window.__shapes.player.playing")
+    page.click('#grid-cells .cell[data-image="0"]')  # the film strip open too
+    found = axe_violations(page)
+    assert severe(found) == [], severe(found)
+    assert [v for v in found if v["id"] == "region"] == [], found

@@ -37,7 +37,7 @@ export function readForm() {
   return {
     n: Number($('s-n').value), seed: Number($('s-seed').value), sampler,
     eta: sampler === 'ddim' ? Number($('s-eta').value) : 0, steps, window: Number($('s-window').value),
-    frames: Math.min(steps + 1, limits.max_frames ?? steps + 1), oracle: $('oracle').checked,
+    frames: Math.min(defaults.frames ?? steps + 1, steps + 1), oracle: $('oracle').checked,
   };
 }
 

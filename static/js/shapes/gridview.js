@@ -36,7 +36,6 @@ export function layoutGrid(n, res) {
     cell.type = 'button';
     cell.className = 'cell';
     cell.dataset.image = String(i);
-    cell.setAttribute('role', 'listitem');
     Object.assign(cell.style, { left: `${(100 * x) / w}%`, top: `${(100 * y) / h}%`,
       width: `${(100 * res) / w}%`, height: `${(100 * res) / h}%` });
     const badge = document.createElement('span');

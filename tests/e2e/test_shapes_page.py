@@ -1,0 +1,172 @@
+"""The Simple Shapes page in real Chromium against the real server and the bundled U-Net: the grid animates,
+duplicates are outlined and described, a duplicate's film strip opens, the oracle draws none, the lesson walks
+through, a permalink replays after a restart. Small grids on short DDIM chains keep each stream to a few seconds.
+
+Counts, run ids and result ids are read from the page and the API, never written here: the bundled model may be
+replaced by a better one. Every wait is on the page's own state (window.__shapes), never a sleep."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.app import create_app
+from server.settings import Settings
+from tests.support import serve_in_thread
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+QUICK = "sampler=ddim&steps=20"  # a short deterministic chain (window 10 fits)
+DONE = ("() => window.__shapes && ((window.__shapes.S.result !== null && !window.__shapes.S.streaming)"
+        " || window.__shapes.errors().length > 0)")
+STATE = """() => {
+  const S = window.__shapes.S;
+  const name = (i) => S.meta.labels[S.result.label[i]];
+  return {meta: S.meta, labels: Array.from(S.result.label, (_, i) => name(i)), reasons: S.result.reasons,
+          cells: Array.from(document.querySelectorAll('#grid-cells .cell')).map((c) => ({label: c.dataset.label,
+            title: c.title, aria: c.getAttribute('aria-label'), badge: c.querySelector('.badge').textContent,
+            border: getComputedStyle(c).borderTopStyle})),
+          frames: S.frames.length, errors: window.__shapes.errors()};
+}"""
+
+
+def finished(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    page.wait_for_function(DONE)
+    state: dict[str, Any] = page.evaluate(STATE)
+    assert state["errors"] == [], state["errors"]
+    return state
+
+
+def bootstrap(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return json.loads(page.text_content("#bootstrap"))  # type: ignore[no-any-return]
+
+
+def test_the_shapes_page_loads_and_animates(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server}/shapes#n=6&{QUICK}")
+    boot = bootstrap(page)
+    trained = next(r for r in boot["runs"] if r["kind"] == "trained")
+    # Frames arrive and the player moves through them while the stream is still open or just after.
+    page.wait_for_function("() => window.__shapes.S.frames.length > 2 && window.__shapes.player.rendered > 2")
+    state = finished(page)
+    assert state["meta"]["run_id"] == trained["run_id"] and state["meta"]["n"] == 6
+    assert state["frames"] == len(state["meta"]["frame_ts"]) and len(state["cells"]) == 6
+    # The canvas shows the images: not one flat colour.
+    spread = page.evaluate("""() => { const c = document.getElementById('grid');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let lo = 255, hi = 0;
+        for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i]); hi = Math.max(hi, d[i]); }
+        return hi - lo; }""")
+    assert spread > 100
+    page.wait_for_function("() => !window.__shapes.player.playing")
+    assert page.evaluate("window.__shapes.player.index") == state["frames"] - 1  # played to the end
+    page.click("#back10")
+    assert page.evaluate("window.__shapes.player.index") == state["frames"] - 11
+    page.check("#view-xt")
+    assert "x_t" in page.text_content("#time-label")
+    # Every image says its label and reason in words, for the mouse and for a screen reader.
+    for cell, label, reason in zip(state["cells"], state["labels"], state["reasons"], strict=True):
+        assert label in cell["aria"] and reason in cell["aria"] and cell["title"] == cell["aria"]
+    # The way back to the point datasets: the picker lists them, each an explorer address.
+    hrefs = page.eval_on_selector_all("#dataset option", "els => els.map((e) => e.value)")
+    assert any(h.startswith("/#") for h in hrefs) and len(hrefs) == len(boot["datasets"]) + 1
+
+
+def test_duplicates_are_outlined_described_and_open_their_film_strip(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    state: dict[str, Any] = {}
+    for seed in range(6):  # a duplicate in a few percent of images: one of these grids holds one
+        page.goto(f"{live_server}/shapes?try={seed}#n=32&seed={seed}&{QUICK}")  # a new query: a fresh page
+        state = finished(page)
+        if "duplicate" in state["labels"]:
+            break
+    assert "duplicate" in state["labels"], "no duplicate in six grids of 32 images"
+    cues = {"duplicate": ("dashed", "2×"), "malformed": ("dotted", "?"), "empty": ("double", "∅")}
+    for cell, label in zip(state["cells"], state["labels"], strict=True):
+        assert cell["label"] == label
+        if label in cues:  # colour plus a second cue: the outline's style and a badge
+            assert (cell["border"], cell["badge"]) == cues[label], (label, cell)
+    dup = state["labels"].index("duplicate")
+    # Scrubbing back to the noise keeps the outline (it is the image's final label).
+    page.evaluate("window.__shapes.player.pause(); window.__shapes.player.seek(0)")
+    assert page.get_attribute(f'.cell[data-image="{dup}"]', "data-label") == "duplicate"
+    page.click(f'.cell[data-image="{dup}"]')
+    k = state["meta"]["window"]
+    assert page.locator("#strip .tile").count() == k
+    info = page.text_content("#strip-info")
+    assert f"Image {dup + 1}: duplicate" in info and state["reasons"][dup] in info and "Variance" in info
+    assert page.locator("#strip-counts td.too-many").count() >= 1  # two of one kind in a column, in the table
+    assert page.get_attribute(f'.cell[data-image="{dup}"]', "aria-pressed") == "true"
+    assert f"sel={dup}" in page.evaluate("window.location.hash")
+
+
+def test_the_oracle_toggle_yields_no_duplicate(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server}/shapes#n=16&{QUICK}")
+    boot = bootstrap(page)
+    oracle = next(r for r in boot["runs"] if r["kind"] == "oracle")
+    finished(page)
+    page.click("#oracle")
+    page.wait_for_function("() => window.__shapes.S.meta && window.__shapes.S.meta.kind === 'oracle'")
+    state = finished(page)
+    assert state["meta"]["run_id"] == oracle["run_id"]
+    assert "duplicate" not in state["labels"] and len(state["labels"]) == 16
+    assert page.locator('.cell[data-label="duplicate"]').count() == 0
+    assert "oracle=1" in page.evaluate("window.location.hash")
+
+
+def test_the_shapes_lesson_walks_through(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server}/?lesson=shapes&presenter=1&hide=map")  # the explorer sends it on to /shapes
+    assert "/shapes?lesson=shapes" in page.url
+    boot = bootstrap(page)
+    steps = boot["lessons"][0]["steps"]
+    state = finished(page)
+    assert page.text_content("#lesson-count") == f"step 1 of {len(steps)}"
+    assert page.evaluate("document.body.classList.contains('presenter')")
+    assert page.is_hidden("#map-card")
+    # Predict first: no cue and no reason until the reveal.
+    assert page.is_visible("#reveal") and page.locator('.cell[data-label]:not([data-label=""])').count() == 0
+    assert all("hidden until the reveal" in c["aria"] for c in state["cells"])
+    page.click("#reveal")
+    assert page.locator('.cell[data-label]:not([data-label=""])').count() == len(state["labels"])
+    for number in range(2, len(steps) + 1):
+        page.click("#lesson-next")
+        page.wait_for_function(f"() => document.getElementById('lesson-count').textContent === 'step {number} of "
+                               f"{len(steps)}'")
+        state = finished(page)
+        assert page.text_content("#lesson-step-title") == steps[number - 1]["title"]
+        if "oracle=1" in steps[number - 1]["hash"]:
+            assert state["meta"]["kind"] == "oracle" and "duplicate" not in state["labels"]
+    assert page.is_disabled("#lesson-next")
+
+
+def _serve(data_dir: Path) -> tuple[Any, Any, str]:
+    return serve_in_thread(create_app(Settings(data_dir=data_dir)), lifespan="on", timeout_graceful_shutdown=5)
+
+
+def test_a_permalink_replays_after_a_server_restart(page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server, thread, base = _serve(tmp_path / "data")
+    try:
+        page.goto(f"{base}/shapes#n=4&seed=3&{QUICK}")
+        first = finished(page)
+        images = page.evaluate("Array.from(window.__shapes.S.result.images)")
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    result_id = first["meta"]["result_id"]
+    server, thread, base = _serve(tmp_path / "data")
+    try:
+        with urllib.request.urlopen(f"{base}/healthz") as r:
+            started = json.load(r)["computations_started"]
+        page.goto(f"{base}/r/{result_id}#frame=3&sel=2&xt=1")
+        again = finished(page)
+        page.wait_for_function("() => window.__shapes.S.selected === 2")
+        assert again["meta"] == first["meta"] and again["labels"] == first["labels"]
+        assert page.evaluate("Array.from(window.__shapes.S.result.images)") == images
+        assert page.evaluate("window.__shapes.player.index") == 3 and page.is_checked("#view-xt")
+        with urllib.request.urlopen(f"{base}/healthz") as r:
+            assert json.load(r)["computations_started"] == started  # replayed from the stored file, not sampled
+    finally:
+        server.should_exit = True
+        thread.join(15)
