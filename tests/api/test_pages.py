@@ -90,3 +90,22 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     before = threading.active_count()
     create_app(Settings(data_dir=tmp_path / "never"))
     assert not (tmp_path / "never").exists() and threading.active_count() == before
+
+
+def test_the_shapes_page_and_its_ways_in(client: TestClient) -> None:
+    page = client.get("/shapes")
+    assert page.status_code == 200 and '/static/js/shapes/main.js' in page.text
+    boot = json.loads(page.text.split('type="application/json">')[1].split("</script>")[0])
+    assert {"runs", "defaults", "limits", "events", "datasets", "lessons", "permalink"} <= set(boot)
+    assert boot["permalink"] is None and [lesson["id"] for lesson in boot["lessons"]] == ["shapes"]
+    assert all(d["href"].startswith("/#") for d in boot["datasets"])  # back to the explorer, one per dataset
+    assert boot["defaults"]["steps"] <= boot["limits"]["T"] and boot["limits"]["T"] % boot["defaults"]["steps"] == 0
+    # The explorer offers the page in its dataset picker and sends the shapes lesson there, flags kept.
+    index = client.get("/").text
+    explorer = json.loads(index.split('type="application/json">')[1].split("</script>")[0])
+    assert explorer["shapes"]["href"] == "/shapes" and explorer["shapes"]["lesson"]["id"] == "shapes"
+    moved = client.get("/?lesson=shapes&presenter=1", follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/shapes?lesson=shapes&presenter=1"
+    # Both pages share base.html's head: the stylesheet, the vendored plotly, the JSON bootstrap, one module.
+    for html in (page.text, index, client.get("/analysis").text):
+        assert html.count('<script type="module"') == 1 and '<script id="bootstrap" type="application/json">' in html

@@ -4,14 +4,16 @@
 
 import { Plotly, CONFIG, COLORS, layout, message, pct } from './plotting.js';
 import { S } from './model.js';
+import { detectorStats, atThreshold } from '../detector.js';
 
 const $ = (id) => document.getElementById(id);
-const BINS = 30;
+const BINS = 40;
 const STEPS = 1000; // slider positions over the log range of the scores
 
 const sources = { bundled: null, live: null }; // {variance: Float32Array, duplicate: bool[], auroc, what}
 let shown = 'bundled';
-let range = [0, 1]; // log10 of the smallest and largest positive score
+let range = [0, 1]; // log10 of the smallest and largest score (padded)
+let det = null; // detectorStats of the shown source
 let onThreshold = () => {};
 
 export function initDetector(changed) {
@@ -46,25 +48,21 @@ export function show(name) {
       : 'This server has no bundled sample set for this model.';
     return;
   }
-  const logs = Array.from(src.variance, (v) => Math.log10(Math.max(v, 1e-12)));
-  range = [Math.min(...logs), Math.max(...logs)];
-  if (range[1] - range[0] < 1e-6) range = [range[0] - 0.5, range[1] + 0.5];
+  // The explorer's detector maths, duplicates in the role of its between-mode samples (code 1), the rest as 0.
+  det = detectorStats(src.variance, src.duplicate.map((d) => (d ? 1 : 0)), BINS);
+  range = det.range;
   if (S.threshold === null) S.threshold = 10 ** range[1]; // keep everything until the slider moves
-  const width = (range[1] - range[0]) / BINS;
-  const bins = (keep) => {
-    const h = new Array(BINS).fill(0);
-    logs.forEach((l, i) => { if (keep(i)) h[Math.min(BINS - 1, Math.floor((l - range[0]) / width))] += 1; });
-    return h;
-  };
-  const centres = Array.from({ length: BINS }, (_, b) => 10 ** (range[0] + (b + 0.5) * width));
-  const trace = (name2, colour, keep) => ({ type: 'bar', name: name2, x: centres, y: bins(keep),
-    marker: { color: colour, opacity: 0.7 }, width: centres.map((c) => c * (10 ** (width * 0.45) - 10 ** (-width * 0.45))),
-    hovertemplate: `${name2}: %{y} images near %{x:.2e}<extra></extra>` });
+  const centres = det.centres.map((c) => 10 ** c);
+  const half = det.binWidth * 0.45;
+  const trace = (label, colour, shares, count) => ({ type: 'bar', name: `${label} (${count})`, x: centres, y: shares,
+    marker: { color: colour, opacity: 0.7 }, width: centres.map((c) => c * (10 ** half - 10 ** -half)),
+    hovertemplate: `${label}: %{y:.1%} near %{x:.2e}<extra></extra>` });
   Plotly.react($('detector-plot'), [
-    trace('other images', COLORS.rest, (i) => !src.duplicate[i]),
-    trace('duplicates', COLORS.duplicate, (i) => src.duplicate[i]),
+    trace('other images', COLORS.rest, det.supportShare, det.nSupport),
+    trace('duplicates', COLORS.duplicate, det.betweenShare, det.nBetween),
   ], layout({ barmode: 'overlay', xaxis: { type: 'log', title: { text: 'variance of x̂₀ over the last K steps' },
-    gridcolor: COLORS.grid }, yaxis: { title: { text: 'images' }, gridcolor: COLORS.grid } }), CONFIG);
+    gridcolor: COLORS.grid }, yaxis: { title: { text: 'share of the group' }, tickformat: '.0%',
+    gridcolor: COLORS.grid } }), CONFIG);
   $('threshold').disabled = false;
   setThreshold(S.threshold);
 }
@@ -89,16 +87,13 @@ function drawLine() {
 /** The share of duplicates the threshold removes and of the other images it keeps, said in words. */
 export function readout() {
   const src = sources[shown];
-  if (!src) return;
-  let dup = 0; let dupRemoved = 0; let rest = 0; let restKept = 0;
-  src.variance.forEach((v, i) => {
-    if (src.duplicate[i]) { dup += 1; if (v > S.threshold) dupRemoved += 1; } else { rest += 1; if (v <= S.threshold) restKept += 1; }
-  });
-  const auroc = src.auroc === null || src.auroc === undefined ? 'AUROC: — (needs duplicates and other images)'
-    : `AUROC ${Number(src.auroc).toFixed(3)}`;
+  if (!src || !det) return;
+  const r = atThreshold(det, S.threshold);
+  const value = src.auroc ?? (Number.isFinite(det.auroc) ? det.auroc : null);
+  const auroc = value === null ? 'AUROC: — (needs duplicates and other images)' : `AUROC ${Number(value).toFixed(3)}`;
   $('detector-readout').textContent = `${src.what}: threshold ${S.threshold.toExponential(2)} removes `
-    + `${pct(dup ? dupRemoved / dup : NaN)} of duplicates (${dupRemoved} of ${dup}) and keeps `
-    + `${pct(rest ? restKept / rest : NaN)} of the other images (${restKept} of ${rest}). ${auroc}.`;
+    + `${pct(r.removedShare)} of duplicates (${r.removedBetween} of ${det.nBetween}) and keeps `
+    + `${pct(r.keptShare)} of the other images (${r.keptSupport} of ${det.nSupport}). ${auroc}.`;
 }
 
 export const detectorSource = () => shown;

@@ -17,6 +17,7 @@ import { loadStatistics } from './stats.js';
 import { loadMap } from './bmap.js';
 import { sampleUrl, startStream, stopStream } from './stream.js';
 import { setExports, setPresenter, wireSharing, writeHash } from './share.js';
+import { measurePlayback } from './measure.js';
 
 const $ = (id) => document.getElementById(id);
 S.runs = boot.runs ?? [];
@@ -120,8 +121,8 @@ function sample() {
       + '(models/shapes32.safetensors missing?).'));
     return;
   }
-  writeHash();
   begin(sampleUrl(run.run_id, params));
+  writeHash();
 }
 
 /** A hash (a link, a lesson step): fill the form, remember the moment, sample (a stored result replays). */
@@ -214,5 +215,5 @@ async function init() {
 }
 
 window.__shapes = { S, player, errors: () => Array.from($('error-list').children).map((li) => li.textContent),
-  labelName };
+  labelName, measurePlayback };
 init().catch((err) => showError(err));

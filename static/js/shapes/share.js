@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 export function currentHash() {
   const form = readForm();
   const values = { ...form, oracle: form.oracle, step: S.lessonStep ?? undefined };
-  if (S.result && !player.playing) values.frame = player.index;
+  if (S.result && !S.streaming && !player.playing) values.frame = player.index;
   if (S.selected !== null) values.sel = S.selected;
   if (S.threshold !== null && S.thresholdMoved) values.thr = Number(S.threshold.toPrecision(4));
   values.xt = S.view === 'xt';
