@@ -30,13 +30,14 @@ function traces() {
       add('generated: duplicate', i, { color: COLORS.duplicate, size: 9, symbol: 'diamond',
         line: { color: '#1d2733', width: 1 } });
     } else {
-      add('generated: other', i, { color: '#1d2733', size: 5, symbol: 'x-thin', line: { color: '#1d2733', width: 1 } });
+      add('generated: other', i, { color: '#1d2733', size: 4, symbol: 'x-thin', opacity: 0.45,
+        line: { color: '#1d2733', width: 1 } });
     }
   }
   // Generated points last: drawn on top of the training clusters.
   return [...groups.entries()].sort(([a], [b]) => Number(a.startsWith('generated')) - Number(b.startsWith('generated')))
     .map(([name, { idx, style }]) => ({
-      type: 'scattergl', mode: 'markers', name, x: idx.map((i) => coords[2 * i]), y: idx.map((i) => coords[2 * i + 1]),
+      type: 'scatter', mode: 'markers', name, x: idx.map((i) => coords[2 * i]), y: idx.map((i) => coords[2 * i + 1]),
       customdata: idx, marker: style, hovertemplate: `${name}<extra></extra>`,
     }));
 }
@@ -66,7 +67,7 @@ export async function loadMap(runId) {
   map = { ...body, coords: flat(body.coords), source: flat(body.source), category: flat(body.category),
     label: flat(body.label), between: flat(body.between), thumbnails: decode(body.thumbnails).data };
   Plotly.react(div, traces(), layout({ xaxis: { visible: false }, yaxis: { visible: false }, hovermode: 'closest',
-    legend: { orientation: 'h', y: -0.05, yanchor: 'top', font: { size: 10 } }, margin: { l: 6, r: 6, t: 6, b: 6 } }),
+    legend: { orientation: 'h', y: -0.02, yanchor: 'top', font: { size: 9.5 }, itemwidth: 20 }, margin: { l: 6, r: 6, t: 6, b: 6 } }),
   CONFIG);
   div.on('plotly_hover', hover);
   const b = body.between_modes ?? {};

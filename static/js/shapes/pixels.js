@@ -61,6 +61,7 @@ export class GridBitmap {
   /** pixels: (n, res·res) u1, or null (nothing to show yet: mid grey). */
   draw(pixels) {
     const { res, image } = this;
+    if (!image) return; // no sample laid out yet
     const width = this.canvas.width;
     for (let i = 0; i < this.n; i += 1) {
       const { x, y } = this.origin(i);
