@@ -24,6 +24,7 @@ S.runs = boot.runs ?? [];
 const runOf = (oracle) => S.runs.find((r) => r.kind === (oracle ? 'oracle' : 'trained')) ?? null;
 let moment = null; // {frame, sel, thr, xt} to show once the result is in (a link, a lesson step)
 let lessonSelect = null; // a lesson step's "select"
+let stripAt = null; // the player frame the film strip last showed
 
 function select(i) {
   S.selected = i;
@@ -182,7 +183,11 @@ async function init() {
   wireLessons();
   initDetector(() => { S.thresholdMoved = true; writeHash(); });
   wireSharing({ onConceal: setConcealed });
-  onPlayerChange((p) => { if (!p.playing && S.result) writeHash(); });
+  onPlayerChange((p) => {
+    if (p.playing || !S.result) return;
+    writeHash();
+    if (S.selected !== null && p.index !== stripAt) { stripAt = p.index; renderStrip(S.selected); }
+  });
   $('error-dismiss').addEventListener('click', clearErrors);
   $('sample').addEventListener('click', sample);
   $('quick').addEventListener('click', () => { quickSettings(); sample(); });

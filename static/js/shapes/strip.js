@@ -3,6 +3,7 @@
 
 import { drawImage } from './pixels.js';
 import { S, labelName, pixelsPerImage } from './model.js';
+import { player } from './playback.js';
 
 const $ = (id) => document.getElementById(id);
 const EARLIER = 6; // earlier moments shown, evenly spread over the chain
@@ -66,6 +67,12 @@ export function renderStrip(i) {
   }
   for (const j of [...picks].sort((a, b) => a - b)) {
     earlier.append(tile(withX0[j].x0, i * d, `t = ${withX0[j].t}`));
+  }
+  const chosen = S.frames[player.index];
+  if (chosen?.x0) { // the moment the player shows: the reader picks any earlier t by scrubbing
+    const fig = tile(chosen.x0, i * d, `t = ${chosen.t} (player)`);
+    fig.classList.add('chosen');
+    earlier.append(fig);
   }
   const label = S.concealed ? 'hidden until the reveal' : labelName(i);
   const reason = S.concealed ? '' : ` (${S.result.reasons[i]})`;
