@@ -15,15 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.bench_page_fps import CHROMIUM_ARGS, start_server  # noqa: E402
+from bench.bench_page_fps import CHROMIUM_ARGS, fps_summary, on_a_lab  # noqa: E402
 
 DONE = ("() => window.__shapes && ((window.__shapes.S.result !== null && !window.__shapes.S.streaming)"
         " || window.__shapes.errors().length > 0)")
@@ -48,20 +46,14 @@ def measure(base: str, n: int, repeats: int, oracle: bool) -> dict[str, object]:
         runs = [page.evaluate("window.__shapes.measurePlayback()") for _ in range(repeats)]
         version = browser.version
         browser.close()
-    fps = [r["fps"] for r in runs]
     return {
         "benchmark": "shapes_page_fps",
         "browser": f"chromium {version} headless, --disable-gpu",
         "run_kind": meta["kind"],
         "images": meta["n"],
         "resolution": meta["resolution"],
-        "frames": runs[0]["frames"],
-        "fps_median": round(statistics.median(fps), 1),
-        "fps_runs": [round(v, 1) for v in fps],
-        "draw_ms_per_frame_median": round(statistics.median(r["drawMs"] for r in runs), 2),
+        **fps_summary(runs),
         "page_and_stream_seconds": round(stream_seconds, 2),
-        "goal_fps": 20,
-        "meets_goal": statistics.median(fps) >= 20,
     }
 
 
@@ -74,18 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("chromium") is None:
         raise SystemExit("Debian chromium is not installed (apt-get install chromium)")
-    if args.url:
-        print(json.dumps(measure(args.url, args.n, args.repeats, not args.trained)))
-        return
-    with tempfile.TemporaryDirectory(prefix="modelab-bench-") as tmp:
-        server, thread, base = start_server(Path(tmp))
-        try:
-            result = measure(base, args.n, args.repeats, not args.trained)
-        finally:
-            server.should_exit = True
-            thread.join(15)
-    print(json.dumps(result))
-
+    print(json.dumps(on_a_lab(args.url, lambda base: measure(base, args.n, args.repeats, not args.trained))))
 
 if __name__ == "__main__":
     main()

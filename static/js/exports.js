@@ -6,12 +6,16 @@ import { showError } from './errors.js';
 const $ = (id) => document.getElementById(id);
 
 export function setExports(meta) {
-  const links = {
+  setLinks({
     'export-csv': meta ? `/api/results/${meta.result_id}/export.csv?table=particles` : null,
     'export-frames': meta ? `/api/results/${meta.result_id}/export.csv?table=frames` : null,
     'export-npz': meta ? `/api/results/${meta.result_id}/export.npz` : null,
     'export-config': meta ? `/api/runs/${meta.run_id}/config.json` : null,
-  };
+  });
+}
+
+/** Point each download link (by id) at its URL, or disable it (null). */
+export function setLinks(links) {
   for (const [id, href] of Object.entries(links)) {
     const a = $(id);
     if (href) { a.href = href; a.setAttribute('download', ''); a.removeAttribute('aria-disabled'); } else {

@@ -8,6 +8,7 @@ import { showError } from './errors.js';
 import { fillForm, fillSampler } from './form.js';
 import { setDataset } from './editor.js';
 import { exportChart } from './exports.js';
+import { offerLink } from './share_box.js';
 import { query, flag, renderLesson, lessons, lesson } from './classroom.js';
 import { player, setLayer, ALL_LAYERS } from './mainplot.js';
 import { setConcealed, setSummary, fmt } from './readout.js';
@@ -22,17 +23,7 @@ state.presenter = false;
 
 async function copyLink() {
   writeHash();
-  const url = window.location.href;
-  const box = $('share-url');
-  box.value = url;
-  box.hidden = false;
-  let copied = false;
-  try {
-    if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(url); copied = true; }
-  } catch { /* no clipboard permission: the link is selected in the box instead */ }
-  box.focus();
-  box.select();
-  $('share-status').textContent = copied ? 'Link copied.' : 'Press Ctrl+C to copy the link.';
+  await offerLink(window.location.href);
 }
 
 function setPresenter(on, { fullscreen = false } = {}) {

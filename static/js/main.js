@@ -241,25 +241,8 @@ function init() {
 // ------------------------------------------------------------------ test hook
 
 async function measurePlayback() {
-  const frames = state.sampling.frames.length;
-  if (!frames) throw new Error('nothing to play: sample first');
-  const speed = player.fps;
-  player.pause();
-  player.setSpeed(0);
-  player.seek(0);
-  await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
-  const r0 = player.rendered;
-  const d0 = player.drawMs;
-  const t0 = performance.now();
-  player.play();
-  await new Promise((res) => {
-    const check = () => (player.playing || player.drawing || player.dirty ? requestAnimationFrame(check) : res());
-    requestAnimationFrame(check);
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  const rendered = player.rendered - r0;
-  player.setSpeed(speed);
-  return { frames: rendered, seconds, fps: rendered / seconds, drawMs: (player.drawMs - d0) / Math.max(rendered, 1) };
+  if (!state.sampling.frames.length) throw new Error('nothing to play: sample first');
+  return player.measure();
 }
 
 window.__lab = {

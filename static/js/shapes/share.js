@@ -7,6 +7,8 @@ import { defaults, readForm } from './controls.js';
 import { player } from './playback.js';
 import { gridBlob } from './gridview.js';
 import { showError } from '../errors.js';
+import { setLinks } from '../exports.js';
+import { offerLink } from '../share_box.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,32 +34,15 @@ export function writeHash() {
 async function copyLink() {
   player.pause();
   writeHash();
-  const url = window.location.href;
-  const box = $('share-url');
-  box.value = url;
-  box.hidden = false;
-  let copied = false;
-  try {
-    if (navigator.clipboard && window.isSecureContext) { await navigator.clipboard.writeText(url); copied = true; }
-  } catch { /* no clipboard permission: the link is selected in the box instead */ }
-  box.focus();
-  box.select();
-  $('share-status').textContent = copied ? 'Link copied.' : 'Press Ctrl+C to copy the link.';
+  await offerLink(window.location.href);
 }
 
 /** The result's download links (null: nothing stored yet). */
 export function setExports(meta) {
-  const links = {
+  setLinks({
     'export-csv': meta ? `/api/results/${meta.result_id}/export.csv?table=images` : null,
     'export-npz': meta ? `/api/results/${meta.result_id}/export.npz` : null,
-  };
-  for (const [id, href] of Object.entries(links)) {
-    const a = $(id);
-    if (href) { a.href = href; a.setAttribute('download', ''); a.removeAttribute('aria-disabled'); } else {
-      a.removeAttribute('href');
-      a.setAttribute('aria-disabled', 'true');
-    }
-  }
+  });
   $('export-png').disabled = !meta;
 }
 
