@@ -5,11 +5,9 @@
 import { requestJSON } from '../api.js';
 import { decode, flat } from '../codec.js';
 import { drawImage } from './pixels.js';
-import { Plotly, CONFIG, COLORS, layout, message } from './plotting.js';
+import { Plotly, CONFIG, COLORS, COMBINATION_COLORS, layout, message } from './plotting.js';
 
 const $ = (id) => document.getElementById(id);
-// Okabe–Ito for the seven training combinations (colour-blind safe), grey for the rest.
-const PALETTE = ['#56B4E9', '#009E73', '#F0E442', '#0072B2', '#CC79A7', '#E69F00', '#000000'];
 
 let map = null; // {coords, source, category, label, thumbnails, resolution, ...}
 
@@ -25,13 +23,13 @@ function traces() {
   for (let i = 0; i < source.length; i += 1) {
     if (source[i] === train) {
       const c = category[i];
-      add(`training: ${map.categories[c]}`, i, { color: PALETTE[c % PALETTE.length], size: 4, opacity: 0.55 });
+      add(`training: ${map.categories[c]}`, i, { color: COMBINATION_COLORS[c % COMBINATION_COLORS.length], size: 4, opacity: 0.55 });
     } else if (label[i] === dupCode) {
       add('generated: duplicate', i, { color: COLORS.duplicate, size: 9, symbol: 'diamond',
-        line: { color: '#1d2733', width: 1 } });
+        line: { color: COLORS.ink, width: 1 } });
     } else {
-      add('generated: other', i, { color: '#1d2733', size: 4, symbol: 'x-thin', opacity: 0.45,
-        line: { color: '#1d2733', width: 1 } });
+      add('generated: other', i, { color: COLORS.ink, size: 4, symbol: 'x-thin', opacity: 0.45,
+        line: { color: COLORS.ink, width: 1 } });
     }
   }
   // Generated points last: drawn on top of the training clusters.

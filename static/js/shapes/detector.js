@@ -81,7 +81,7 @@ function drawLine() {
   const div = $('detector-plot');
   if (!div.layout || S.threshold === null) return;
   Plotly.relayout(div, { shapes: [{ type: 'line', xref: 'x', yref: 'paper', x0: S.threshold, x1: S.threshold,
-    y0: 0, y1: 1, line: { color: '#1d2733', width: 2, dash: 'dot' } }] });
+    y0: 0, y1: 1, line: { color: COLORS.ink, width: 2, dash: 'dot' } }] });
 }
 
 /** The share of duplicates the threshold removes and of the other images it keeps, said in words. */

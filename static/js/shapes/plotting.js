@@ -1,26 +1,24 @@
-// Plotly look shared by the shapes page's charts (offline config: nothing leaves the lab).
+// The shapes page's chart roles on the lab's shared look (theme.js: Okabe–Ito, font, offline Plotly config).
+// Duplicates are vermillion everywhere: grid outline, bars, map points.
 
-import { OFFLINE_CONFIG } from '../plotly_offline.js';
+import { PALETTE, SMALL_CONFIG, baseLayout, emptyLayout } from '../theme.js';
 
 export const Plotly = window.Plotly;
-export const CONFIG = { ...OFFLINE_CONFIG, displayModeBar: false, responsive: true };
-// Okabe–Ito: colour-blind safe. Duplicates vermillion everywhere (grid outline, bars, map points).
-export const COLORS = { duplicate: '#D55E00', malformed: '#CC79A7', empty: '#E69F00', valid: '#0072B2',
-  training: '#8795a3', generated: '#0072B2', rest: '#0072B2', grid: '#e8ecf1', muted: '#8795a3' };
-const FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 11.5, color: '#26323f' };
+export const CONFIG = SMALL_CONFIG;
+export const COLORS = { duplicate: PALETTE.vermillion, malformed: PALETTE.pink, empty: PALETTE.orange,
+  valid: PALETTE.blue, training: PALETTE.muted, generated: PALETTE.blue, rest: PALETTE.blue, grid: PALETTE.grid,
+  muted: PALETTE.muted, ink: PALETTE.ink };
+// The seven training combinations on the map (colour-blind safe; ink for the three-shape one).
+export const COMBINATION_COLORS = [PALETTE.sky, PALETTE.green, PALETTE.yellow, PALETTE.blue, PALETTE.pink,
+  PALETTE.orange, PALETTE.ink];
 
 export function layout(extra) {
-  return {
-    font: FONT, paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: '#ffffff', margin: { l: 48, r: 10, t: 24, b: 40 },
-    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } }, ...extra,
-  };
+  return baseLayout({ margin: { l: 48, r: 10, t: 24, b: 40 },
+    legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } }, ...extra });
 }
 
 export function message(el, text) {
-  Plotly.react(el, [], layout({ xaxis: { visible: false }, yaxis: { visible: false },
-    plot_bgcolor: 'rgba(0,0,0,0)', showlegend: false,
-    annotations: [{ text, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false,
-      font: { size: 12, color: COLORS.muted } }] }), CONFIG);
+  Plotly.react(el, [], emptyLayout(text), CONFIG);
 }
 
 export const pct = (x) => (x === null || x === undefined || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
