@@ -12,6 +12,7 @@ const STEPS = 1000; // slider positions over the log range of the scores
 
 const sources = { bundled: null, live: null }; // {variance: Float32Array, duplicate: bool[], auroc, what}
 let shown = 'bundled';
+let chosen = false; // the reader picked a source: arriving scores no longer switch the panel
 let range = [0, 1]; // log10 of the smallest and largest score (padded)
 let det = null; // detectorStats of the shown source
 let onThreshold = () => {};
@@ -25,15 +26,16 @@ export function initDetector(changed) {
     onThreshold();
   });
   for (const radio of document.querySelectorAll('input[name="det-source"]')) {
-    radio.addEventListener('change', () => { if (radio.checked) show(radio.value); });
+    radio.addEventListener('change', () => { if (radio.checked) { chosen = true; show(radio.value); } });
   }
 }
 
 /** Scores of one source: `duplicate` marks the positives; `auroc` as the server measured it (null: one class). */
 export function setScores(name, variance, duplicate, auroc, what) {
   sources[name] = variance ? { variance, duplicate, auroc, what } : null;
-  if (name === 'live' && variance && shown !== 'live' && !sources.bundled) show('live');
-  else if (name === shown) show(name);
+  // The bundled set (thousands of images, dozens of duplicates) first; a live sample only when there is none.
+  const preferred = sources.bundled ? 'bundled' : 'live';
+  if (name === shown || (!chosen && name === preferred)) show(chosen ? shown : preferred);
 }
 
 export function show(name) {
