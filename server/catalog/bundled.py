@@ -4,8 +4,9 @@ Each checkpoint becomes a pinned, done run under its config's run id, so posting
 returns it at once and the first page can sample grid25 with no training wait. The weights are
 copied into the store (it owns its files; a repository checkout may change under a running server).
 A bad file is logged and skipped: a broken bundle must never stop the lab from starting. Image checkpoints
-(family "shapes", e.g. models/shapes32.safetensors) are for the CLI until the explorer shows images: they are
-recognised by their metadata alone and passed over without a warning.
+(family "shapes", e.g. models/shapes32.safetensors) are recognised by their metadata and registered apart
+(``load_shapes``): each becomes a pinned, done trained run, next to the pinned exact-denoiser ("oracle") run of its
+training set and schedule, for the shapes page.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from safetensors import SafetensorError, safe_open
-
 from ..diffusion.checkpoint import CheckpointError, write_atomic
 from ..diffusion.config import ALGO_VERSION
 from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig
+from ..shapes.checkpoint import load_unet_checkpoint
+from ..shapes.config import ShapesConfig, oracle_identity
 from ..store import Store
 from ..streaming.encode import finite_or_none
+from ..streaming.families import checkpoint_family
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +45,20 @@ class BundledModel:
     path: Path
 
     def run_metrics(self) -> dict[str, Any]:
-        """The run's metrics in the API's shape (the card has no loss curve)."""
-        steps: Any = self.card.get("train_steps")
-        seconds: Any = self.card.get("train_seconds")
-        loss: Any = self.card.get("final_loss")
-        return {
-            "steps": steps if isinstance(steps, int) and not isinstance(steps, bool) else self.config.train.steps,
-            "train_seconds": float(seconds) if _is_number(seconds) else 0.0,
-            "final_loss": float(loss) if _is_number(loss) else None,
-            "loss_history": [],
-        }
+        return card_metrics(self.card, self.config.train.steps)
+
+
+def card_metrics(card: dict[str, Any], steps_default: int) -> dict[str, Any]:
+    """A bundled run's metrics in the API's shape, from its card (which has no loss curve)."""
+    steps: Any = card.get("train_steps")
+    seconds: Any = card.get("train_seconds")
+    loss: Any = card.get("final_loss")
+    return {
+        "steps": steps if isinstance(steps, int) and not isinstance(steps, bool) else steps_default,
+        "train_seconds": float(seconds) if _is_number(seconds) else 0.0,
+        "final_loss": float(loss) if _is_number(loss) else None,
+        "loss_history": [],
+    }
 
 
 def _is_number(value: Any) -> bool:
@@ -65,7 +71,7 @@ def discover(models_dir: Path) -> list[BundledModel]:
         return []
     found: list[BundledModel] = []
     for path in sorted(models_dir.glob("*.safetensors"), key=lambda p: p.stem):
-        if _family(path) in NOT_GAUSSIAN:
+        if checkpoint_family(path) in NOT_GAUSSIAN:
             log.info("bundled model %s is an image model: not served by the Gaussian pages", path.name)
             continue
         try:
@@ -73,10 +79,7 @@ def discover(models_dir: Path) -> list[BundledModel]:
         except CheckpointError as exc:
             log.warning("skipping bundled model %s: %s", path.name, exc)
             continue
-        version = checkpoint.metadata.get("algo_version")
-        if version != ALGO_VERSION:  # its run id (and its numbers) belong to another algorithm version
-            log.warning("skipping bundled model %s: trained under algorithm version %r, this is %r",
-                        path.name, version, ALGO_VERSION)
+        if not _right_version(path, checkpoint.metadata):
             continue
         run_id = checkpoint.config.run_id()
         twin = next((m for m in found if m.run_id == run_id), None)
@@ -87,13 +90,13 @@ def discover(models_dir: Path) -> list[BundledModel]:
     return found
 
 
-def _family(path: Path) -> str | None:
-    """The checkpoint's ``family`` metadata (the header only; a bad file answers None and fails later)."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return (handle.metadata() or {}).get("family")
-    except (SafetensorError, OSError, ValueError):
-        return None
+def _right_version(path: Path, metadata: dict[str, str]) -> bool:
+    """Whether a checkpoint was trained under this algorithm version (else its run id belongs to another)."""
+    version = metadata.get("algo_version")
+    if version != ALGO_VERSION:
+        log.warning("skipping bundled model %s: trained under algorithm version %r, this is %r",
+                    path.name, version, ALGO_VERSION)
+    return version == ALGO_VERSION
 
 
 def _card(path: Path) -> dict[str, Any]:
@@ -146,3 +149,78 @@ def default_model(models: list[BundledModel]) -> BundledModel | None:
 def load(store: Store, models_dir: Path) -> list[BundledModel]:
     return register(store, discover(models_dir))
 
+
+
+# ---------------------------------------------------------------------------- image models (family "shapes")
+
+
+@dataclass(frozen=True)
+class BundledShapes:
+    """A bundled Simple Shapes U-Net: its pinned trained run, and the pinned exact-denoiser run of its data."""
+
+    name: str  # file stem, e.g. "shapes32"
+    run_id: str
+    oracle_run_id: str
+    config: ShapesConfig
+    card: dict[str, Any]  # the `modelab reproduce shapes…` figures ({} when missing)
+    path: Path
+
+    @property
+    def title(self) -> str:
+        resolution = self.config.data.resolution
+        return f"Simple Shapes {resolution}×{resolution} (images)"
+
+    def view(self) -> dict[str, Any]:
+        """What the shapes page and its bootstrap need: names, run ids, title and card figures."""
+        return {"name": self.name, "run_id": self.run_id, "oracle_run_id": self.oracle_run_id, "title": self.title,
+                "resolution": self.config.data.resolution, "T": self.config.schedule.T, "card": self.card}
+
+
+def discover_shapes(models_dir: Path) -> list[BundledShapes]:
+    """Every usable Simple Shapes ``*.safetensors`` in ``models_dir``, sorted by name; bad ones logged, skipped."""
+    if not models_dir.is_dir():
+        return []
+    found: list[BundledShapes] = []
+    for path in sorted(models_dir.glob("*.safetensors"), key=lambda p: p.stem):
+        if checkpoint_family(path) not in NOT_GAUSSIAN:
+            continue
+        try:
+            checkpoint = load_unet_checkpoint(path)
+        except CheckpointError as exc:
+            log.warning("skipping bundled image model %s: %s", path.name, exc)
+            continue
+        if not _right_version(path, checkpoint.metadata):
+            continue
+        run_id = checkpoint.config.run_id()
+        if any(m.run_id == run_id for m in found):
+            log.warning("skipping bundled image model %s: same config (run %s) as another", path.name, run_id)
+            continue
+        oracle_id, _ = oracle_identity(checkpoint.config)
+        found.append(BundledShapes(path.stem, run_id, oracle_id, checkpoint.config, _card(path), path))
+    return found
+
+
+def register_shapes(store: Store, models: list[BundledShapes]) -> list[BundledShapes]:
+    """Each model a pinned, done trained run (weights copied into the store) and its oracle a pinned, done run."""
+    registered: list[BundledShapes] = []
+    for model in models:
+        try:
+            _copy_if_changed(model.path, store.model_path(model.run_id))
+        except OSError as exc:
+            log.warning("skipping bundled image model %s: cannot copy it into the store (%s)", model.name, exc)
+            continue
+        store.put(model.run_id, "trained", model.config.canonical_json(), "done",
+                  metrics=card_metrics(model.card, model.config.train.steps), pinned=True)
+        _, oracle = oracle_identity(model.config)
+        known = store.get(model.oracle_run_id)
+        if known is None or not known.pinned or known.status != "done":
+            store.put(model.oracle_run_id, "oracle", oracle.canonical_json(), "done", pinned=True)
+        registered.append(model)
+    if registered:
+        log.info("bundled image models ready: %s", ", ".join(f"{m.name} ({m.run_id}, exact denoiser "
+                                                              f"{m.oracle_run_id})" for m in registered))
+    return registered
+
+
+def load_shapes(store: Store, models_dir: Path) -> list[BundledShapes]:
+    return register_shapes(store, discover_shapes(models_dir))
