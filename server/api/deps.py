@@ -118,9 +118,14 @@ def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], sett
 
 
 def image_request(query: SampleQuery, config: ShapesConfig, settings: Settings) -> SampleRequest:
-    """An image run's request: n within the image limit, a chain length that divides T, frames within it."""
-    T = config.schedule.T
-    steps = SHAPES_SAMPLING.steps if query.steps is None else query.steps
+    """An image run's request: n within the image limit, a chain length that divides T, frames within it. Fields
+    the query leaves out take ``SHAPES_SAMPLING``'s values (frames and window cut to the chain)."""
+    T, default = config.schedule.T, SHAPES_SAMPLING
+    steps = default.steps if query.steps is None else query.steps
+    given = query.model_fields_set  # fields left out get the image defaults, not the point stream's (n = 2000)
+    query = query.model_copy(update={"n": query.n if "n" in given else default.n,
+                                     "frames": query.frames if "frames" in given else min(default.frames, steps + 1),
+                                     "window": query.window if "window" in given else min(default.window, steps)})
     if query.n > settings.max_image_n:
         raise field_error(("query", "n"), settings.max_image_n, query.n)
     if steps > T or T % steps:

@@ -117,7 +117,8 @@ N_RULE = ("at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's b
           "max_image_n (MODELAB_MAX_IMAGE_N)")
 WINDOW_RULE = "the detector's last-K window; at most the run's T (an image run's: at most steps)"
 STEPS_RULE = ("the chain length: an image run's must divide its T (default 100; frames at most steps + 1); a "
-              "Gaussian run's may only be absent or T")
+              "Gaussian run's may only be absent or T. An image run's n, frames and window default to the shapes "
+              "page's (16, 60, 10; server/shapes/presets.py), not to the defaults shown here")
 
 
 class SampleQuery(QueryModel):
