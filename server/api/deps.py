@@ -223,7 +223,7 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
 def evicted_message(store: Store, record: ResultRecord) -> str:
     """Why an evicted result is gone and what to do now; never points to a run that is gone too."""
     params = json.loads(record.params_json)
-    settings = ", ".join(f"{k}={params[k]}" for k in ("sampler", "eta", "n", "seed", "window", "frames")
+    settings = ", ".join(f"{k}={params[k]}" for k in ("sampler", "eta", "n", "seed", "window", "frames", "steps")
                          if k in params)
     gone = (f"result {record.result_id} is no longer stored (evicted {record.evicted_at} to keep the store "
             "under its size cap)")
