@@ -12,15 +12,24 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..shapes.counting import KINDS, LABELS
 from ..shapes.geometry import SHAPES
 from ..shapes.reasons import image_reasons
-from .encode import typed_array
-from .results import ResultArrays, ResultDamaged, StoredRun, content_bytes, npz_content, read_npz, write_npz
+from .encode import Dtype, typed_array
+from .results import (
+    ResultArrays,
+    ResultDamaged,
+    StoredArrays,
+    StoredRun,
+    content_bytes,
+    npz_content,
+    read_npz,
+    write_npz,
+)
 
 IMAGE_RESULT_FORMAT = "mode-interpolation-lab/image-result/1"
 IMAGE_CSV_TABLE = "images"
@@ -42,13 +51,10 @@ def to_u1(values: np.ndarray) -> np.ndarray:
     return np.floor(scaled + 0.5).astype(np.uint8)
 
 
-def image_frame_payload(index: int, t: int, x: np.ndarray, x0: np.ndarray | None) -> dict[str, Any]:
-    """The `frame` event of an image stream: x_{t−1} after step t (x_T for t = T) and x̂0 at t, as u1 (N, H·W)."""
-    return {"index": index, "t": t, "x": typed_array(x, "u1"), "x0": None if x0 is None else typed_array(x0, "u1")}
-
-
 @dataclass(frozen=True)
-class ImageResultArrays:
+class ImageResultArrays(StoredArrays):
+    SPEC: ClassVar[dict[str, tuple[str, int]]] = _ARRAYS
+    FRAME_DTYPE: ClassVar[Dtype] = "u1"  # frames travel and are stored as display bytes (N, H·W)
     meta: dict[str, Any]  # the `meta` event, result_id included
     frame_t: np.ndarray  # (F,) chain timesteps of the frames, steps first
     frame_x: np.ndarray  # (F, N, D) u1
@@ -67,21 +73,6 @@ class ImageResultArrays:
     roc_tpr: np.ndarray
     roc_thresholds: np.ndarray
     summary: dict[str, Any]
-
-    @classmethod
-    def build(cls, **fields: Any) -> ImageResultArrays:
-        """Cast every array to its stored dtype once, so stream, file and replay agree bit for bit."""
-        cast: dict[str, Any] = {k: np.ascontiguousarray(v, dtype=_ARRAYS[k][0]) if k in _ARRAYS else v
-                                for k, v in fields.items()}
-        return cls(**cast)
-
-    @property
-    def result_id(self) -> str:
-        return str(self.meta["result_id"])
-
-    def frame(self, index: int) -> dict[str, Any]:
-        x0 = None if index == 0 else self.frame_x0[index - 1]
-        return image_frame_payload(index, int(self.frame_t[index]), self.frame_x[index], x0)
 
     def reasons(self) -> list[str]:
         return image_reasons(self.counts, self.label)
@@ -102,10 +93,6 @@ class ImageResultArrays:
                     "thresholds": typed_array(self.roc_thresholds, "f4")},
             "summary": self.summary,
         }
-
-    @property
-    def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in _ARRAYS)
 
 
 StreamResult = ResultArrays | ImageResultArrays

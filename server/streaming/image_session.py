@@ -23,7 +23,8 @@ from ..shapes.geometry import SHAPES, geometry
 from ..shapes.sampling import strided_schedule
 from .denoisers import ImageModel
 from .encode import finite_or_none
-from .image_results import ImageResultArrays, image_frame_payload, to_u1
+from .image_results import ImageResultArrays, to_u1
+from .results import frame_payload
 from .sample_session import CHUNK_SECONDS, ChainSession, SampleRequest
 
 
@@ -95,4 +96,4 @@ class ImageSession(ChainSession):
         self._frame_x.append(x)
         if x0 is not None:
             self._frame_x0.append(x0)
-        return image_frame_payload(index, step.t, x, x0)
+        return frame_payload(index, step.t, x, x0, "u1")

@@ -22,13 +22,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
 from ..diffusion.config import ALGO_VERSION, SamplerConfig
 from ..gaussian.ground_truth import LABEL_NAMES
-from .encode import typed_array
+from .encode import Dtype, typed_array
 
 RESULT_FORMAT = "mode-interpolation-lab/result/1"
 CsvTable = Literal["particles", "frames", "x0_last"]
@@ -59,13 +59,45 @@ def result_id(run_id: str, sampler: SamplerConfig, frames: int, steps: int | Non
     return hashlib.sha256(f"result/{ALGO_VERSION}/{run_id}/{params}".encode()).hexdigest()[:16]
 
 
-def frame_payload(index: int, t: int, x: np.ndarray, x0: np.ndarray | None) -> dict[str, Any]:
+def frame_payload(index: int, t: int, x: np.ndarray, x0: np.ndarray | None, dtype: Dtype = "f4") -> dict[str, Any]:
     """The `frame` event: x_{t−1} after step t (x_T for t = T) and x̂0 predicted at t."""
-    return {"index": index, "t": t, "x": typed_array(x, "f4"), "x0": None if x0 is None else typed_array(x0, "f4")}
+    return {"index": index, "t": t, "x": typed_array(x, dtype), "x0": None if x0 is None else typed_array(x0, dtype)}
+
+
+class StoredArrays:
+    """What the stored results of every family share (a frozen dataclass with these fields and ``SPEC``, its
+    arrays' name → (dtype, rank)): the cast on building, the id, the frames as events, the size."""
+
+    SPEC: ClassVar[dict[str, tuple[str, int]]]
+    FRAME_DTYPE: ClassVar[Dtype] = "f4"
+    meta: dict[str, Any]
+    frame_t: np.ndarray
+    frame_x: np.ndarray
+    frame_x0: np.ndarray
+
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """Cast every array to its stored dtype once, so stream, file and replay agree bit for bit."""
+        cast: dict[str, Any] = {k: np.ascontiguousarray(v, dtype=cls.SPEC[k][0]) if k in cls.SPEC else v
+                                for k, v in fields.items()}
+        return cls(**cast)
+
+    @property
+    def result_id(self) -> str:
+        return str(self.meta["result_id"])
+
+    def frame(self, index: int) -> dict[str, Any]:
+        x0 = None if index == 0 else self.frame_x0[index - 1]
+        return frame_payload(index, int(self.frame_t[index]), self.frame_x[index], x0, self.FRAME_DTYPE)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.SPEC)
 
 
 @dataclass(frozen=True)
-class ResultArrays:
+class ResultArrays(StoredArrays):
+    SPEC: ClassVar[dict[str, tuple[str, int]]] = _ARRAYS
     meta: dict[str, Any]  # the `meta` event, result_id included
     frame_t: np.ndarray  # (F,) timesteps of the frames, T first
     frame_x: np.ndarray  # (F, N, D)
@@ -83,21 +115,6 @@ class ResultArrays:
     roc_thresholds: np.ndarray
     summary: dict[str, Any]
 
-    @classmethod
-    def build(cls, **fields: Any) -> ResultArrays:
-        """Cast every array to its stored dtype once, so stream, file and replay agree bit for bit."""
-        cast: dict[str, Any] = {k: np.ascontiguousarray(v, dtype=_ARRAYS[k][0]) if k in _ARRAYS else v
-                                for k, v in fields.items()}
-        return cls(**cast)
-
-    @property
-    def result_id(self) -> str:
-        return str(self.meta["result_id"])
-
-    def frame(self, index: int) -> dict[str, Any]:
-        x0 = None if index == 0 else self.frame_x0[index - 1]
-        return frame_payload(index, int(self.frame_t[index]), self.frame_x[index], x0)
-
     def result(self) -> dict[str, Any]:
         """The `result` event."""
         return {
@@ -113,10 +130,6 @@ class ResultArrays:
             "roc": {"fpr": typed_array(self.roc_fpr, "f4"), "tpr": typed_array(self.roc_tpr, "f4"),
                     "thresholds": typed_array(self.roc_thresholds, "f4")},
         }
-
-    @property
-    def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in _ARRAYS)
 
 
 # ---------------------------------------------------------------------------- the npz artifact
