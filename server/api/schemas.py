@@ -90,8 +90,9 @@ class ResultView(ApiModel):
     result_id: str
     run_id: str
     kind: RunKind
+    family: Family  # "shapes": an image result (its params also hold steps)
     status: Literal["computing", "done", "failed"]
-    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames}
+    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames} (and steps for an image result)
     links: ResultLinks
 
 

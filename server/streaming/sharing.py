@@ -32,7 +32,8 @@ from .admission import Place, SamplingGate
 from .artifacts import load_any_result, save_any_result
 from .denoisers import AnyModel, DenoiserCache, ImageModel
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_QUEUE, EVENT_RESULT
-from .image_results import StreamResult
+from .families import Family
+from .image_results import ImageResultArrays, StreamResult
 from .image_session import ImageSession
 from .results import ResultDamaged, StoredRun, result_id, result_params
 from .sample_session import ChainSession, LocalSampleExecutor, SampleExecutor, SampleRequest, SampleSession
@@ -53,6 +54,7 @@ class Computation:
     run_id: str
     kind: str
     params: dict[str, Any]  # result_params: n, seed, sampler, eta, window, frames (and steps for images)
+    family: Family = "gaussian"  # "shapes": an image stream
     events: list[ServerSentEvent] = field(default_factory=list)
     finished: bool = False  # the last event (done or error) is in ``events``
     failed: bool = False
@@ -109,7 +111,8 @@ class Computation:
         frames = [encoded(EVENT_FRAME, arrays.frame(i)) for i in range(len(arrays.frame_t))]
         events = [encoded(EVENT_META, arrays.meta), *frames, encoded(EVENT_RESULT, arrays.result()),
                   encoded(EVENT_DONE, {})]
-        return cls(arrays.result_id, run_id, kind, params, events=events, finished=True, arrays=arrays)
+        family: Family = "shapes" if isinstance(arrays, ImageResultArrays) else "gaussian"
+        return cls(arrays.result_id, run_id, kind, params, family, events=events, finished=True, arrays=arrays)
 
 
 @contextlib.asynccontextmanager
@@ -268,7 +271,8 @@ class ComputationRegistry:
         """Start computing ``session`` in a task that owns its gate ``place`` (given back when the task is done)."""
         request = session.request
         params = result_params(request.sampler, request.frames, request.steps)
-        computation = Computation(session.result_id, session.run_id, session.kind, params)
+        computation = Computation(session.result_id, session.run_id, session.kind, params,
+                                  "shapes" if isinstance(session, ImageSession) else "gaussian")
         meta = session.meta()
         computation.events.append(encoded(EVENT_META, meta))
         gate = self._gate

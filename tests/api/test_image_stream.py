@@ -215,6 +215,7 @@ def test_replay_is_byte_identical_after_a_restart_and_a_lost_index(tmp_path: Pat
         assert raw_stream(second, f"/api/runs/{run_id}/sample?{QUERY}") == live  # the request replays too
         assert second.get("/healthz").json()["computations_started"] == 0
         view = second.get(f"/api/results/{result_id}").json()
+        assert view["family"] == "shapes" and view["kind"] == "trained"
         assert view["params"] == {"n": 4, "seed": 2, "sampler": "ddpm", "eta": 0.0, "window": 5, "frames": 11,
                                   "steps": 10}
     settings.db_path.unlink()  # the index is lost: the files alone bring the result back
@@ -224,6 +225,7 @@ def test_replay_is_byte_identical_after_a_restart_and_a_lost_index(tmp_path: Pat
 
 def test_exports_of_an_image_result(image_client: TestClient, streamed: list[tuple[str, dict]]) -> None:
     rid = streamed[0][1]["result_id"]
+    assert image_client.get(f"/api/results/{rid}").json()["family"] == "shapes"
     npz = image_client.get(f"/api/results/{rid}/export.npz")
     assert npz.status_code == 200
     with np.load(io.BytesIO(npz.content), allow_pickle=False) as data:

@@ -28,7 +28,7 @@ def result_view(computation: Computation) -> ResultView:
     links = ResultLinks(page=f"/r/{rid}", events=f"{base}/events", npz=f"{base}/export.npz",
                         csv=f"{base}/export.csv", config=f"/api/runs/{computation.run_id}/config.json")
     return ResultView(result_id=rid, run_id=computation.run_id, kind=computation.kind,  # type: ignore[arg-type]
-                      status=computation.status, params=computation.params, links=links)  # type: ignore[arg-type]
+                      family=computation.family, status=computation.status, params=computation.params, links=links)  # type: ignore[arg-type]
 
 
 def _attachment(name: str) -> dict[str, str]:
