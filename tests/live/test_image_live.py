@@ -43,6 +43,24 @@ def test_two_viewers_share_one_computation(live_server: str, live_app: FastAPI) 
         assert client.get("/healthz").json()["computations_started"] == 1
 
 
+def test_a_viewer_leaving_stops_the_image_computation(live_server: str, live_app: FastAPI) -> None:
+    gate = live_app.state.gate
+    run_id = live_app.state.bundled_shapes[0].run_id
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        # 64 images × 1,000 U-Net steps: minutes of work if left running.
+        with client.stream("GET", f"/api/runs/{run_id}/sample?n=64&steps=1000&frames=200") as response:
+            events = parse_sse(response.iter_lines())
+            assert [next(events)[0] for _ in range(3)] == ["meta", "frame", "frame"]
+            assert gate.open_streams == 1
+        deadline = time.monotonic() + 3  # the chunk under way finishes (at least one step of 64 images)
+        while gate.open_streams or gate.busy_chunks:
+            assert time.monotonic() < deadline, "the image computation kept running after its viewer left"
+            time.sleep(0.01)
+        steps = gate.steps_computed
+        time.sleep(0.3)
+        assert gate.steps_computed == steps < 1000
+
+
 @pytest.fixture
 def warm_server(tmp_path: Path) -> Iterator[tuple[str, FastAPI]]:
     app = create_app(Settings(data_dir=tmp_path / "data", warm_shapes=True))
