@@ -12,7 +12,7 @@ from jinja2 import TemplateNotFound
 
 from ...catalog import presets as catalog
 from ...catalog import url_state
-from ...catalog.lessons import SHAPES_LESSON, lessons_for_page
+from ...catalog.lessons import lessons_for_page
 from ...catalog.plotly_asset import plotly_asset, plotly_url
 from ...diffusion.config import SamplerConfig
 from ...gaussian.config import ExperimentConfig
@@ -23,7 +23,7 @@ from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
 from ..schemas import Health
 from ..stored_config import UnusableConfig, run_config
 from .results import result_view
-from .shapes_page import SHAPES_TITLE, is_image_result, shapes_bootstrap, shapes_page
+from .shapes_page import explorer_entry, is_image_result, shapes_bootstrap, shapes_page
 
 router = APIRouter()
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -36,7 +36,8 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
     the grid25 exact denoiser). ``permalink``: on /r/{result_id}, the result to replay (a
     ``ResultView``: its ``links.events`` replays the stream); null on /. ``url_spec``: the URL hash
     codec (server/catalog/url_state.py); ``lessons``: the classroom lessons (server/catalog/lessons.py), steps as
-    hashes; ``shapes``: the image page the dataset and lesson pickers also offer (title, address, its lesson)."""
+    hashes; ``shapes``: the image page the dataset and lesson pickers also offer (title, address, its lesson), or
+    null without a bundled shapes model."""
     settings: Settings = request.app.state.settings
     presets = catalog.presets(settings, request.app.state.bundled)
     return {
@@ -53,8 +54,7 @@ def bootstrap(request: Request, permalink: dict[str, Any] | None = None) -> dict
         "url_spec": url_state.build_spec(settings.limits()),
         "lessons": lessons_for_page(presets, request.app.state.bundled),
         "events": EVENT_NAMES,
-        "shapes": {"title": SHAPES_TITLE, "href": "/shapes",
-                   "lesson": {"id": SHAPES_LESSON["id"], "title": SHAPES_LESSON["title"]}},
+        "shapes": explorer_entry(request),
     }
 
 

@@ -6,7 +6,6 @@ request is in the bootstrap: the shapes runs, the sampling defaults and limits, 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request, Response
@@ -15,16 +14,13 @@ from jinja2 import TemplateNotFound
 
 from ...catalog import presets as catalog
 from ...catalog import url_state
-from ...catalog.lessons import shapes_lesson
+from ...catalog.lessons import SHAPES_LESSON, shapes_lesson
 from ...catalog.plotly_asset import plotly_url
 from ...diffusion.config import SamplerConfig
 from ...gaussian.config import DataConfig, ExperimentConfig
 from ...settings import Settings
-from ...store import RunRecord, Store
+from ...shapes.presets import SHAPES_SAMPLING
 from ...streaming.encode import EVENT_NAMES
-
-SHAPES_TITLE = "Simple Shapes 32×32 (images)"
-KIND_TITLES = {"trained": "the bundled U-Net", "oracle": "the exact training-set denoiser (oracle)"}
 
 
 def is_image_result(params: dict[str, Any]) -> bool:
@@ -32,33 +28,38 @@ def is_image_result(params: dict[str, Any]) -> bool:
     return "steps" in params
 
 
-def _is_shapes_config(config_json: str) -> bool:
-    """A shapes run's config has a ``unet`` section (a Gaussian ExperimentConfig has ``net``)."""
-    try:
-        return "unet" in json.loads(config_json)
-    except (ValueError, TypeError):
-        return False
-
-
 def shapes_runs(request: Request) -> list[dict[str, Any]]:
-    """The finished shapes runs the page can sample: trained ones first, then their exact denoisers."""
-    store: Store = request.app.state.store
-    records: list[RunRecord] = [r for r in store.recent(500)
-                                if r.status == "done" and _is_shapes_config(r.config_json)]
-    records.sort(key=lambda r: (r.kind != "trained", not r.pinned, r.run_id))
-    return [{"run_id": r.run_id, "kind": r.kind, "pinned": r.pinned,
-             "title": KIND_TITLES.get(r.kind, r.kind), "metrics": r.metrics or {}} for r in records]
+    """The bundled Simple Shapes models' runs the page samples: each trained U-Net, then its exact denoiser."""
+    runs: list[dict[str, Any]] = []
+    for model in getattr(request.app.state, "bundled_shapes", []):
+        view = model.view()
+        common = {"name": view["name"], "resolution": view["resolution"], "T": view["T"], "card": view["card"]}
+        runs.append({**common, "run_id": view["run_id"], "kind": "trained", "title": view["title"]})
+        runs.append({**common, "run_id": view["oracle_run_id"], "kind": "oracle",
+                     "title": f"{view['title']}: exact training-set denoiser"})
+    return sorted(runs, key=lambda r: r["kind"] != "trained")
 
 
-def image_defaults(settings: Settings) -> dict[str, Any]:
-    """What the page's form shows first; the server applies the same values to a request that omits a field."""
-    steps = 100
-    return {"n": 16, "seed": 0, "sampler": "ddpm", "eta": 0.0, "steps": steps, "window": 10, "frames": steps + 1}
+def image_defaults() -> dict[str, Any]:
+    """The page's first request: the server's own default image request (``presets.SHAPES_SAMPLING``)."""
+    return SHAPES_SAMPLING.query()
 
 
-def image_limits(settings: Settings) -> dict[str, Any]:
-    return {"max_image_n": getattr(settings, "max_image_n", 64), "max_frames": settings.max_frames, "T": 1000,
-            "steps_choices": [s for s in (10, 20, 25, 40, 50, 100, 125, 200, 250, 500, 1000) if 1000 % s == 0]}
+def image_limits(settings: Settings, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``settings.limits()`` (``max_image_n`` among them) plus the chain lengths an image request may ask for: the
+    divisors of the runs' T (the server also wants ``steps`` ≥ the window, and says so)."""
+    t = runs[0]["T"] if runs else None
+    steps = [d for d in range(1, t + 1) if t % d == 0 and d >= 2] if t else [SHAPES_SAMPLING.steps]
+    return {**settings.limits(), "T": t, "steps_choices": steps}
+
+
+def explorer_entry(request: Request) -> dict[str, Any] | None:
+    """How the explorer offers this page (its dataset and lesson pickers): None without a bundled shapes model."""
+    runs = shapes_runs(request)
+    if not runs:
+        return None
+    return {"title": runs[0]["title"], "href": "/shapes",
+            "lesson": {"id": SHAPES_LESSON["id"], "title": SHAPES_LESSON["title"]}}
 
 
 def gaussian_links() -> list[dict[str, str]]:
@@ -73,11 +74,12 @@ def shapes_bootstrap(request: Request, permalink: dict[str, Any] | None = None) 
     """``runs``: the shapes runs (trained first, then oracle); ``permalink``: on /r/{id}, the image result to replay
     (its ``links.events`` replays the stream); ``lesson``: the shapes lesson, steps as hashes of this page."""
     settings: Settings = request.app.state.settings
+    runs = shapes_runs(request)
     return {
-        "title": SHAPES_TITLE,
-        "runs": shapes_runs(request),
-        "defaults": image_defaults(settings),
-        "limits": image_limits(settings),
+        "title": runs[0]["title"] if runs else "Simple Shapes (images)",
+        "runs": runs,
+        "defaults": image_defaults(),
+        "limits": image_limits(settings, runs),
         "events": EVENT_NAMES,
         "datasets": gaussian_links(),
         "lessons": [shapes_lesson()],

@@ -157,7 +157,7 @@ function wireDataset() {
   sel.append(group);
   sel.addEventListener('change', () => { if (sel.value) window.location.assign(sel.value); });
   const trained = runOf(false);
-  const dup = trained?.metrics?.model?.labels?.duplicate;
+  const dup = trained?.card?.model?.labels?.duplicate;
   $('model-info').textContent = trained ? `The bundled U-Net (run ${trained.run_id})`
     + `${dup ? `: ${(100 * dup.share).toFixed(1)}% of its images are duplicates` : ''}. The oracle returns training images.`
     : 'No trained Simple Shapes model on this server.';
