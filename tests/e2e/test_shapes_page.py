@@ -73,6 +73,12 @@ def test_the_shapes_page_loads_and_animates(page, live_server: str) -> None:  # 
     # The way back to the point datasets: the picker lists them, each an explorer address.
     hrefs = page.eval_on_selector_all("#dataset option", "els => els.map((e) => e.value)")
     assert any(h.startswith("/#") for h in hrefs) and len(hrefs) == len(boot["datasets"]) + 1
+    # ... and the explorer's picker lists the images, which open this page.
+    page.goto(f"{live_server}/?open=none")
+    page.wait_for_function("() => window.__lab !== undefined && window.__lab.opened")
+    page.select_option("#dataset", "page:/shapes")
+    page.wait_for_url(f"{live_server}/shapes")
+    page.wait_for_function("() => window.__shapes !== undefined")
 
 
 def test_duplicates_are_outlined_described_and_open_their_film_strip(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
