@@ -106,6 +106,16 @@ def test_duplicates_are_outlined_described_and_open_their_film_strip(page, live_
     assert page.locator("#strip-counts td.too-many").count() >= 1  # two of one kind in a column, in the table
     assert page.get_attribute(f'.cell[data-image="{dup}"]', "aria-pressed") == "true"
     assert f"sel={dup}" in page.evaluate("window.location.hash")
+    # Exports: the grid as a PNG drawn in the page, the stored result as CSV (one row per image) and NPZ.
+    with page.expect_download() as download:
+        page.click("#export-png")
+    png = Path(download.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and download.value.suggested_filename.endswith(".png")
+    csv = page.request.get(live_server + page.get_attribute("#export-csv", "href"))
+    rows = csv.text().strip().splitlines()
+    assert csv.ok and rows[0].startswith("image,label,reason") and len(rows) == 1 + 32
+    assert rows[1 + dup].split(",")[1] == "duplicate"
+    assert page.request.get(live_server + page.get_attribute("#export-npz", "href")).ok
 
 
 def test_the_oracle_toggle_yields_no_duplicate(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
