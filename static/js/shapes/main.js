@@ -54,7 +54,7 @@ function setConcealed(on) {
   S.concealed = on;
   $('predict').checked = on;
   $('reveal').hidden = !on;
-  $('detector-card').classList.toggle('concealed', on);
+  for (const id of ['detector-card', 'stats-card', 'map-card']) $(id).classList.toggle('concealed', on);
   describeCells();
   renderStrip(S.selected);
   summary();
