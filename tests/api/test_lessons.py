@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.catalog import bundled
 from server.catalog import presets as catalog
-from server.catalog.lessons import LESSONS, lessons_for_page
+from server.catalog.lessons import LESSONS, lessons_for_page, shapes_lesson
 from server.settings import Settings
 from tests.url_decode import decode
 
@@ -59,3 +59,14 @@ def test_a_step_whose_model_is_missing_stays_and_says_so(tmp_path: Path) -> None
     assert len(steps) == 4
     assert steps[0]["ready"] and steps[0]["problem"] is None  # the exact denoiser needs no file
     assert all(s["hash"] is None and not s["ready"] and "1d-123-lesson" in s["problem"] for s in steps[1:])
+
+
+def test_the_shapes_lesson_is_hashes_of_the_shapes_page() -> None:
+    lesson = shapes_lesson()
+    assert lesson["page"] == "/shapes" and lesson["steps"][0]["predict"]  # predict first, then the reveal
+    keys = {"n", "seed", "sampler", "eta", "steps", "window", "oracle", "frame", "sel", "thr", "xt", "step"}
+    for number, step in enumerate(lesson["steps"], 1):
+        pairs = dict(part.split("=") for part in step["hash"].split("&"))
+        assert set(pairs) <= keys and pairs["step"] == str(number), step  # keys static/js/shapes/address.js reads
+        assert step["ready"] and step["problem"] is None
+    assert any(step["hash"].startswith("oracle=1") for step in lesson["steps"])  # the exact denoiser's turn
