@@ -186,3 +186,14 @@ def test_a_permalink_replays_after_a_server_restart(page, tmp_path: Path) -> Non
     finally:
         server.should_exit = True
         thread.join(15)
+
+
+def test_a_refused_request_names_its_field_and_the_limit(page, page_log, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page_log.allowed_console.append("422")  # the refused stream, as the browser logs it
+    html = page.request.get(f"{live_server}/shapes").text()  # the bootstrap, without running the page
+    most = json.loads(html.split('type="application/json">')[1].split("</script>")[0])["limits"]["max_image_n"]
+    page.goto(f"{live_server}/shapes#n={most + 1}&{QUICK}")
+    page.wait_for_function("() => window.__shapes && window.__shapes.errors().length > 0")
+    [message] = page.evaluate("window.__shapes.errors()")
+    assert "images" in message and str(most) in message, message  # the form's own word for n, and the limit
+    assert page.get_attribute("#s-n", "aria-invalid") == "true"

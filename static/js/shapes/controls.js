@@ -25,7 +25,10 @@ export function fillForm(values) {
   $('s-sampler').value = v.sampler;
   $('s-eta').value = String(v.eta);
   $('s-eta').disabled = v.sampler !== 'ddim';
-  $('s-steps').value = String(v.steps);
+  const steps = $('s-steps');
+  // A chain length the list does not offer (from a link) is kept as asked: the server says what it allows.
+  if (!Array.from(steps.options).some((o) => o.value === String(v.steps))) steps.add(new Option(String(v.steps), String(v.steps)));
+  steps.value = String(v.steps);
   $('s-window').value = String(v.window);
   $('oracle').checked = Boolean(v.oracle);
 }

@@ -85,7 +85,6 @@ function onResult() {
 }
 
 function begin(url) {
-  clearErrors();
   S.selected = null;
   setExports(null);
   renderStrip(null);
@@ -171,8 +170,8 @@ function wireLessons() {
     if (sel.value) q.set('lesson', sel.value); else q.delete('lesson');
     window.location.assign(`/shapes?${q}`);
   });
-  $('lesson-prev').addEventListener('click', () => goToStep((S.lessonStep ?? 1) - 1));
-  $('lesson-next').addEventListener('click', () => goToStep((S.lessonStep ?? 1) + 1));
+  $('lesson-prev').addEventListener('click', () => { clearErrors(); goToStep((S.lessonStep ?? 1) - 1); });
+  $('lesson-next').addEventListener('click', () => { clearErrors(); goToStep((S.lessonStep ?? 1) + 1); });
 }
 
 async function init() {
@@ -189,10 +188,11 @@ async function init() {
     if (S.selected !== null && p.index !== stripAt) { stripAt = p.index; renderStrip(S.selected); }
   });
   $('error-dismiss').addEventListener('click', clearErrors);
-  $('sample').addEventListener('click', sample);
-  $('quick').addEventListener('click', () => { quickSettings(); sample(); });
+  // A request the reader makes clears the old messages; the opening one keeps what the link's hash said.
+  $('sample').addEventListener('click', () => { clearErrors(); sample(); });
+  $('quick').addEventListener('click', () => { clearErrors(); quickSettings(); sample(); });
   $('stop').addEventListener('click', () => { stopStream(); $('stop').disabled = true; $('sample').disabled = false; });
-  $('oracle').addEventListener('change', sample);
+  $('oracle').addEventListener('change', () => { clearErrors(); sample(); });
   $('map-load').addEventListener('click', () => { const r = runOf(false); if (r) loadMap(r.run_id); });
   applyHideFlags();
   if (flag('presenter')) setPresenter(true);
