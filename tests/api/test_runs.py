@@ -61,7 +61,8 @@ def test_train_stream_progress_then_done_and_same_config_same_run(client: TestCl
     # Same config while the job is active: the same run, no second job.
     again = client.post("/api/runs", json={"config": TINY_CONFIG})
     assert again.status_code == 200 and again.json()["run_id"] == run["run_id"]
-    assert client.get("/healthz").json()["queued"] + client.get("/healthz").json()["running"] <= 1
+    health = client.get("/healthz").json()  # one reading: the job may move from queued to running between two
+    assert health["queued"] + health["running"] <= 1
 
     events = read_events(client, f"/api/runs/{run['run_id']}/events")
     names = [name for name, _ in events]
