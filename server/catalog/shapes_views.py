@@ -103,6 +103,7 @@ class ShapesViews:
         self.threads = threads
         self.map_settings = map_settings or MapSettings()
         self.computations: Counter[str] = Counter()  # view → computations started (tests and benches read it)
+        self.joined: Counter[str] = Counter()  # view → requests that awaited a computation already running
         self._answers: dict[tuple[str, str, str], bytes] = {}
         self._running: dict[tuple[str, str, str], asyncio.Future[bytes]] = {}
 
@@ -125,6 +126,8 @@ class ShapesViews:
             running = asyncio.ensure_future(asyncio.to_thread(lambda: _render(compute())))
             self._running[key] = running
             running.add_done_callback(lambda done: self._settle(key, done))
+        else:
+            self.joined[view] += 1
         return await asyncio.shield(running)  # a request that is cancelled leaves the computation running
 
     def _settle(self, key: tuple[str, str, str], done: asyncio.Future[bytes]) -> None:
