@@ -51,12 +51,18 @@ def _bundled(path: Path) -> BundledShapesSet | None:
     return BundledShapesSet(path.stem, config.run_id(), config, path, path.with_name(path.stem + SAMPLES_SUFFIX))
 
 
-def find_shapes_set(models_dir: Path, run_id: str) -> BundledShapesSet | None:
-    """The bundled shapes model with this run id that has a sample set, if any (the first by file name)."""
+def shapes_sets(models_dir: Path) -> list[BundledShapesSet]:
+    """Every bundled shapes model with a sample set, by file name; one per run id (the first file wins)."""
     if not models_dir.is_dir():
-        return None
+        return []
+    found: dict[str, BundledShapesSet] = {}
     for path in sorted(models_dir.glob("*.safetensors"), key=lambda p: p.stem):
-        found = _bundled(path)
-        if found is not None and found.run_id == run_id and found.samples_path.is_file():
-            return found
-    return None
+        bundled = _bundled(path)
+        if bundled is not None and bundled.samples_path.is_file():
+            found.setdefault(bundled.run_id, bundled)
+    return list(found.values())
+
+
+def find_shapes_set(models_dir: Path, run_id: str) -> BundledShapesSet | None:
+    """The bundled shapes model with this run id that has a sample set, if any."""
+    return next((s for s in shapes_sets(models_dir) if s.run_id == run_id), None)
