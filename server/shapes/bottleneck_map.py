@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from annotated_types import Ge, Le
 from sklearn.manifold import TSNE
+from threadpoolctl import threadpool_limits
 
 from server.diffusion.config import StrictModel
 
@@ -130,8 +131,8 @@ def between_on_map(coords: np.ndarray, train_rows: np.ndarray, train: ShapesData
 
 def bottleneck_map(net: UNet, train: ShapesDataset, samples: SampleSet, settings: MapSettings | None = None,
                    *, threads: int = 1) -> BottleneckMap:
-    """The map of ``settings`` (default ``MapSettings()``). ``threads``: torch threads of the calling thread (a
-    per-thread setting), t-SNE always runs with one job."""
+    """The map of ``settings`` (default ``MapSettings()``). ``threads``: torch's and t-SNE's OpenMP threads, set for
+    the calling thread only."""
     s = settings or MapSettings()
     torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -144,8 +145,11 @@ def bottleneck_map(net: UNet, train: ShapesDataset, samples: SampleSet, settings
     mean, std = train_feats.mean(axis=0), train_feats.std(axis=0) + 1e-8
     feats = (np.concatenate([train_feats, bottleneck_features(net, generated_images, s.t)]) - mean) / std
     perplexity = min(s.perplexity, (feats.shape[0] - 1) / 3)  # t-SNE needs perplexity < P
-    coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=s.seed, n_jobs=1,
-                  ).fit_transform(feats.astype(np.float32)).astype(np.float32)
+    # Barnes–Hut t-SNE's gradient runs on OpenMP threads (n_jobs is only its neighbour search): limited here, in
+    # this thread, like torch's, so the map takes the share of the machine it was given.
+    with threadpool_limits(limits=threads):
+        coords = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=s.seed, n_jobs=1,
+                      ).fit_transform(feats.astype(np.float32)).astype(np.float32)
     evidence, flags = between_on_map(coords, train_rows, train, samples, generated_rows, k=s.k, t=s.t, rng=rng)
     train_counts = count_shapes(train_images, train.resolution)
     source = np.r_[np.full(train_rows.size, TRAIN), np.full(generated_rows.size, GENERATED)].astype(np.uint8)
