@@ -6,10 +6,10 @@ Starts ``uvicorn server.app:app`` in a subprocess on a temporary data dir with t
 
 * ``first_frame_ms``: request sent → first ``frame`` event of a new (never computed) stream: a fresh seed each
   time; the first request also loads the checkpoint (reported as ``cold``); goal ≤ 200 ms;
-* ``overhead``: the whole stream (request → ``done``, every event read and JSON-decoded) against the bare
-  ``reverse_process`` loop in this process on the same U-Net, n, chain steps, seed and torch threads
-  (``MODELAB_SOLO_SAMPLE_THREADS``, what the server gives a lone stream), interleaved with the streams: on a
-  busy shared machine the ratio of the two is the server's cost (encoding, counting, scoring, transport);
+* ``overhead``: the whole stream (request → end, every event read and JSON-decoded: bench_stream.stream_once)
+  against the bare ``reverse_process`` loop in this process on the same U-Net, n, chain steps, seed and torch
+  threads (``MODELAB_SOLO_SAMPLE_THREADS``, what the server gives a lone stream), interleaved with the streams: on
+  a busy shared machine the ratio of the two is the server's cost (encoding, counting, scoring, transport);
   goal: total ≤ 1.15 × engine;
 * ``classroom``: ``--clients`` students open one new link at once (bench_classroom.wave): first frame and total
   times, errors, and the sampling computations the server started (its /healthz counter): the goal is one.
@@ -26,6 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.bench_classroom import wave  # noqa: E402
+from bench.bench_stream import stream_once  # noqa: E402
 from server.catalog.shapes_sets import BundledShapesSet, shapes_sets  # noqa: E402
 from server.diffusion.sampling import reverse_process  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -68,29 +71,17 @@ def engine_seconds(found: BundledShapesSet, n: int, steps: int, seed: int, threa
     return seconds
 
 
-def stream_once(client: httpx.Client, url: str) -> dict[str, float]:
-    """Read a whole stream as a page would (every event JSON-decoded)."""
-    start = time.perf_counter()
-    first_frame, frames, event, size, done = None, 0, "", 0, False
-    with client.stream("GET", url) as response:
-        if response.status_code != 200:
-            raise SystemExit(f"HTTP {response.status_code} for {url}: {response.read()[:300]!r}")
-        for line in response.iter_lines():
-            size += len(line) + 1
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                json.loads(line[5:])
-                if event == "frame":
-                    frames += 1
-                    first_frame = first_frame or time.perf_counter() - start
-                elif event == "error":
-                    raise SystemExit(f"stream error: {line}")
-                done = done or event == "done"
-    if first_frame is None or not done:
-        raise SystemExit(f"stream without frames or done: {url}")
-    return {"first_frame_ms": first_frame * 1000, "total_s": time.perf_counter() - start, "frames": frames,
-            "megabytes": size / 1e6}
+@contextmanager
+def shapes_server(timeout: float) -> Iterator[tuple[str, httpx.Client, BundledShapesSet]]:
+    """A loopback server on a temporary data dir: (base URL, a client of it, its bundled shapes set)."""
+    with tempfile.TemporaryDirectory(prefix="modelab-shapes-bench-") as tmp:
+        server, base = serve_in_subprocess(Path(tmp))
+        try:
+            with httpx.Client(base_url=base, timeout=timeout) as client:
+                yield base, client, registered_shapes_set(client)
+        finally:
+            server.terminate()
+            server.wait(15)
 
 
 def main() -> None:
@@ -104,39 +95,30 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     threads = Settings.from_env().solo_sample_threads  # what the server gives a stream that runs alone
-    with tempfile.TemporaryDirectory(prefix="modelab-shapes-bench-") as tmp:
-        server, base = serve_in_subprocess(Path(tmp))
-        try:
-            with httpx.Client(base_url=base, timeout=args.timeout) as client:
-                found = registered_shapes_set(client)
-                path = f"/api/runs/{found.run_id}/sample?n={args.n}&steps={args.steps}&frames={args.frames}"
-                runs, engine = [], []
-                for i in range(args.repeats + 1):
-                    seed = 1000 + i  # a new seed each time: an identical request replays the stored result
-                    runs.append(stream_once(client, f"{path}&seed={seed}"))
-                    engine.append(engine_seconds(found, args.n, args.steps, seed, threads))
-                before = client.get("/healthz").json()["computations_started"]
-                classroom = wave(f"{base}{path}&seed=5000", args.clients, 0.0, args.timeout,
-                                 min(args.frames, args.steps + 1))
-                computations = client.get("/healthz").json()["computations_started"] - before
-        finally:
-            server.terminate()
-            server.wait(15)
-    cold, warm = runs[0], runs[1:]
-    ratios = [r["total_s"] / e for r, e in zip(runs, engine, strict=True)]
+    with shapes_server(args.timeout) as (base, client, found):
+        path = f"/api/runs/{found.run_id}/sample?n={args.n}&steps={args.steps}&frames={args.frames}"
+        runs, engine = [], []
+        for i in range(args.repeats + 1):
+            seed = 1000 + i  # a new seed each time: an identical request replays the stored result
+            runs.append(stream_once(client, f"{path}&seed={seed}"))
+            engine.append(engine_seconds(found, args.n, args.steps, seed, threads))
+        before = client.get("/healthz").json()["computations_started"]
+        classroom = wave(f"{base}{path}&seed=5000", args.clients, 0.0, args.timeout, min(args.frames, args.steps + 1))
+        computations = client.get("/healthz").json()["computations_started"] - before
+    warm = runs[1:]
+    ratios = [r["total_s"] / e for r, e in zip(warm, engine[1:], strict=True)]
     print(json.dumps({
         "run": found.name, "run_id": found.run_id, "n": args.n, "steps": args.steps, "frames": args.frames,
         "cpu_count": os.cpu_count(), "threads_per_stream": threads,
-        "cold": {k: round(v, 3) for k, v in cold.items()},
+        "cold": {k: round(v, 3) for k, v in runs[0].items()},
         "first_frame_ms": [round(r["first_frame_ms"], 1) for r in warm],
         "first_frame_ms_median": round(statistics.median(r["first_frame_ms"] for r in warm), 1),
         "overhead": {
             "stream_s": [round(r["total_s"], 3) for r in warm], "engine_s": [round(e, 3) for e in engine[1:]],
-            "ratio_median": round(statistics.median(ratios[1:]), 3), "ratio_best": round(min(ratios[1:]), 3),
+            "ratio_median": round(statistics.median(ratios), 3), "ratio_best": round(min(ratios), 3),
         },
         "megabytes_per_stream": round(warm[0]["megabytes"], 2),
-        "classroom": {"clients": args.clients, **{k: v for k, v in classroom.items() if k != "result_ids"},
-                      "result_ids": classroom["result_ids"], "computations": computations},
+        "classroom": {"clients": args.clients, **classroom, "computations": computations},
         "goals": {"first_frame_ms": 200, "stream_over_engine": 1.15, "classroom_computations": 1},
     }))
 

@@ -11,6 +11,7 @@ damaged. Both views are computed once per run (``server.catalog.shapes_views``);
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -95,27 +96,25 @@ ShapesSetDep = Annotated[BundledShapesSet, Depends(shapes_set)]
 ViewsDep = Annotated[ShapesViews, Depends(shapes_views)]
 
 
-def _damaged(found: BundledShapesSet, exc: Exception) -> HTTPException:
-    return HTTPException(409, f"run {found.run_id}: its bundled files cannot be used ({exc})")
+async def _answer(found: BundledShapesSet, view: Callable[[BundledShapesSet], Awaitable[bytes]]) -> Response:
+    """The view's JSON; 409 when the bundled files turn out to be damaged."""
+    try:
+        body = await view(found)
+    except (SampleSetError, CheckpointError) as exc:
+        raise HTTPException(409, f"run {found.run_id}: its bundled files cannot be used ({exc})") from exc
+    return Response(body, media_type="application/json")
 
 
 @router.get("/runs/{run_id}/shapes/statistics", name="shapes_statistics", response_model=ShapesStatisticsView,
             responses=responses(404, 409))
 async def shapes_statistics(found: ShapesSetDep, views: ViewsDep) -> Response:
     """Statistics of the run's bundled sample set against its training set (computed once, then kept)."""
-    try:
-        body = await views.statistics(found)
-    except (SampleSetError, CheckpointError) as exc:
-        raise _damaged(found, exc) from exc
-    return Response(body, media_type="application/json")
+    return await _answer(found, views.statistics)
 
 
 @router.get("/runs/{run_id}/shapes/bottleneck-map", name="shapes_bottleneck_map", response_model=BottleneckMapView,
             responses=responses(404, 409))
 async def shapes_bottleneck_map(found: ShapesSetDep, views: ViewsDep) -> Response:
-    """The 2D t-SNE map of the U-Net's bottleneck features (about 10 s the first time; then from the cache)."""
-    try:
-        body = await views.bottleneck_map(found)
-    except (SampleSetError, CheckpointError) as exc:
-        raise _damaged(found, exc) from exc
-    return Response(body, media_type="application/json")
+    """The 2D t-SNE map of the U-Net's bottleneck features (about 10 s of CPU the first time; then from the cache,
+    also after a restart)."""
+    return await _answer(found, views.bottleneck_map)
