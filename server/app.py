@@ -33,6 +33,7 @@ from .catalog import bundled
 from .catalog import presets as catalog
 from .catalog.plotly_asset import plotly_asset
 from .catalog.reindex import reindex
+from .catalog.warm_up import warm_shapes
 from .diffusion import training
 from .gaussian import fused
 from .jobs.analysis import AnalysisRunner
@@ -105,15 +106,16 @@ def _prepare_defaults(store: Store, settings: Settings) -> tuple[list[bundled.Bu
     return models, run_id
 
 
-def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str]:
+def _open_store(settings: Settings) -> tuple[Store, list[bundled.BundledModel], str, list[bundled.BundledShapes]]:
     """The store with every readable artifact indexed (a lost or damaged index is rebuilt from the files,
     see ``server.catalog.reindex``), the bundled models pinned, then the size cap: a rebuilt index does not know
     which runs are bundled until they are registered again, and must not evict them before."""
     store = Store.open(settings.data_dir, settings.db_path)
     reindex(store)
     models, default_run = _prepare_defaults(store, settings)
+    shapes = bundled.load_shapes(store, settings.models_dir)
     store.set_cap(settings.max_store_bytes)
-    return store, models, default_run
+    return store, models, default_run, shapes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -121,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store, app.state.bundled, app.state.default_run = await asyncio.to_thread(_open_store, settings)
+        store, app.state.bundled, app.state.default_run, app.state.bundled_shapes = await asyncio.to_thread(
+            _open_store, settings)
         await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
         await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
         # In-process, or a Ray cluster when MODELAB_RAY_ADDRESS is set (connecting blocks: not on the loop).
@@ -155,9 +158,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024),
                                                      executor=executor)
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
+        warm = asyncio.create_task(warm_shapes(store, app.state.computations, app.state.bundled_shapes)
+                                   if settings.warm_shapes else asyncio.sleep(0), name="shapes-warm-up")
         try:
             yield
         finally:
+            warm.cancel()
             await asyncio.to_thread(app.state.analysis.stop)
             await asyncio.to_thread(runner.stop)
             await asyncio.to_thread(executor.close)

@@ -22,6 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Published caps of the web API, the one place they are written: the request models (server/api), the URL codec
 # (server/catalog/url_state.py) and the pages' bootstraps (``Settings.limits``, ``analysis_limits``) read them.
 MAX_SAMPLE_N = 10_000
+MAX_IMAGE_N = 64  # images of one image sample stream (a U-Net costs a few ms per image and step on a CPU core)
 MIN_FRAMES = 2  # frames of a sample stream: x_T and x_0 at least
 DEFAULT_FRAMES = 100
 MAX_FRAMES = 200
@@ -72,6 +73,13 @@ class Settings(BaseModel):
 
     # Sampling streams.
     max_sample_n: Annotated[int, Ge(1), Le(MAX_SAMPLE_N)] = MAX_SAMPLE_N
+    max_image_n: Annotated[int, Ge(1), Le(MAX_IMAGE_N)] = MAX_IMAGE_N  # n of an image run's sample stream
+    # At start-up, compute the bundled Simple Shapes model's default grid (server/shapes/presets.SHAPES_SAMPLING) in
+    # the background and store it, so the shapes page's first grid replays at once. MODELAB_WARM_SHAPES=false turns
+    # it off, also for settings built in code (the default is read from the environment: the test suite sets it, so
+    # its hundreds of servers do not each compute a grid; a test that wants it passes warm_shapes=True).
+    warm_shapes: bool = Field(default_factory=lambda: os.environ.get(ENV_PREFIX + "WARM_SHAPES", "true"),
+                              validate_default=True)
     max_frames: Annotated[int, Ge(2), Le(MAX_FRAMES)] = MAX_FRAMES
     max_x0_values: Annotated[int, Ge(1), Le(MAX_X0_VALUES)] = MAX_X0_VALUES
     # Sample streams share the machine (server/streaming/admission.py): chunks of every active stream take turns at
@@ -155,6 +163,7 @@ class Settings(BaseModel):
         """What the page needs to know to build valid requests (sent in the bootstrap)."""
         return {
             "max_sample_n": self.max_sample_n,
+            "max_image_n": self.max_image_n,
             "max_frames": self.max_frames,
             "min_frames": MIN_FRAMES,
             "max_x0_values": self.max_x0_values,

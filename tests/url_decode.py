@@ -1,4 +1,4 @@
-"""The URL hash read back in Python, as the page reads it (static/js/state.js): the tests' check of the codec.
+"""The URL hash read back in Python, as the page reads it (static/js/hash_codec.js): the tests' check of the codec.
 
 The server only writes hashes (``server.catalog.url_state.encode``); this decoder, driven by the same spec,
 lets the tests check exact round trips and that an invalid value is reported by field (``Problem``) and

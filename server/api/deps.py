@@ -19,13 +19,15 @@ from pydantic import ValidationError
 
 from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig
-from ..gaussian.config import ExperimentConfig
 from ..gaussian.datasets import mixture_spec
 from ..jobs.training import JobRunner
 from ..settings import Settings
+from ..shapes.config import ShapesConfig
+from ..shapes.presets import SHAPES_SAMPLING
 from ..store import ResultRecord, RunRecord, Store, is_run_id
 from ..streaming.admission import SamplingGate
 from ..streaming.denoisers import DenoiserCache, LoadedModel
+from ..streaming.families import parse_config
 from ..streaming.results import ResultDamaged
 from ..streaming.sample_session import SampleRequest
 from ..streaming.sharing import Computation, ComputationRegistry, TooBusy
@@ -61,11 +63,15 @@ def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidati
 
 
 def load_model(cache: DenoiserCache, run: RunRecord) -> LoadedModel:
-    """The run's denoiser (blocking: call in a thread); 409 when its model file is missing or damaged."""
+    """A Gaussian run's denoiser (blocking: call in a thread); 409 when its model file is missing or damaged, or
+    the run is an image run (these views are the Gaussian family's)."""
     try:
-        return cache.get(run)
+        model = cache.get(run)
     except CheckpointError as exc:
         raise HTTPException(409, f"run {run.run_id} has no usable model file ({exc})") from exc
+    if not isinstance(model, LoadedModel):
+        raise HTTPException(409, f"run {run.run_id} is an image run; this view is for Gaussian-mixture runs")
+    return model
 
 
 def existing_run(run_id: str, store: StoreDep) -> RunRecord:
@@ -97,26 +103,62 @@ DoneRunDep = Annotated[RunRecord, Depends(finished_run)]
 
 
 def sample_request(run: DoneRunDep, query: Annotated[SampleQuery, Query()], settings: SettingsDep) -> SampleRequest:
-    """The query against this server's limits and this run's T; 422 names the field and the limit."""
-    config = ExperimentConfig.model_validate_json(run.config_json)
+    """The query against this server's limits and this run's T (an image run's: its chain length); 422 names the
+    field and the limit."""
+    config = parse_config(run.config_json)
+    if isinstance(config, ShapesConfig):
+        return image_request(query, config, settings)
     dim, T = mixture_spec(config.data).dim, config.schedule.T
     if query.n > settings.max_sample_n:
         raise field_error(("query", "n"), settings.max_sample_n, query.n)
+    if query.steps is not None and query.steps != T:
+        raise value_error("steps", f"a Gaussian run samples its whole chain: leave steps out or set it to T = {T}",
+                          query.steps)
+    return checked_request(query, settings, steps=None, chain=T, dim=dim)
+
+
+def image_request(query: SampleQuery, config: ShapesConfig, settings: Settings) -> SampleRequest:
+    """An image run's request: n within the image limit, a chain length that divides T, frames within it. Fields
+    the query leaves out take ``SHAPES_SAMPLING``'s values (frames and window cut to the chain)."""
+    T, default = config.schedule.T, SHAPES_SAMPLING
+    steps = default.steps if query.steps is None else query.steps
+    given = query.model_fields_set  # fields left out get the image defaults, not the point stream's (n = 2000)
+    query = query.model_copy(update={"n": query.n if "n" in given else default.n,
+                                     "frames": query.frames if "frames" in given else min(default.frames, steps + 1),
+                                     "window": query.window if "window" in given else min(default.window, steps)})
+    if query.n > settings.max_image_n:
+        raise field_error(("query", "n"), settings.max_image_n, query.n)
+    if steps > T or T % steps:
+        divisors = [d for d in range(1, T + 1) if T % d == 0]
+        allowed = ", ".join(str(d) for d in [d for d in divisors if d >= 10] or divisors)
+        raise value_error("steps", f"steps must divide the run's T = {T} (e.g. {allowed})", steps)
+    if query.frames > steps + 1:
+        raise field_error(("query", "frames"), steps + 1, query.frames)
+    return checked_request(query, settings, steps=steps, chain=steps, dim=config.data.resolution ** 2)
+
+
+def checked_request(query: SampleQuery, settings: Settings, *, steps: int | None, chain: int,
+                    dim: int) -> SampleRequest:
+    """The checks both families share: frames, the window within the ``chain`` sampled, the x̂0 window's size, η."""
     if query.frames > settings.max_frames:
         raise field_error(("query", "frames"), settings.max_frames, query.frames)
-    if query.window > T:
-        raise field_error(("query", "window"), T, query.window)
+    if query.window > chain:
+        raise field_error(("query", "window"), chain, query.window)
     if query.n * query.window * dim > settings.max_x0_values:
         limit = settings.max_x0_values // (query.n * dim)
         raise field_error(("query", "window"), max(limit, 0), query.window)
     if query.sampler == "ddpm" and query.eta != 0:
-        raise RequestValidationError([{"type": "value_error", "loc": ("query", "eta"), "input": query.eta,
-                                       "msg": "eta is only used by the ddim sampler; leave it at 0 for ddpm"}])
+        raise value_error("eta", "eta is only used by the ddim sampler; leave it at 0 for ddpm", query.eta)
     try:
         sampler = SamplerConfig(sampler=query.sampler, eta=query.eta, n=query.n, seed=query.seed, window=query.window)
     except ValidationError as exc:  # cannot happen while SampleQuery mirrors SamplerConfig's bounds
         raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from exc
-    return SampleRequest(sampler=sampler, frames=query.frames)
+    return SampleRequest(sampler=sampler, frames=query.frames, steps=steps)
+
+
+def value_error(field: str, message: str, value: Any) -> RequestValidationError:
+    """A 422 for a rule that is not a plain bound, naming the query field."""
+    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "input": value, "msg": message}])
 
 
 SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]
@@ -181,7 +223,7 @@ async def existing_result(result_id: str, store: StoreDep, registry: RegistryDep
 def evicted_message(store: Store, record: ResultRecord) -> str:
     """Why an evicted result is gone and what to do now; never points to a run that is gone too."""
     params = json.loads(record.params_json)
-    settings = ", ".join(f"{k}={params[k]}" for k in ("sampler", "eta", "n", "seed", "window", "frames")
+    settings = ", ".join(f"{k}={params[k]}" for k in ("sampler", "eta", "n", "seed", "window", "frames", "steps")
                          if k in params)
     gone = (f"result {record.result_id} is no longer stored (evicted {record.evicted_at} to keep the store "
             "under its size cap)")

@@ -13,7 +13,9 @@ from pydantic import ConfigDict, Field
 from ..diffusion.config import SamplerKind, StrictModel
 from ..gaussian.config import ExperimentConfig
 from ..settings import DEFAULT_FRAMES, MAX_FRAMES, MAX_SAMPLE_N, MIN_FRAMES
+from ..shapes.config import ShapesConfig
 from ..store import RunKind, RunStatus
+from ..streaming.families import Family
 from .request_fields import sampler_field
 
 
@@ -44,7 +46,8 @@ class RunView(ApiModel):
     run_id: str
     kind: RunKind
     status: RunStatus
-    config: ExperimentConfig
+    family: Family = "gaussian"  # "shapes": an image run (its config is a Simple Shapes config)
+    config: ExperimentConfig | ShapesConfig
     metrics: Metrics | None
     error: str | None
     created_at: str  # ISO 8601 UTC
@@ -87,8 +90,9 @@ class ResultView(ApiModel):
     result_id: str
     run_id: str
     kind: RunKind
+    family: Family  # "shapes": an image result (its params also hold steps)
     status: Literal["computing", "done", "failed"]
-    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames}
+    params: dict[str, Any]  # {n, seed, sampler, eta, window, frames} (and steps for an image result)
     links: ResultLinks
 
 
@@ -110,8 +114,12 @@ class ValidationErrorBody(ApiModel):
 # Rules that span fields or depend on the run or the server's settings; the schema states them in words and
 # the server answers 422 naming the field (server/api/deps.py, server/api/routes/analysis.py).
 ETA_RULE = "DDIM's η (0: deterministic); must be 0 unless sampler is ddim"
-N_RULE = "at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's bootstrap `limits`)"
-WINDOW_RULE = "the detector's last-K window; at most the run's T"
+N_RULE = ("at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's bootstrap `limits`); for an image run "
+          "max_image_n (MODELAB_MAX_IMAGE_N)")
+WINDOW_RULE = "the detector's last-K window; at most the run's T (an image run's: at most steps)"
+STEPS_RULE = ("the chain length: an image run's must divide its T (default 100; frames at most steps + 1); a "
+              "Gaussian run's may only be absent or T. An image run's n, frames and window default to the shapes "
+              "page's (16, 60, 10; server/shapes/presets.py), not to the defaults shown here")
 
 
 class SampleQuery(QueryModel):
@@ -127,6 +135,7 @@ class SampleQuery(QueryModel):
                       Field(description="at most the server's max_frames")] = DEFAULT_FRAMES
     window: int = sampler_field("window", description=WINDOW_RULE + "; n × window × D at most the server's "
                                                                     "max_x0_values")
+    steps: Annotated[int, Ge(1), Field(description=STEPS_RULE)] | None = None
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -24,8 +24,13 @@ from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig
 from ..gaussian.checkpoint import load_checkpoint
 from ..gaussian.config import ExperimentConfig
+from ..shapes.checkpoint import load_unet_checkpoint
+from ..shapes.config import ShapesConfig, oracle_identity
 from ..store import MODEL_FILE, RESULT_SUFFIX, Store, file_stamp, is_run_id
-from ..streaming.results import ResultDamaged, load_result, result_id, result_params, stored_run
+from ..streaming.artifacts import load_any_result
+from ..streaming.families import checkpoint_family, parse_config
+from ..streaming.results import ResultDamaged, result_id, result_params, stored_run
+from .bundled import card_metrics
 from .presets import run_identity
 
 log = logging.getLogger(__name__)
@@ -73,11 +78,16 @@ def _index_run(store: Store, path: Path) -> str:
     extra = sorted(p.name for p in path.iterdir() if p.name != MODEL_FILE)
     if extra:
         raise Unusable(f"unexpected files in a run directory: {', '.join(extra[:5])}")
-    try:
-        checkpoint = load_checkpoint(model)  # format, config and every tensor's shape: a truncated file fails here
+    config: ExperimentConfig | ShapesConfig
+    try:  # format, config and every tensor's shape: a truncated file fails here
+        if checkpoint_family(model) == "shapes":
+            image = load_unet_checkpoint(model)
+            config, metadata = image.config, image.metadata
+        else:
+            checkpoint = load_checkpoint(model)
+            config, metadata = checkpoint.config, checkpoint.metadata
     except CheckpointError as exc:
         raise Unusable(str(exc).removeprefix(f"{model}: ")) from exc
-    config, metadata = checkpoint.config, checkpoint.metadata
     if config.run_id() != path.name:
         raise Unusable(f"the checkpoint's config is run {config.run_id()}, not {path.name} "
                        f"(trained under algorithm version {metadata.get('algo_version')!r}?)")
@@ -86,10 +96,11 @@ def _index_run(store: Store, path: Path) -> str:
     return path.name
 
 
-def _metrics(config: ExperimentConfig, metadata: dict[str, str]) -> dict[str, Any]:
+def _metrics(config: ExperimentConfig | ShapesConfig, metadata: dict[str, str]) -> dict[str, Any]:
     """The run's metrics in the API's shape, from what the checkpoint recorded (the loss curve is lost)."""
-    return {"steps": config.train.steps, "train_seconds": _number(metadata.get("train_seconds")) or 0.0,
-            "final_loss": _number(metadata.get("final_loss")), "loss_history": []}
+    recorded = {"train_seconds": _number(metadata.get("train_seconds")),
+                "final_loss": _number(metadata.get("final_loss"))}
+    return card_metrics(recorded, config.train.steps)
 
 
 def _number(text: str | None) -> float | None:
@@ -104,7 +115,7 @@ def _index_result(store: Store, path: Path) -> str:
     if not path.is_file() or path.suffix != RESULT_SUFFIX or not is_run_id(path.stem):
         raise Unusable("not a result file of this lab")
     try:
-        arrays = load_result(path)
+        arrays = load_any_result(path)
     except ResultDamaged as exc:
         raise Unusable(str(exc)) from exc
     meta = arrays.meta
@@ -112,13 +123,14 @@ def _index_result(store: Store, path: Path) -> str:
         sampler = SamplerConfig(sampler=meta["sampler"], eta=meta["eta"], n=meta["n"], seed=meta["seed"],
                                 window=meta["window"])
         run_id, frames = str(meta["run_id"]), len(meta["frame_ts"])
-    except (KeyError, TypeError, ValidationError) as exc:
+        steps = int(meta["steps"]) if meta.get("family") == "shapes" else None  # image results name their chain
+    except (KeyError, TypeError, ValueError, ValidationError) as exc:
         raise Unusable("its meta lacks the sampler parameters") from exc
-    if result_id(run_id, sampler, frames) != path.stem:
+    if result_id(run_id, sampler, frames, steps) != path.stem:
         raise Unusable("its meta does not hash to its name (another algorithm version, or renamed)")
     if store.get(run_id) is None:
         _restore_exact_run(store, path, run_id)
-    params = json.dumps(result_params(sampler, frames), sort_keys=True)
+    params = json.dumps(result_params(sampler, frames, steps), sort_keys=True)
     if not store.add_result(path.stem, run_id, params, created=path.stat().st_mtime):
         raise Unusable(f"its run {run_id} is not stored (its model file is missing or was set aside)")
     return path.stem
@@ -130,10 +142,11 @@ def _restore_exact_run(store: Store, path: Path, run_id: str) -> None:
     if run is None or run.kind != "oracle":
         return
     try:
-        config = ExperimentConfig.model_validate_json(run.config_json)
+        config = parse_config(run.config_json)
     except ValidationError:
         return
-    identity, oracle = run_identity("oracle", config)
+    identity, oracle = (oracle_identity(config) if isinstance(config, ShapesConfig)
+                        else run_identity("oracle", config))
     if identity == run_id:
         store.restore_run(run_id, "oracle", oracle.canonical_json(), None, path.stat().st_mtime)
 

@@ -2,7 +2,7 @@
 
 The spec is generated from the pydantic models (``ExperimentConfig``, ``SamplerConfig``), so their
 defaults and bounds are the only ones: only the short keys are written here. The page receives the
-spec in its bootstrap and runs the same generic algorithm (static/js/state.js); a test checks that both
+spec in its bootstrap and runs the same generic algorithm (static/js/hash_codec.js); a test checks that both
 write byte-identical hashes.
 
 Canonical form: fields in spec order, only values that differ from the default, ``key=value`` joined by

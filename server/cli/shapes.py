@@ -49,9 +49,9 @@ def is_shapes(name: str | None) -> bool:
 
 def is_shapes_checkpoint(path: Path) -> bool:
     """Whether ``path`` is a readable shapes checkpoint (the header only)."""
-    from ..catalog.bundled import _family
+    from ..streaming.families import checkpoint_family
 
-    return _family(path) == "shapes"
+    return checkpoint_family(path) == "shapes"
 
 
 def _refuse_mlp_options(args: argparse.Namespace) -> None:

@@ -59,7 +59,7 @@ from ..gaussian.config import ExperimentConfig
 from ..settings import Settings
 from ..streaming.denoisers import loaded_model
 from ..streaming.results import ResultArrays
-from ..streaming.sample_session import SampleRequest, SampleSession
+from ..streaming.sample_session import ChainSession, SampleRequest, SampleSession
 from .trainer import LossHistory, StepReport, train_run
 
 if TYPE_CHECKING:
@@ -299,22 +299,24 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ sample streams (event loop)
 
-    async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
+    async def advance(self, session: ChainSession, chunk_steps: int) -> list[dict[str, Any]]:
         stream = self._streams.get(id(session))
         if stream is None:
+            if not isinstance(session, SampleSession):  # the registry keeps image streams in its own process
+                raise TypeError("only point sample streams run on the Ray cluster")
             stream = await self._start_sample(session, chunk_steps)
         _, frames, steps_done, finished = await self._next(stream)
         session.steps_done, session.finished = steps_done, finished
         return list(frames)
 
-    async def arrays(self, session: SampleSession, meta: dict[str, Any]) -> ResultArrays:
+    async def arrays(self, session: ChainSession, meta: dict[str, Any]) -> ResultArrays:
         stream = self._streams.get(id(session))
         if stream is None:
             raise RuntimeError("arrays asked for before the computation ran")
         _, arrays = await self._next(stream)
         return arrays
 
-    def discard(self, session: SampleSession) -> None:
+    def discard(self, session: ChainSession) -> None:
         with self._lock:
             stream = self._streams.pop(id(session), None)
         if stream is not None:

@@ -96,3 +96,13 @@ class ShapesConfig(StrictModel):
     def run_id(self) -> str:
         """Content address of this config under the current algorithm version (16 hex digits)."""
         return hashlib.sha256(f"shapes/{ALGO_VERSION}/{self.canonical_json()}".encode()).hexdigest()[:16]
+
+
+def oracle_identity(config: ShapesConfig) -> tuple[str, ShapesConfig]:
+    """(run id, config as stored) of the exact denoiser of ``config``'s training set: it depends on the data and the
+    schedule only, so the id hashes just those and the stored config keeps the default unet and train sections
+    (the image counterpart of ``server.catalog.presets.run_identity``)."""
+    oracle = ShapesConfig(data=config.data, schedule=config.schedule)
+    payload = {"data": oracle.data.model_dump(mode="json"), "schedule": oracle.schedule.model_dump(mode="json")}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"shapes-oracle/{ALGO_VERSION}/{canonical}".encode()).hexdigest()[:16], oracle

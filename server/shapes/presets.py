@@ -8,6 +8,11 @@ shared 2-core machine (bench/train_shapes_cpu.py); the feasibility run's 16/32/6
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from server.diffusion.config import SamplerKind
+
 from .config import ShapesConfig
 
 SHAPES64 = ShapesConfig()
@@ -21,3 +26,24 @@ SHAPES_DESCRIPTIONS = {
     "shapes32": "Simple Shapes at 32×32 (the bundled CPU model's reduced images)",
     "shapes64": "Simple Shapes at 64×64 (the paper's images; a GPU job)",
 }
+
+
+@dataclass(frozen=True)
+class ImageSampling:
+    """The default image sample request: the shapes page's first grid, the server's warm-up, the tests. ``steps``
+    is also what an image request without ``steps`` gets."""
+
+    n: int = 16
+    seed: int = 0
+    sampler: SamplerKind = "ddpm"
+    eta: float = 0.0
+    steps: int = 100
+    window: int = 10
+    frames: int = 60
+
+    def query(self) -> dict[str, Any]:
+        """As the sample stream's query parameters."""
+        return asdict(self)
+
+
+SHAPES_SAMPLING = ImageSampling()

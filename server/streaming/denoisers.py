@@ -3,6 +3,10 @@
 An oracle run gets the exact mixture denoiser; a trained run loads its safetensors checkpoint once
 and keeps the network in memory (a width-128 net is ~270 kB, loading it takes a few ms).
 A loaded network is only read during sampling, so concurrent streams may share it.
+
+Image runs (family "shapes", ``server.streaming.families``) keep their U-Net, or for the exact denoiser the training
+set as float64 (40 MB at 32×32), once per run; the denoiser of a chain length (``ImageModel.denoiser(steps)``) is a
+thin wrapper built per request.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from ..gaussian.checkpoint import Checkpoint, load_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.denoisers import NetworkDenoiser, OracleDenoiser
 from ..gaussian.experiment import ExperimentRun
+from ..shapes.checkpoint import load_unet_checkpoint
+from ..shapes.config import ShapesConfig
+from ..shapes.oracle import ImageOracle
+from ..shapes.sampling import oracle_denoiser, strided_schedule, unet_denoiser
+from ..shapes.unet import UNet
 from ..store import RunRecord, Store
+from .families import parse_config
 
 
 @dataclass(frozen=True)
@@ -25,15 +35,35 @@ class LoadedModel:
     denoiser: Denoiser
 
 
+@dataclass
+class ImageModel:
+    """An image run in memory: its U-Net, or (``net`` None) the exact denoiser of its training set."""
+
+    config: ShapesConfig
+    net: UNet | None
+    oracle: ImageOracle | None  # on the full T-step chain; its float64 training set is shared by every chain length
+    seconds_per_image_step: float | None = None  # measured by the last stream of this run (the next one's estimate)
+
+    def denoiser(self, steps: int) -> Denoiser:
+        """The denoiser on the ``steps``-step strided chain (``steps`` divides T)."""
+        if self.net is not None:
+            return unet_denoiser(self.net, self.config, steps)
+        assert self.oracle is not None
+        return ImageOracle(self.oracle.images, strided_schedule(self.config, steps))  # float64 already: no copy
+
+
+AnyModel = LoadedModel | ImageModel
+
+
 class DenoiserCache:
     def __init__(self, store: Store, size: int):
         self._store = store
         self._size = size
         self._lock = threading.Lock()
-        self._entries: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._entries: OrderedDict[str, AnyModel] = OrderedDict()
         self.loads = 0  # checkpoints read from disk (tests check the cache works)
 
-    def get(self, record: RunRecord) -> LoadedModel:
+    def get(self, record: RunRecord) -> AnyModel:
         """The denoiser of a finished run. Raises ``CheckpointError`` if its file is missing or bad."""
         with self._lock:
             if record.run_id in self._entries:
@@ -47,13 +77,22 @@ class DenoiserCache:
                 self._entries.popitem(last=False)
         return model
 
-    def _load(self, record: RunRecord) -> LoadedModel:
-        config = ExperimentConfig.model_validate_json(record.config_json)
+    def _load(self, record: RunRecord) -> AnyModel:
+        config = parse_config(record.config_json)
+        if isinstance(config, ShapesConfig):
+            return self._load_image(record, config)
         if record.kind == "oracle":
             return loaded_model(config, None)
         checkpoint = load_checkpoint(self._store.model_path(record.run_id))
         self.loads += 1
         return loaded_model(checkpoint.config, checkpoint)
+
+    def _load_image(self, record: RunRecord, config: ShapesConfig) -> ImageModel:
+        if record.kind == "oracle":
+            return ImageModel(config, None, oracle_denoiser(config, config.schedule.T))
+        checkpoint = load_unet_checkpoint(self._store.model_path(record.run_id))
+        self.loads += 1
+        return ImageModel(checkpoint.config, checkpoint.net, None)
 
 
 def loaded_model(config: ExperimentConfig, checkpoint: Checkpoint | None) -> LoadedModel:

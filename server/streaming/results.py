@@ -22,13 +22,13 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
 from ..diffusion.config import ALGO_VERSION, SamplerConfig
 from ..gaussian.ground_truth import LABEL_NAMES
-from .encode import typed_array
+from .encode import Dtype, typed_array
 
 RESULT_FORMAT = "mode-interpolation-lab/result/1"
 CsvTable = Literal["particles", "frames", "x0_last"]
@@ -46,24 +46,58 @@ class ResultDamaged(ValueError):
     """A stored result file that is missing, truncated or not ours; the message says which."""
 
 
-def result_params(sampler: SamplerConfig, frames: int) -> dict[str, Any]:
-    """Everything besides the run that determines a result's numbers."""
-    return {**sampler.model_dump(mode="json"), "frames": frames}
+def result_params(sampler: SamplerConfig, frames: int, steps: int | None = None) -> dict[str, Any]:
+    """Everything besides the run that determines a result's numbers (``steps``: an image run's chain length;
+    absent for Gaussian runs, whose ids predate it)."""
+    params = {**sampler.model_dump(mode="json"), "frames": frames}
+    return params if steps is None else {**params, "steps": steps}
 
 
-def result_id(run_id: str, sampler: SamplerConfig, frames: int) -> str:
+def result_id(run_id: str, sampler: SamplerConfig, frames: int, steps: int | None = None) -> str:
     """16 hex digits: sha256 of run id, canonical sampler parameters and the algorithm version."""
-    params = json.dumps(result_params(sampler, frames), sort_keys=True, separators=(",", ":"))
+    params = json.dumps(result_params(sampler, frames, steps), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"result/{ALGO_VERSION}/{run_id}/{params}".encode()).hexdigest()[:16]
 
 
-def frame_payload(index: int, t: int, x: np.ndarray, x0: np.ndarray | None) -> dict[str, Any]:
+def frame_payload(index: int, t: int, x: np.ndarray, x0: np.ndarray | None, dtype: Dtype = "f4") -> dict[str, Any]:
     """The `frame` event: x_{t−1} after step t (x_T for t = T) and x̂0 predicted at t."""
-    return {"index": index, "t": t, "x": typed_array(x, "f4"), "x0": None if x0 is None else typed_array(x0, "f4")}
+    return {"index": index, "t": t, "x": typed_array(x, dtype), "x0": None if x0 is None else typed_array(x0, dtype)}
+
+
+class StoredArrays:
+    """What the stored results of every family share (a frozen dataclass with these fields and ``SPEC``, its
+    arrays' name → (dtype, rank)): the cast on building, the id, the frames as events, the size."""
+
+    SPEC: ClassVar[dict[str, tuple[str, int]]]
+    FRAME_DTYPE: ClassVar[Dtype] = "f4"
+    meta: dict[str, Any]
+    frame_t: np.ndarray
+    frame_x: np.ndarray
+    frame_x0: np.ndarray
+
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """Cast every array to its stored dtype once, so stream, file and replay agree bit for bit."""
+        cast: dict[str, Any] = {k: np.ascontiguousarray(v, dtype=cls.SPEC[k][0]) if k in cls.SPEC else v
+                                for k, v in fields.items()}
+        return cls(**cast)
+
+    @property
+    def result_id(self) -> str:
+        return str(self.meta["result_id"])
+
+    def frame(self, index: int) -> dict[str, Any]:
+        x0 = None if index == 0 else self.frame_x0[index - 1]
+        return frame_payload(index, int(self.frame_t[index]), self.frame_x[index], x0, self.FRAME_DTYPE)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, name).nbytes for name in self.SPEC)
 
 
 @dataclass(frozen=True)
-class ResultArrays:
+class ResultArrays(StoredArrays):
+    SPEC: ClassVar[dict[str, tuple[str, int]]] = _ARRAYS
     meta: dict[str, Any]  # the `meta` event, result_id included
     frame_t: np.ndarray  # (F,) timesteps of the frames, T first
     frame_x: np.ndarray  # (F, N, D)
@@ -81,21 +115,6 @@ class ResultArrays:
     roc_thresholds: np.ndarray
     summary: dict[str, Any]
 
-    @classmethod
-    def build(cls, **fields: Any) -> ResultArrays:
-        """Cast every array to its stored dtype once, so stream, file and replay agree bit for bit."""
-        cast: dict[str, Any] = {k: np.ascontiguousarray(v, dtype=_ARRAYS[k][0]) if k in _ARRAYS else v
-                                for k, v in fields.items()}
-        return cls(**cast)
-
-    @property
-    def result_id(self) -> str:
-        return str(self.meta["result_id"])
-
-    def frame(self, index: int) -> dict[str, Any]:
-        x0 = None if index == 0 else self.frame_x0[index - 1]
-        return frame_payload(index, int(self.frame_t[index]), self.frame_x[index], x0)
-
     def result(self) -> dict[str, Any]:
         """The `result` event."""
         return {
@@ -112,19 +131,22 @@ class ResultArrays:
                     "thresholds": typed_array(self.roc_thresholds, "f4")},
         }
 
-    @property
-    def nbytes(self) -> int:
-        return sum(getattr(self, name).nbytes for name in _ARRAYS)
-
 
 # ---------------------------------------------------------------------------- the npz artifact
 
 
 def _npz_content(arrays: ResultArrays, run: StoredRun | None = None) -> dict[str, np.ndarray]:
-    content: dict[str, np.ndarray] = {name: getattr(arrays, name) for name in _ARRAYS}
-    content["format"] = np.array(RESULT_FORMAT)
-    content["meta_json"] = np.array(json.dumps(arrays.meta, allow_nan=False))
-    content["summary_json"] = np.array(json.dumps(arrays.summary, allow_nan=False))
+    return npz_content(RESULT_FORMAT, {name: getattr(arrays, name) for name in _ARRAYS}, arrays.meta,
+                       arrays.summary, run)
+
+
+def npz_content(fmt: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], summary: dict[str, Any],
+                run: StoredRun | None) -> dict[str, np.ndarray]:
+    """A stored result's npz entries: its arrays, then the format, meta, summary (and run) as JSON strings."""
+    content: dict[str, np.ndarray] = dict(arrays)
+    content["format"] = np.array(fmt)
+    content["meta_json"] = np.array(json.dumps(meta, allow_nan=False))
+    content["summary_json"] = np.array(json.dumps(summary, allow_nan=False))
     if run is not None:
         content["run_json"] = np.array(json.dumps({"kind": run.kind, "config": run.config_json}))
     return content
@@ -152,14 +174,22 @@ def stored_run(path: Path) -> StoredRun | None:
 
 def npz_bytes(arrays: ResultArrays) -> bytes:
     """The export: what ``save_result`` writes, less the run's config (``/api/runs/{id}/config.json``)."""
+    return content_bytes(_npz_content(arrays))
+
+
+def content_bytes(content: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, **_npz_content(arrays))  # type: ignore[arg-type]
+    np.savez(buffer, **content)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
 def save_result(path: Path, arrays: ResultArrays, run: StoredRun | None = None) -> None:
+    """Write atomically (``write_npz``)."""
+    write_npz(path, _npz_content(arrays, run))
+
+
+def write_npz(path: Path, content: dict[str, np.ndarray]) -> None:
     """Write atomically: temp file in the same directory, fsync, rename. A crash leaves a ``*.tmp`` at worst."""
-    content = _npz_content(arrays, run)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
@@ -175,26 +205,47 @@ def save_result(path: Path, arrays: ResultArrays, run: StoredRun | None = None) 
 
 def load_result(path: Path) -> ResultArrays:
     """Read and check a stored result. Raises ``ResultDamaged``; never unpickles (allow_pickle=False)."""
+    fields = read_npz(path, RESULT_FORMAT, _ARRAYS)
+    arrays = ResultArrays(**fields)
+    _check_shapes(arrays)
+    return arrays
+
+
+def read_npz(path: Path, fmt: str, spec: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    """The arrays named in ``spec`` (name → dtype, rank, each checked), ``meta`` and ``summary`` of a stored result
+    of format ``fmt``. Raises ``ResultDamaged``; never unpickles."""
     if not path.is_file():
         raise ResultDamaged("the result file is missing")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            if str(npz["format"]) != RESULT_FORMAT:
+            if str(npz["format"]) != fmt:
                 raise ResultDamaged(f"unknown result format {str(npz['format'])[:60]!r}")
-            fields: dict[str, Any] = {name: npz[name] for name in _ARRAYS}
+            fields: dict[str, Any] = {name: npz[name] for name in spec}
             fields["meta"] = json.loads(str(npz["meta_json"]))
             fields["summary"] = json.loads(str(npz["summary_json"]))
     except ResultDamaged:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ResultDamaged(f"the result file is damaged ({type(exc).__name__}: {str(exc)[:120]})") from exc
-    for name, (dtype, rank) in _ARRAYS.items():
+    for name, (dtype, rank) in spec.items():
         if fields[name].dtype != np.dtype(dtype) or fields[name].ndim != rank:
             raise ResultDamaged(f"the result file is damaged ({name} has dtype {fields[name].dtype}, "
                                 f"{fields[name].ndim} dimensions)")
-    arrays = ResultArrays(**fields)
-    _check_shapes(arrays)
-    return arrays
+    if not isinstance(fields["meta"], dict) or not isinstance(fields["summary"], dict) \
+            or "result_id" not in fields["meta"]:
+        raise ResultDamaged("the result file is damaged (bad meta or summary)")
+    return fields
+
+
+def result_format(path: Path) -> str:
+    """The ``format`` string of a stored result file (what its loader is). Raises ``ResultDamaged``."""
+    if not path.is_file():
+        raise ResultDamaged("the result file is missing")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return str(npz["format"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ResultDamaged(f"the result file is damaged ({type(exc).__name__}: {str(exc)[:120]})") from exc
 
 
 def _check_shapes(a: ResultArrays) -> None:
@@ -208,8 +259,6 @@ def _check_shapes(a: ResultArrays) -> None:
         if getattr(a, name).shape != shape:
             raise ResultDamaged(f"the result file is damaged ({name} has shape {getattr(a, name).shape}, "
                                 f"expected {shape})")
-    if not isinstance(a.meta, dict) or not isinstance(a.summary, dict) or "result_id" not in a.meta:
-        raise ResultDamaged("the result file is damaged (bad meta or summary)")
 
 
 # ---------------------------------------------------------------------------- CSV export

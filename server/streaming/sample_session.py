@@ -18,11 +18,13 @@ import torch
 
 from ..diffusion.config import SamplerConfig
 from ..diffusion.detectors import roc_curve
-from ..diffusion.sampling import ReverseStep, reverse_process, windowed_x0
+from ..diffusion.sampling import Denoiser, ReverseStep, reverse_process, windowed_x0
+from ..diffusion.schedule import NoiseSchedule
 from ..gaussian.ground_truth import SUPPORT_RADIUS_SIGMA, nearest_neighbour_pairs
 from ..gaussian.metrics import score_samples
 from .denoisers import LoadedModel
 from .encode import finite_or_none, frame_timesteps
+from .image_results import StreamResult
 from .results import ResultArrays, frame_payload
 
 CHUNK_SECONDS = 0.25  # a chunk ends after this long even short of its steps (results do not depend on it)
@@ -33,43 +35,48 @@ NOISE_BOUND = 4.0  # x_T ~ N(0, I): ±4 holds all of 10,000 particles with proba
 class SampleRequest:
     sampler: SamplerConfig
     frames: int
+    steps: int | None = None  # image runs: the strided chain's length (divides T); None for Gaussian runs (T)
 
 
-class SampleSession:
-    def __init__(self, result_id: str, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *,
+class ChainSession:
+    """What every sample session shares: the reverse chain driven a chunk at a time, its frames, its x̂0 window.
+
+    A subclass sets up the chain (``_start``) and says what a frame, the meta and the arrays are."""
+
+    def __init__(self, result_id: str, run_id: str, kind: str, request: SampleRequest, *,
                  threads: int | Callable[[], int]):
-        self.result_id, self.run_id, self.kind, self.model, self.request = result_id, run_id, kind, model, request
+        self.result_id, self.run_id, self.kind, self.request = result_id, run_id, kind, request
         self.threads = threads
         self.steps_done = 0  # reverse steps computed so far
-        schedule = model.run.schedule
-        self.window = min(request.sampler.window, schedule.T)
-        self.frame_ts = frame_timesteps(schedule.T, request.frames)
-        self._frame_set = set(self.frame_ts)
-        sampler = request.sampler
-        generator = torch.Generator().manual_seed(sampler.seed)  # as run_sampler: same seed, same particles
-        self._steps = reverse_process(model.denoiser, schedule, n=sampler.n, generator=generator,
-                                      sampler=sampler.sampler, eta=sampler.eta)
-        self._frames_sent = 0
-        self._frame_x: list[np.ndarray] = []  # kept for the stored result (permalinks, exports)
-        self._frame_x0: list[np.ndarray] = []
+        self.finished = False
         self._x0_last: list[torch.Tensor] = []  # x̂0 at t = K−1 … 0, each (N, D)
         self._x = torch.empty(0)
-        self.finished = False
+        self._frames_sent = 0
 
-    # ------------------------------------------------------------------ events
+    def _start(self, denoiser: Denoiser, schedule: NoiseSchedule, window: int, frames: int) -> None:
+        sampler = self.request.sampler
+        self.window = min(window, schedule.T)
+        self.frame_ts = frame_timesteps(schedule.T, frames)
+        self._frame_set = set(self.frame_ts)
+        generator = torch.Generator().manual_seed(sampler.seed)  # as run_sampler: same seed, same particles
+        self._steps = reverse_process(denoiser, schedule, n=sampler.n, generator=generator,
+                                      sampler=sampler.sampler, eta=sampler.eta)
+
+    @property
+    def config_json(self) -> str:
+        """The run's canonical config (written into the stored result, for a lost index)."""
+        raise NotImplementedError
 
     def meta(self) -> dict[str, Any]:
-        mixture, sampler = self.model.run.mixture, self.request.sampler
-        means, sigmas = mixture.means.numpy(), mixture.sigmas.numpy()
-        pairs = nearest_neighbour_pairs(means) if len(means) > 1 else np.zeros((0, 2), dtype=int)
-        return {
-            "run_id": self.run_id, "result_id": self.result_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
-            "T": self.model.run.schedule.T, "sampler": sampler.sampler, "eta": sampler.eta, "seed": sampler.seed,
-            "window": self.window, "frame_ts": self.frame_ts, "means": means.tolist(), "sigmas": sigmas.tolist(),
-            "weights": mixture.weights.numpy().round(12).tolist(),  # mode probabilities (sum to 1)
-            "radius_sigma": SUPPORT_RADIUS_SIGMA, "nn_pairs": pairs.tolist(),
-            **self._bounds(means, sigmas, pairs),
-        }
+        raise NotImplementedError
+
+    def _frame_event(self, index: int, step: ReverseStep) -> dict[str, Any]:
+        """The `frame` event of ``step``; keeps what the stored result needs."""
+        raise NotImplementedError
+
+    def arrays(self, meta: dict[str, Any]) -> StreamResult:
+        """Frames, labels, detector scores and summary of the finished stream (after the last frame)."""
+        raise NotImplementedError
 
     def advance(self, max_steps: int, max_seconds: float = CHUNK_SECONDS) -> list[dict[str, Any]]:
         """Run up to ``max_steps`` reverse steps, stopping early after a frame or once ``max_seconds`` have passed
@@ -89,9 +96,54 @@ class SampleSession:
             computed += step.x0_pred is not None
             self._keep(step)
             if step.t in self._frame_set:
-                frames.append(self._frame(step))
+                frames.append(self._frame_event(self._next_index(), step))
         self.steps_done += computed
         return frames
+
+    def result(self) -> dict[str, Any]:
+        """The `result` event of the finished stream."""
+        return self.arrays(self.meta()).result()
+
+    def _keep(self, step: ReverseStep) -> None:
+        self._x = step.x
+        kept = windowed_x0(step, self.window)
+        if kept is not None:
+            self._x0_last.append(kept)
+        if step.t == 0:
+            self.finished = True
+
+    def _next_index(self) -> int:
+        self._frames_sent += 1
+        return self._frames_sent - 1
+
+
+class SampleSession(ChainSession):
+    def __init__(self, result_id: str, run_id: str, kind: str, model: LoadedModel, request: SampleRequest, *,
+                 threads: int | Callable[[], int]):
+        super().__init__(result_id, run_id, kind, request, threads=threads)
+        self.model = model
+        self._frame_x: list[np.ndarray] = []  # kept for the stored result (permalinks, exports)
+        self._frame_x0: list[np.ndarray] = []
+        self._start(model.denoiser, model.run.schedule, request.sampler.window, request.frames)
+
+    @property
+    def config_json(self) -> str:
+        return self.model.run.config.canonical_json()
+
+    # ------------------------------------------------------------------ events
+
+    def meta(self) -> dict[str, Any]:
+        mixture, sampler = self.model.run.mixture, self.request.sampler
+        means, sigmas = mixture.means.numpy(), mixture.sigmas.numpy()
+        pairs = nearest_neighbour_pairs(means) if len(means) > 1 else np.zeros((0, 2), dtype=int)
+        return {
+            "run_id": self.run_id, "result_id": self.result_id, "kind": self.kind, "n": sampler.n, "dim": mixture.dim,
+            "T": self.model.run.schedule.T, "sampler": sampler.sampler, "eta": sampler.eta, "seed": sampler.seed,
+            "window": self.window, "frame_ts": self.frame_ts, "means": means.tolist(), "sigmas": sigmas.tolist(),
+            "weights": mixture.weights.numpy().round(12).tolist(),  # mode probabilities (sum to 1)
+            "radius_sigma": SUPPORT_RADIUS_SIGMA, "nn_pairs": pairs.tolist(),
+            **self._bounds(means, sigmas, pairs),
+        }
 
     def arrays(self, meta: dict[str, Any]) -> ResultArrays:
         """Frames, labels, detector scores and summary of the finished stream (after the last frame)."""
@@ -110,23 +162,9 @@ class SampleSession:
             roc_thresholds=roc.thresholds, summary=summary,
         )
 
-    def result(self) -> dict[str, Any]:
-        """The `result` event of the finished stream."""
-        return self.arrays(self.meta()).result()
-
     # ------------------------------------------------------------------ helpers
 
-    def _keep(self, step: ReverseStep) -> None:
-        self._x = step.x
-        kept = windowed_x0(step, self.window)
-        if kept is not None:
-            self._x0_last.append(kept)
-        if step.t == 0:
-            self.finished = True
-
-    def _frame(self, step: ReverseStep) -> dict[str, Any]:
-        index = self._frames_sent
-        self._frames_sent += 1
+    def _frame_event(self, index: int, step: ReverseStep) -> dict[str, Any]:
         x, x0 = step.x.numpy(), None if step.x0_pred is None else step.x0_pred.numpy()
         self._frame_x.append(x)
         if x0 is not None:
@@ -154,15 +192,15 @@ class SampleExecutor(Protocol):
 
     shares_cpu: bool  # chunks use this machine's cores (streams take turns); False: a cluster schedules them
 
-    async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
+    async def advance(self, session: ChainSession, chunk_steps: int) -> list[dict[str, Any]]:
         """The next chunk: its frame events (``SampleSession.advance``); sets ``steps_done`` and ``finished``."""
         ...
 
-    async def arrays(self, session: SampleSession, meta: dict[str, Any]) -> ResultArrays:
+    async def arrays(self, session: ChainSession, meta: dict[str, Any]) -> StreamResult:
         """The finished computation's arrays (``SampleSession.arrays``)."""
         ...
 
-    def discard(self, session: SampleSession) -> None:
+    def discard(self, session: ChainSession) -> None:
         """The computation ended (finished, failed or abandoned): stop its work and free what it holds."""
         ...
 
@@ -172,11 +210,11 @@ class LocalSampleExecutor:
 
     shares_cpu = True
 
-    async def advance(self, session: SampleSession, chunk_steps: int) -> list[dict[str, Any]]:
+    async def advance(self, session: ChainSession, chunk_steps: int) -> list[dict[str, Any]]:
         return await asyncio.to_thread(session.advance, chunk_steps)
 
-    async def arrays(self, session: SampleSession, meta: dict[str, Any]) -> ResultArrays:
+    async def arrays(self, session: ChainSession, meta: dict[str, Any]) -> StreamResult:
         return await asyncio.to_thread(session.arrays, meta)
 
-    def discard(self, session: SampleSession) -> None:
+    def discard(self, session: ChainSession) -> None:
         pass

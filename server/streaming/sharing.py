@@ -29,10 +29,14 @@ from fastapi.sse import ServerSentEvent
 
 from ..store import RunRecord, Store
 from .admission import Place, SamplingGate
-from .denoisers import DenoiserCache
+from .artifacts import load_any_result, save_any_result
+from .denoisers import AnyModel, DenoiserCache, ImageModel
 from .encode import EVENT_DONE, EVENT_ERROR, EVENT_FRAME, EVENT_META, EVENT_QUEUE, EVENT_RESULT
-from .results import ResultArrays, ResultDamaged, StoredRun, load_result, result_id, result_params, save_result
-from .sample_session import LocalSampleExecutor, SampleExecutor, SampleRequest, SampleSession
+from .families import Family
+from .image_results import ImageResultArrays, StreamResult
+from .image_session import ImageSession
+from .results import ResultDamaged, StoredRun, result_id, result_params
+from .sample_session import ChainSession, LocalSampleExecutor, SampleExecutor, SampleRequest, SampleSession
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +53,13 @@ class Computation:
     result_id: str
     run_id: str
     kind: str
-    params: dict[str, Any]  # result_params: n, seed, sampler, eta, window, frames
+    params: dict[str, Any]  # result_params: n, seed, sampler, eta, window, frames (and steps for images)
+    family: Family = "gaussian"  # "shapes": an image stream
     events: list[ServerSentEvent] = field(default_factory=list)
     finished: bool = False  # the last event (done or error) is in ``events``
     failed: bool = False
     viewers: int = 0
-    arrays: ResultArrays | None = None  # once finished: for exports and the memory cache
+    arrays: StreamResult | None = None  # once finished: for exports and the memory cache
     task: asyncio.Task[None] | None = None
     standing: Callable[[], dict[str, Any] | None] = lambda: None  # where it waits while queued (None: computing)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -101,12 +106,13 @@ class Computation:
                 return
 
     @classmethod
-    def replay(cls, arrays: ResultArrays, run_id: str, kind: str, params: dict[str, Any]) -> Computation:
+    def replay(cls, arrays: StreamResult, run_id: str, kind: str, params: dict[str, Any]) -> Computation:
         """A finished computation rebuilt from stored arrays: the same events, byte for byte."""
         frames = [encoded(EVENT_FRAME, arrays.frame(i)) for i in range(len(arrays.frame_t))]
         events = [encoded(EVENT_META, arrays.meta), *frames, encoded(EVENT_RESULT, arrays.result()),
                   encoded(EVENT_DONE, {})]
-        return cls(arrays.result_id, run_id, kind, params, events=events, finished=True, arrays=arrays)
+        family: Family = "shapes" if isinstance(arrays, ImageResultArrays) else "gaussian"
+        return cls(arrays.result_id, run_id, kind, params, family, events=events, finished=True, arrays=arrays)
 
 
 @contextlib.asynccontextmanager
@@ -133,6 +139,7 @@ class ComputationRegistry:
                  executor: SampleExecutor | None = None):
         self._store = store
         self._executor = executor or LocalSampleExecutor()  # chunks in worker threads here, or on a Ray cluster
+        self._here = LocalSampleExecutor()  # image streams always compute in this process
         self._gate = gate
         self._denoisers = denoisers
         self._threads = threads
@@ -151,7 +158,7 @@ class ComputationRegistry:
 
         Only a new computation takes a gate place (``TooBusy`` when full); joining one or replaying is
         free. A run whose model file is missing or damaged raises ``CheckpointError``."""
-        key = result_id(run.run_id, request.sampler, request.frames)
+        key = result_id(run.run_id, request.sampler, request.frames, request.steps)
 
         async def create() -> Computation:
             stored = await self.stored(key, forget_damaged=True)
@@ -162,8 +169,7 @@ class ComputationRegistry:
                 raise TooBusy(self._gate.standing(None), self._gate.retry_after())
             with place:  # given back on any error or cancel here; ``start`` hands it to the computation's task
                 model = await asyncio.to_thread(self._denoisers.get, run)
-                session = SampleSession(key, run.run_id, run.kind, model, request, threads=self._threads)
-                return self.start(session, place)
+                return self.start(new_session(key, run, model, request, self._threads), place)
 
         # The run (and the result it makes) stay stored while it opens, however small the store's cap;
         # from then on the viewer holds them (``watching``).
@@ -178,7 +184,7 @@ class ComputationRegistry:
         if record is None or record.evicted_at is not None:
             return None
         try:
-            arrays = await asyncio.to_thread(load_result, store.result_path(key))
+            arrays = await asyncio.to_thread(load_any_result, store.result_path(key))
         except ResultDamaged:
             if not forget_damaged:
                 raise
@@ -261,10 +267,12 @@ class ComputationRegistry:
 
     # ------------------------------------------------------------------ starting and watching
 
-    def start(self, session: SampleSession, place: Place) -> Computation:
+    def start(self, session: ChainSession, place: Place) -> Computation:
         """Start computing ``session`` in a task that owns its gate ``place`` (given back when the task is done)."""
-        params = result_params(session.request.sampler, session.request.frames)
-        computation = Computation(session.result_id, session.run_id, session.kind, params)
+        request = session.request
+        params = result_params(request.sampler, request.frames, request.steps)
+        computation = Computation(session.result_id, session.run_id, session.kind, params,
+                                  "shapes" if isinstance(session, ImageSession) else "gaussian")
         meta = session.meta()
         computation.events.append(encoded(EVENT_META, meta))
         gate = self._gate
@@ -299,20 +307,24 @@ class ComputationRegistry:
 
     # ------------------------------------------------------------------ the work
 
-    async def _advance(self, session: SampleSession) -> list[dict[str, Any]]:
+    def _executor_of(self, session: ChainSession) -> SampleExecutor:
+        """Where ``session``'s chunks run: point streams on the configured executor, image streams here."""
+        return self._executor if isinstance(session, SampleSession) else self._here
+
+    async def _advance(self, session: ChainSession) -> list[dict[str, Any]]:
         """One chunk (the executor's); the gate counts it so tests can see work stop."""
         self._gate.chunk_started()
         before = session.steps_done
         try:
-            return await self._executor.advance(session, self._chunk_steps)
+            return await self._executor_of(session).advance(session, self._chunk_steps)
         finally:
             self._gate.chunk_finished(session.steps_done - before)
 
-    async def _produce(self, computation: Computation, session: SampleSession, meta: dict[str, Any],
+    async def _produce(self, computation: Computation, session: ChainSession, meta: dict[str, Any],
                        place: Place) -> None:
-        gate = self._gate
+        gate, executor = self._gate, self._executor_of(session)
         # Streams on this machine take turns for its cores; on a cluster its scheduler does that.
-        turn = gate.compute if self._executor.shares_cpu else _no_turn
+        turn = gate.compute if executor.shares_cpu else _no_turn
         try:
             await place.active()  # at once, unless every active place was taken: then in arrival order
             first = True  # its first chunk (the x_T frame) goes before the others' chunks: a first frame at once
@@ -325,11 +337,11 @@ class ComputationRegistry:
                 if frames:
                     await computation.append(*(encoded(EVENT_FRAME, frame) for frame in frames))
             async with turn():
-                arrays = await self._executor.arrays(session, meta)
+                arrays = await executor.arrays(session, meta)
             computation.arrays = arrays
             await computation.append(encoded(EVENT_RESULT, arrays.result()))
             # Stored before `done`: a client that saw `done` may share the permalink at once.
-            run = StoredRun(session.kind, session.model.run.config.canonical_json())
+            run = StoredRun(session.kind, session.config_json)
             await asyncio.to_thread(self._persist, arrays, computation, run)
             await computation.append(encoded(EVENT_DONE, {}), finished=True)
             self.remember(computation)
@@ -342,14 +354,22 @@ class ComputationRegistry:
             message = f"sampling failed: {type(exc).__name__}: {exc}"
             await computation.append(encoded(EVENT_ERROR, {"message": message}), finished=True, failed=True)
         finally:
-            self._executor.discard(session)
+            executor.discard(session)
             self._unlist(computation)
 
-    def _persist(self, arrays: ResultArrays, computation: Computation, run: StoredRun) -> None:
+    def _persist(self, arrays: StreamResult, computation: Computation, run: StoredRun) -> None:
         """Write the npz and its row; a full disk costs the permalink, never the stream."""
         try:
-            save_result(self._store.result_path(computation.result_id), arrays, run)
+            save_any_result(self._store.result_path(computation.result_id), arrays, run)
             self._store.add_result(computation.result_id, computation.run_id,
                                    json.dumps(computation.params, sort_keys=True))
         except OSError:
             log.exception("could not store result %s", computation.result_id)
+
+
+def new_session(key: str, run: RunRecord, model: AnyModel, request: SampleRequest,
+                threads: Callable[[], int]) -> ChainSession:
+    """The session of the run's family: an image run's (its model is an ``ImageModel``) or a point run's."""
+    if isinstance(model, ImageModel):
+        return ImageSession(key, run.run_id, run.kind, model, request, threads=threads)
+    return SampleSession(key, run.run_id, run.kind, model, request, threads=threads)

@@ -1,7 +1,8 @@
 // The URL hash: config + sampler + view, encoded with the server's spec (bootstrap.url_spec), and the
 // address bar kept in step with the page once it has opened.
 
-import { state, on, encodeHash } from './state.js';
+import { state, on } from './state.js';
+import { encodeHash } from './hash_codec.js';
 import { spec } from './bootstrap.js';
 import { readConfig, readSampler } from './form.js';
 import { player, ALL_LAYERS } from './mainplot.js';

@@ -12,7 +12,6 @@ export const flag = (name) => ['1', 'true', 'on', 'yes', ''].includes(query.get(
 
 export const lessons = boot.lessons ?? [];
 export const lesson = lessons.find((l) => l.id === query.get('lesson')) ?? null; // the one ?lesson= names
-state.lessonStep = null; // the step shown, 1-based, while a lesson is open
 
 // Panels ?hide= names (or the lesson's own list when the address has none).
 export const hidden = new Set((query.has('hide') ? query.get('hide') : (lesson?.hide ?? []).join(','))

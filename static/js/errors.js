@@ -1,8 +1,8 @@
-// The error banner shared by every part of the page: one line per failure (a repeat counts up instead of
-// piling up), and the inputs a 422 names are outlined until edited. Field errors are told in the page's
+// The explorer's errors, on the banner every page shares (banner.js), and the inputs a 422 names are outlined until edited. Field errors are told in the page's
 // own words: the label of the input the path belongs to ("learning rate", "σ of mode 2"), not the API path.
 
 import { state } from './state.js';
+import { addBannerLine, clearBanner } from './banner.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -51,19 +51,7 @@ function messageOf(err) {
 export function showError(err) {
   state.opened = true; // from now on the address bar follows the page even if the opening run failed
   const text = messageOf(err);
-  const same = Array.from($('error-list').children).find((li) => li.dataset.text === text);
-  if (same) {
-    const count = Number(same.dataset.count) + 1;
-    same.dataset.count = String(count);
-    same.textContent = `${text} (×${count})`;
-  } else {
-    const li = document.createElement('li');
-    li.dataset.text = text;
-    li.dataset.count = '1';
-    li.textContent = text;
-    $('error-list').append(li);
-  }
-  $('errors').hidden = false;
+  addBannerLine(text);
   for (const f of err?.fields ?? []) {
     const input = inputFor(f.path);
     if (input) {
@@ -74,8 +62,7 @@ export function showError(err) {
 }
 
 export function clearErrors() {
-  $('error-list').replaceChildren();
-  $('errors').hidden = true;
+  clearBanner();
   for (const el of document.querySelectorAll('[aria-invalid="true"]')) {
     el.removeAttribute('aria-invalid');
     el.removeAttribute('title');

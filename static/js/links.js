@@ -2,7 +2,8 @@
 // and classroom controls: copy link, chart export, presenter, predict, layers and lessons.
 
 import { getRun, requestJSON } from './api.js';
-import { state, decodeHash } from './state.js';
+import { state } from './state.js';
+import { decodeHash } from './hash_codec.js';
 import { boot, spec } from './bootstrap.js';
 import { showError } from './errors.js';
 import { fillForm, fillSampler } from './form.js';
@@ -17,8 +18,6 @@ import { readConfig } from './form.js';
 import { writeHash } from './address.js';
 
 const $ = (id) => document.getElementById(id);
-
-state.presenter = false;
 
 async function copyLink() {
   writeHash();

@@ -4,12 +4,12 @@
 // zoom survives the ~20 Plotly.react calls per second of playback.
 
 import { OFFLINE_CONFIG } from './plotly_offline.js';
+import { FONT, SMALL_CONFIG, baseLayout as themeLayout, emptyLayout as themeEmpty, presenting } from './theme.js';
 import { pdf1d, sigmasOf, SUPPORT_RADIUS_SIGMA } from './mixture.js';
 import { COLORS, fmtInt, labelTraces, traceNames, supportCircles, fanTraces, histogram1D } from './traces.js';
 
 const Plotly = window.Plotly;
 
-const FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 12, color: '#26323f' };
 const CONFIG = {
   // Plotly renders WebGL at 2× by default whatever the screen; matching the screen's ratio quarters
   // the pixels a 1× display rasterises per frame (measured: the animation is raster-bound).
@@ -19,30 +19,10 @@ const CONFIG = {
   modeBarButtonsToRemove: ['lasso2d', 'select2d', 'autoScale2d', 'sendChartToCloud', 'sendDataToCloud'],
   toImageButtonOptions: { format: 'png', scale: 2 },
 };
-const SMALL_CONFIG = { ...OFFLINE_CONFIG, displayModeBar: false, responsive: true };
 
-/** Axes hidden and a line of text, for a panel that has nothing to show yet. */
-function emptyLayout(text, height) {
-  return baseLayout({
-    height, margin: { l: 8, r: 8, t: 8, b: 8 }, plot_bgcolor: 'rgba(0,0,0,0)',
-    xaxis: { visible: false }, yaxis: { visible: false },
-    annotations: [{ text, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false,
-      font: { size: 12, color: '#8795a3' } }],
-  });
-}
-
-// Presenter mode (body.presenter) enlarges the type of every chart, side charts included.
-const presenting = () => document.body.classList.contains('presenter');
-
-function baseLayout(extra) {
-  return {
-    font: presenting() ? { ...FONT, size: 16 } : FONT,
-    paper_bgcolor: 'rgba(0,0,0,0)',
-    plot_bgcolor: '#ffffff',
-    hovermode: false,
-    ...extra,
-  };
-}
+// The explorer's charts show no hover labels (the main plot's are per-particle picks, see mainplot.js).
+const baseLayout = (extra) => themeLayout({ hovermode: false, ...extra });
+const emptyLayout = (text, height) => ({ ...themeEmpty(text, height), hovermode: false });
 
 /** "10⁻³"-style tick labels for axes that carry log10 values on a linear scale. */
 export function logTicks(lo, hi) {

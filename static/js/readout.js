@@ -13,7 +13,6 @@ export const fmt = (v) => Math.round(v).toLocaleString('en-US');
 const pct = (v) => `${(100 * v).toFixed(1)}%`;
 
 let det = null; // detector statistics of the current result
-state.concealed = false;
 
 /** Detector statistics of a new result (detector.js detectorStats), or null while there is none. */
 export function setDetector(stats) {

@@ -3,17 +3,18 @@
 
 import { gather } from './codec.js';
 import { inSupport } from './mixture.js';
+import { PALETTE } from './theme.js';
 
-// Okabe–Ito palette: distinguishable with the common colour-vision deficiencies.
+// Colour roles of the explorer, from the shared Okabe–Ito palette (theme.js).
 export const COLORS = {
-  support: '#0072B2', // blue
-  between: '#D55E00', // vermillion
-  outside: '#E69F00', // orange
+  support: PALETTE.blue,
+  between: PALETTE.vermillion,
+  outside: PALETTE.orange,
   neutral: '#5B7083',
-  mode: '#1d2733',
+  mode: PALETTE.ink,
   band: 'rgba(0, 158, 115, 0.10)',
   bandLine: 'rgba(0, 158, 115, 0.55)',
-  grid: '#e8ecf1',
+  grid: PALETTE.grid,
   selected: '#000000',
 };
 const SYMBOLS = { support: 'circle', between: 'diamond', outside: 'triangle-up' };

@@ -46,7 +46,7 @@ def test_meta_carries_the_result_id_and_the_replay_is_identical(client: TestClie
     assert rid == result_id(run_id, SamplerConfig(n=120, seed=9, window=4), 12)
     view = client.get(f"/api/results/{rid}").json()
     assert view == {
-        "result_id": rid, "run_id": run_id, "kind": "oracle", "status": "done",
+        "result_id": rid, "run_id": run_id, "kind": "oracle", "family": "gaussian", "status": "done",
         "params": {"n": 120, "seed": 9, "sampler": "ddpm", "eta": 0.0, "window": 4, "frames": 12},
         "links": {"page": f"/r/{rid}", "events": f"/api/results/{rid}/events",
                   "npz": f"/api/results/{rid}/export.npz", "csv": f"/api/results/{rid}/export.csv",

@@ -4,7 +4,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { encodeHash, decodeHash } from '../../static/js/state.js';
+import { encodeHash, decodeHash } from '../../static/js/hash_codec.js';
 
 const file = process.env.URL_STATE_CASES;
 

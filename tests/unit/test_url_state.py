@@ -1,5 +1,5 @@
 """The URL hash codec (server/catalog/url_state.py): exact round trips, canonical form, unknown keys ignored,
-invalid values reported by field, and byte-identical hashes from the page's JS codec (static/js/state.js)."""
+invalid values reported by field, and byte-identical hashes from the page's JS codec (static/js/hash_codec.js)."""
 
 from __future__ import annotations
 

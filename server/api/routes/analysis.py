@@ -60,12 +60,13 @@ from ...settings import (
     Settings,
 )
 from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
+from ...streaming.families import parse_config
 from ..access import WriteAccess
 from ..budgets import check_job, check_view, step_drivers
 from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
 from ..request_fields import sampler_field
 from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
-from ..stored_config import usable_runs
+from ..stored_config import gaussian_runs
 
 router = APIRouter(tags=["analysis"])
 
@@ -179,7 +180,11 @@ def _value_error(loc: tuple[str | int, ...], message: str, value: Any) -> Reques
 
 
 def _config(run_config_json: str) -> ExperimentConfig:
-    return ExperimentConfig.model_validate_json(run_config_json)
+    """A Gaussian run's config; 409 for an image run (these views are built for mixtures)."""
+    config = parse_config(run_config_json)
+    if not isinstance(config, ExperimentConfig):
+        raise HTTPException(409, "this view is for Gaussian-mixture runs; the run is an image (Simple Shapes) run")
+    return config
 
 
 def mechanism_query(run: DoneRunDep, query: Annotated[MechanismQuery, Query()],
@@ -343,7 +348,7 @@ def analysis_page(request: Request, store: StoreDep) -> Response:
     settings: Settings = request.app.state.settings
     bundled_ids = {m.run_id: m.name for m in request.app.state.bundled}
     runs = []
-    for record, config in usable_runs(store.recent(50)):
+    for record, config in gaussian_runs(store.recent(50)):
         if record.status != "done":
             continue
         name = bundled_ids.get(record.run_id)

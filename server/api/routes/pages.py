@@ -90,6 +90,8 @@ async def open_run(run_id: str, store: StoreDep) -> Response:
         config = run_config(record)
     except UnusableConfig as exc:
         return _short_page(str(exc), 409)
+    if not isinstance(config, ExperimentConfig):  # an image run: the shapes page
+        return RedirectResponse("/shapes", status_code=303)
     return RedirectResponse(f"/#{url_state.encode(config, SamplerConfig(), {'kind': record.kind})}", status_code=303)
 
 

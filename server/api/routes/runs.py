@@ -11,6 +11,7 @@ from ...jobs.training import JobRunner, QueueFull
 from ...settings import Settings
 from ...store import RunRecord
 from ...streaming.encode import finite_or_none
+from ...streaming.families import RunConfig, family_of
 from ..access import WriteAccess, check_write
 from ..budgets import check_training
 from ..deps import RunDep, RunnerDep, SettingsDep, StoreDep, field_error
@@ -20,16 +21,16 @@ from ..stored_config import run_config, usable_runs
 router = APIRouter(prefix="/api", tags=["runs"])
 
 
-def run_view(record: RunRecord, runner: JobRunner | None = None, config: ExperimentConfig | None = None) -> RunView:
+def run_view(record: RunRecord, runner: JobRunner | None = None, config: RunConfig | None = None) -> RunView:
     """The stored run, with live status and partial metrics while its job is active (``config``: the
     record's, already read)."""
     state, metrics = record.status, record.metrics
     live = runner.snapshot(record.run_id) if runner is not None and record.active else None
     if live is not None:
         state, metrics = live["status"], live["metrics"]
+    config = config or run_config(record)
     return RunView(
-        run_id=record.run_id, kind=record.kind, status=state,
-        config=config or run_config(record),
+        run_id=record.run_id, kind=record.kind, status=state, family=family_of(config), config=config,
         # finite_or_none: a diverged training (or an older version's record) may hold NaN losses.
         metrics=None if metrics is None else Metrics.model_validate(finite_or_none(metrics), strict=False),
         error=record.error, created_at=record.created_at, finished_at=record.finished_at,

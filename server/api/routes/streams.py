@@ -47,6 +47,7 @@ async def run_events(run: RunDep, runner: RunnerDep) -> AsyncIterator[ServerSent
             responses=responses(404, 409, 422, 429))
 async def sample_stream(feed: SampleFeedDep) -> AsyncIterator[ServerSentEvent]:
     """`meta` (with `result_id`), one `frame` per entry of meta.frame_ts, `result`, then `done`
-    (or `error` and the end). Identical requests share one computation (see ``server.streaming.sharing``)."""
+    (or `error` and the end). Identical requests share one computation (see ``server.streaming.sharing``).
+    An image run (Simple Shapes) streams the same events with image payloads (docs/protocol.md, "Image runs")."""
     async for event in feed.follow():
         yield event

@@ -1,61 +1,48 @@
-// Shared by the /analysis views: DOM helpers, the error banner, Plotly defaults, and analysis jobs
+// Shared by the /analysis views: DOM helpers, the error banner and chart look (from banner.js and theme.js), and analysis jobs
 // (POST, follow the SSE stream with progress, cancel) on top of ../api.js.
 
 import { requestJSON, openStream } from '../api.js';
-import { OFFLINE_CONFIG } from '../plotly_offline.js';
+import { PALETTE, baseLayout, SMALL_CONFIG, axis as themeAxis, emptyLayout } from '../theme.js';
+import { addBannerLine, clearBanner } from '../banner.js';
 
 export const Plotly = window.Plotly;
 export const $ = (id) => document.getElementById(id);
 export const BOOT = JSON.parse($('bootstrap').textContent);
 
-// Okabe–Ito, as on the lab page; one colour per detector / filter.
+// Colour roles of the /analysis charts, from the shared palette (theme.js): one colour per detector / filter.
 export const COLORS = {
-  exact: '#1d2733', learned: '#0072B2', between: '#D55E00', support: '#0072B2', outside: '#E69F00',
-  grid: '#e8ecf1', mode: 'rgba(0, 158, 115, 0.55)', muted: '#8795a3',
+  exact: PALETTE.ink, learned: PALETTE.blue, between: PALETTE.vermillion, support: PALETTE.blue,
+  outside: PALETTE.orange, grid: PALETTE.grid, mode: 'rgba(0, 158, 115, 0.55)', muted: PALETTE.muted,
 };
 export const SERIES = {
-  variance: '#0072B2', lid: '#009E73', oracle: '#1d2733', oracle_final: '#8795a3', nn_distance: '#CC79A7',
-  none: '#8795a3', random: '#E69F00', variance_filter: '#0072B2',
+  variance: PALETTE.blue, lid: PALETTE.green, oracle: PALETTE.ink, oracle_final: PALETTE.muted,
+  nn_distance: PALETTE.pink, none: PALETTE.muted, random: PALETTE.orange, variance_filter: PALETTE.blue,
 };
-export const FILTER_COLORS = { none: '#8795a3', random: '#E69F00', variance: '#0072B2', lid: '#009E73',
-  oracle: '#1d2733' };
-const FONT = { family: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif', size: 11.5, color: '#26323f' };
-export const PLOT_CONFIG = { ...OFFLINE_CONFIG, displayModeBar: false, responsive: true };
+export const FILTER_COLORS = { none: PALETTE.muted, random: PALETTE.orange, variance: PALETTE.blue,
+  lid: PALETTE.green, oracle: PALETTE.ink };
+export const PLOT_CONFIG = SMALL_CONFIG;
 
 export function layout(extra) {
-  return {
-    font: FONT, paper_bgcolor: 'rgba(0,0,0,0)', plot_bgcolor: '#ffffff',
+  return baseLayout({
     margin: { l: 52, r: 12, t: 28, b: 40 }, showlegend: true,
     legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom', font: { size: 11 } },
     ...extra,
-  };
+  });
 }
 
-export function axis(title, extra = {}) {
-  return { title: { text: title, standoff: 6 }, gridcolor: COLORS.grid, zeroline: false, ...extra };
-}
+export const axis = themeAxis;
 
 export function emptyPlot(el, text) {
-  Plotly.react(el, [], layout({
-    xaxis: { visible: false }, yaxis: { visible: false }, plot_bgcolor: 'rgba(0,0,0,0)', showlegend: false,
-    annotations: [{ text, xref: 'paper', yref: 'paper', x: 0.5, y: 0.5, showarrow: false,
-      font: { size: 12, color: COLORS.muted } }],
-  }), PLOT_CONFIG);
+  Plotly.react(el, [], emptyLayout(text), PLOT_CONFIG);
 }
 
 // ------------------------------------------------------------------ errors
 
 export function showError(err) {
-  const li = document.createElement('li');
-  li.textContent = err?.message ?? String(err);
-  $('error-list').append(li);
-  $('errors').hidden = false;
+  addBannerLine(err?.message ?? String(err));
 }
 
-export function clearErrors() {
-  $('error-list').replaceChildren();
-  $('errors').hidden = true;
-}
+export const clearErrors = clearBanner;
 
 export const fmt = (v, digits = 3) => (v === null || v === undefined || Number.isNaN(v) ? '—' : Number(v).toFixed(digits));
 export const pct = (v, digits = 1) => (v === null || v === undefined ? '—' : `${(100 * v).toFixed(digits)}%`);
