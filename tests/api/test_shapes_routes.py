@@ -30,7 +30,7 @@ def shapes_settings(tmp_path: Path) -> Settings:
     save_unet_checkpoint(models / "tiny-shapes.safetensors", UNet(TINY_SHAPES.unet, RES, torch.Generator()
                                                                   .manual_seed(0)), TINY_SHAPES)
     write_sample_set(models / "tiny-shapes-samples.npz", planted_set())
-    return Settings(data_dir=tmp_path / "data", models_dir=models)
+    return Settings(data_dir=tmp_path / "data", models_dir=models, warm_shapes=False)
 
 
 def test_statistics_of_the_bundled_set(shapes_settings: Settings) -> None:
@@ -56,9 +56,18 @@ def test_unknown_runs_and_runs_without_a_sample_set(shapes_settings: Settings) -
             missing = client.get(f"/api/runs/{'0' * 16}/shapes/{view}")
             assert missing.status_code == 404 and "no run" in missing.json()["detail"]
             assert client.get(f"/api/runs/not-an-id/shapes/{view}").status_code == 404
-            gaussian = client.app.state.default_run  # type: ignore[attr-defined]  # the grid25 exact denoiser
-            refused = client.get(f"/api/runs/{gaussian}/shapes/{view}")
-            assert refused.status_code == 409 and "not a bundled Simple Shapes model" in refused.json()["detail"]
+            state = client.app.state  # type: ignore[attr-defined]
+            # The grid25 exact denoiser (no bundled grid25 here) and the shapes model's own exact denoiser.
+            for run_id in (state.default_run, state.bundled_shapes[0].oracle_run_id):
+                refused = client.get(f"/api/runs/{run_id}/shapes/{view}")
+                assert refused.status_code == 409 and "not a bundled Simple Shapes model" in refused.json()["detail"]
+
+
+def test_a_bundled_model_without_a_sample_set_is_a_409(shapes_settings: Settings) -> None:
+    (shapes_settings.models_dir / "tiny-shapes-samples.npz").unlink()
+    with TestClient(create_app(shapes_settings)) as client:
+        assert client.get(f"/api/runs/{RUN}").json()["status"] == "done"  # registered all the same
+        assert client.get(f"/api/runs/{RUN}/shapes/bottleneck-map").status_code == 409
 
 
 def test_a_damaged_sample_set_is_a_clear_409(shapes_settings: Settings) -> None:

@@ -21,7 +21,7 @@ from ...catalog.shapes_views import ShapesViews
 from ...diffusion.checkpoint import CheckpointError
 from ...shapes.sample_set import SampleSetError
 from ...store import is_run_id
-from ..deps import SettingsDep, StoreDep
+from ..deps import StoreDep
 from ..schemas import ApiModel, responses
 
 router = APIRouter(prefix="/api", tags=["shapes"])
@@ -81,9 +81,10 @@ def shapes_views(request: Request) -> ShapesViews:
     return views
 
 
-def shapes_set(run_id: str, store: StoreDep, settings: SettingsDep) -> BundledShapesSet:
-    """404 unknown run, 409 a run without a bundled shapes sample set (reads file headers: runs in a thread)."""
-    found = find_shapes_set(settings.models_dir, run_id) if is_run_id(run_id) else None
+def shapes_set(run_id: str, request: Request, store: StoreDep) -> BundledShapesSet:
+    """404 unknown run, 409 a run that is not a bundled shapes model with a sample set (checks a file: in a thread)."""
+    models = getattr(request.app.state, "bundled_shapes", [])  # registered at start (catalog.bundled.load_shapes)
+    found = find_shapes_set(models, run_id, store.model_path(run_id)) if is_run_id(run_id) else None
     if found is not None:
         return found
     if is_run_id(run_id) and store.get(run_id) is not None:
