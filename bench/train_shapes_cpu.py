@@ -1,4 +1,4 @@
-"""Train the bundled reduced Simple Shapes U-Net (32×32, channels 16/32/64) on a CPU and write its checkpoint.
+"""Train the bundled reduced Simple Shapes U-Net (32×32, channels 8/16/32) on a CPU and write its checkpoint.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/train_shapes_cpu.py [--threads 1] [--out models/shapes32.safetensors]
 

@@ -27,7 +27,7 @@ from .api import methods
 from .api.body_limit import BodyLimit
 from .api.deps import Busy
 from .api.openapi import openapi
-from .api.routes import analysis, api_docs, pages, results, runs, streams
+from .api.routes import analysis, api_docs, pages, results, runs, shapes, streams
 from .api.security import SecurityHeaders
 from .catalog import bundled
 from .catalog import presets as catalog
@@ -185,7 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router):
+    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router,
+                   shapes.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

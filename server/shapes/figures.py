@@ -40,14 +40,21 @@ def label_figures(counts: ShapeCounts) -> dict[str, object]:
     }
 
 
+# The non-empty combinations of shapes, keyed like "triangle+square"; position = bit code − 1, where bit c of the
+# code says that SHAPES[c] is present.
+COMBINATIONS = tuple("+".join(name for c, name in enumerate(SHAPES) if (code >> c) & 1)
+                     for code in range(1, 2 ** len(SHAPES)))
+
+
+def combination_index(present: np.ndarray) -> np.ndarray:
+    """(N, 3) bool presence → (N,) int64 index into COMBINATIONS; −1 where nothing is present."""
+    return (np.asarray(present, dtype=np.int64) << np.arange(len(SHAPES))).sum(axis=1) - 1
+
+
 def combination_shares(present: np.ndarray) -> dict[str, float]:
     """(N, 3) bool presence → share of each non-empty combination, keyed like "triangle+square"."""
-    out = {}
-    for code in range(1, 2 ** len(SHAPES)):
-        bits = [(code >> c) & 1 == 1 for c in range(len(SHAPES))]
-        key = "+".join(name for name, on in zip(SHAPES, bits, strict=True) if on)
-        out[key] = round(float((present == np.array(bits)).all(axis=1).mean()), 4)
-    return out
+    index = combination_index(present)
+    return {key: round(float((index == i).mean()), 4) for i, key in enumerate(COMBINATIONS)}
 
 
 def is_duplicate(counts: ShapeCounts) -> np.ndarray:

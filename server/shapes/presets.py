@@ -2,8 +2,11 @@
 
 ``shapes64`` is the paper's setting (64×64, the default U-Net and the calibration's recipe: a GPU job).
 ``shapes32`` is the reduced CPU variant the lab bundles (models/shapes32.json): 32×32 images, channels 8/16/32
-(160k parameters, 0.3 MB in fp16), batch 32 at lr 5e-4 for 1,200 steps, sized to train in about 20 minutes on a
-shared 2-core machine (bench/train_shapes_cpu.py); the feasibility run's 16/32/64 U-Net was 4× the cost per step.
+(160k parameters, 0.3 MB in fp16), batch 32 at lr 5e-4 for 7,000 steps: 0.12 s a step on one idle core, 29 minutes
+on the shared 2-core machine that trained the bundled file (bench/train_shapes_cpu.py). At 1,200 steps (the first
+bundled model) 61% of its samples were malformed; at 7,000, 11% of 256 (the lr is constant, so the state at step k
+is a k-step run: checkpoints at 2,000 / 5,000 / 7,000 steps gave 56% / 34% / 11% malformed). The feasibility run's
+16/32/64 U-Net was 4× the cost per step.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ SHAPES64 = ShapesConfig()
 SHAPES32 = ShapesConfig.model_validate({
     "data": {"resolution": 32},
     "unet": {"channels": [8, 16, 32]},
-    "train": {"steps": 1200, "batch": 32, "lr": 5e-4, "warmup": 50, "ema": 0.995},
+    "train": {"steps": 7000, "batch": 32, "lr": 5e-4, "warmup": 50, "ema": 0.995},
 })
 SHAPES_PRESETS = {"shapes32": SHAPES32, "shapes64": SHAPES64}
 SHAPES_DESCRIPTIONS = {
@@ -34,7 +37,10 @@ class ImageSampling:
     is also what an image request without ``steps`` gets."""
 
     n: int = 16
-    seed: int = 0
+    # Its 16 images hold one duplicate among 14 valid ones with the bundled shapes32 model (bench/pick_shapes_seed.py
+    # over seeds 0–11: 5 of 12 grids hold a duplicate, seed 5 is the one with one duplicate, no empty and the fewest
+    # malformed images). Another model keeps the seed and may show no duplicate: the page says what it sees.
+    seed: int = 5
     sampler: SamplerKind = "ddpm"
     eta: float = 0.0
     steps: int = 100
