@@ -65,8 +65,8 @@ def test_the_shapes_page_loads_and_animates(page, live_server: str) -> None:  # 
     assert page.evaluate("window.__shapes.player.index") == state["frames"] - 1  # played to the end
     page.click("#back10")
     assert page.evaluate("window.__shapes.player.index") == state["frames"] - 11
-    page.check("#view-xt")
-    assert "x_t" in page.text_content("#time-label")
+    page.check("#view-xt")  # the label follows at the next drawn frame
+    page.wait_for_function("() => document.getElementById('time-label').textContent.endsWith('x_t')")
     # Every image says its label and reason in words, for the mouse and for a screen reader.
     for cell, label, reason in zip(state["cells"], state["labels"], state["reasons"], strict=True):
         assert label in cell["aria"] and reason in cell["aria"] and cell["title"] == cell["aria"]
