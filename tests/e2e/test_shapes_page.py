@@ -197,3 +197,33 @@ def test_a_refused_request_names_its_field_and_the_limit(page, page_log, live_se
     [message] = page.evaluate("window.__shapes.errors()")
     assert "images" in message and str(most) in message, message  # the form's own word for n, and the limit
     assert page.get_attribute("#s-n", "aria-invalid") == "true"
+
+
+MOMENT = """() => ({result: window.__shapes.S.meta.result_id, frame: window.__shapes.player.index,
+  sel: window.__shapes.S.selected, view: window.__shapes.S.view, readout: document.getElementById('detector-readout')
+  .textContent, strip: document.getElementById('strip-info').textContent})"""
+
+
+def test_copy_link_reproduces_the_grid_and_the_moment(page, browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{live_server}/shapes#n=8&seed=2&{QUICK}")
+    finished(page)
+    page.wait_for_function("() => !window.__shapes.player.playing")
+    page.evaluate("window.__shapes.player.seek(7)")
+    page.click('.cell[data-image="3"]')
+    page.check("#view-xt")
+    page.eval_on_selector("#threshold", "el => { el.value = '300'; el.dispatchEvent(new Event('input')); }")
+    page.wait_for_function("() => window.__shapes.player.index === 7 && window.__shapes.S.view === 'xt'")
+    before = page.evaluate(MOMENT)
+    page.click("#copy-link")
+    link = page.input_value("#share-url")
+    assert all(f"{key}=" in link for key in ("n", "seed", "frame", "sel", "thr", "xt")), link
+    with urllib.request.urlopen(f"{live_server}/healthz") as r:
+        started = json.load(r)["computations_started"]
+    other = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    other.goto(link)
+    finished(other)
+    other.wait_for_function("() => window.__shapes.S.selected === 3 && window.__shapes.player.index === 7")
+    assert other.evaluate(MOMENT) == before
+    with urllib.request.urlopen(f"{live_server}/healthz") as r:
+        assert json.load(r)["computations_started"] == started  # the same result id: replayed, not sampled
+    other.context.close()

@@ -18,7 +18,7 @@ export function currentHash() {
   const values = { ...form, oracle: form.oracle, step: S.lessonStep ?? undefined };
   if (S.result && !S.streaming && !player.playing) values.frame = player.index;
   if (S.selected !== null) values.sel = S.selected;
-  if (S.threshold !== null && S.thresholdMoved) values.thr = Number(S.threshold.toPrecision(4));
+  if (S.threshold !== null && S.thresholdMoved) values.thr = S.threshold; // full precision: the same images kept
   values.xt = S.view === 'xt';
   return encodeHash(values, { ...defaults, frame: undefined });
 }
