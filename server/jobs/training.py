@@ -6,10 +6,14 @@ The queue, slots, cancel events and subscriber fan-out are ``server.jobs.queue.S
 * Each job sets its own torch thread count inside its slot thread.
 * Subscriber queues are small: each progress event describes the whole state, so when one is
   full only the newest matters.
+* A job nobody watches is bounded: with no subscriber to its events and no read of its run for
+  ``unwatched_job_seconds`` (a closed tab, a script that left), a check on the loop cancels it and
+  the run records why. Finished runs (bundled ones included) and the CLI are never jobs here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 import time
@@ -55,6 +59,8 @@ class Job(QueuedJob):
     loss: float | None = None
     elapsed: float = 0.0
     loss_history: list[list[float]] = field(default_factory=list)
+    watched_at: float = field(default_factory=time.monotonic)  # last subscriber left / last read of the run
+    cancel_reason: str | None = None  # stored as the run's error when it ends cancelled
 
     @property
     def key(self) -> str:
@@ -78,6 +84,17 @@ class JobRunner(SlotRunner[Job]):
         self.store = store
         self.executor: Executor = executor or LocalExecutor()  # in this process, or on a Ray cluster
         self._rates: deque[float] = deque(maxlen=20)  # measured seconds per sample-step of finished jobs
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop thread: the slot threads, and the check that cancels jobs nobody watches."""
+        super().start(loop)
+        self._watchdog = loop.create_task(self._cancel_unwatched_every())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._watchdog is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._watchdog.cancel)
+        super().stop(timeout)
 
     # ------------------------------------------------------------------ submitting and cancelling
 
@@ -87,6 +104,8 @@ class JobRunner(SlotRunner[Job]):
             record = self.store.get(run_id)
             if run_id in self._active or (record is not None and record.status == "done"):
                 assert record is not None
+                if run_id in self._active:  # a client joining the job watches it too
+                    self._active[run_id].watched_at = time.monotonic()
                 return record, False
             if self._stopping or len(self._queue) >= self.settings.queue_size:
                 raise QueueFull(self._retry_after())
@@ -95,8 +114,42 @@ class JobRunner(SlotRunner[Job]):
         return record, True
 
     def _cancelled_while_queued(self, job: Job) -> None:
-        self._finish(job, "cancelled")
+        self._finish(job, "cancelled", error=job.cancel_reason)
         self._publish_positions()  # every job behind it moved up one place
+
+    # ------------------------------------------------------------------ jobs nobody watches
+
+    def touch(self, run_id: str) -> None:
+        """Someone read the run (a poll): its job, if any, is watched now."""
+        with self._lock:
+            job = self._active.get(run_id)
+            if job is not None:
+                job.watched_at = time.monotonic()
+
+    def unsubscribe(self, key: str, queue: asyncio.Queue[ServerSentEvent]) -> None:
+        super().unsubscribe(key, queue)
+        self.touch(key)  # the grace period starts when the last watcher leaves
+
+    def cancel_unwatched(self, now: float | None = None) -> list[str]:
+        """On the loop thread (it reads subscriber sets): cancel every job with no subscriber that nobody
+        read for ``unwatched_job_seconds``; returns their run ids."""
+        now = time.monotonic() if now is None else now
+        grace = self.settings.unwatched_job_seconds
+        with self._lock:
+            idle = [job for job in self._active.values()
+                    if not job.subscribers and now - job.watched_at >= grace and not job.cancel.is_set()]
+            for job in idle:
+                job.cancel_reason = f"cancelled: nobody watched it for {now - job.watched_at:.0f} s"
+        for job in idle:
+            log.info("training %s %s", job.run_id, job.cancel_reason)
+            self.cancel(job.run_id)
+        return [job.run_id for job in idle]
+
+    async def _cancel_unwatched_every(self) -> None:
+        interval = min(self.settings.unwatched_job_seconds / 4, 5.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.cancel_unwatched()
 
     # ------------------------------------------------------------------ reading state
 
@@ -138,7 +191,7 @@ class JobRunner(SlotRunner[Job]):
                 history_points=self.settings.loss_history_points, threads=self.settings.torch_threads,
             )
         except Cancelled:  # raised inside a step's check or between steps
-            self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
+            self._finish(job, "cancelled", error="server stopped" if self._stopping else job.cancel_reason)
         except Exception as exc:  # any failure of one job must leave the slot serving the queue
             log.exception("training %s failed", job.run_id)
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
