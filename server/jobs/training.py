@@ -61,6 +61,7 @@ class Job(QueuedJob):
     loss_history: list[list[float]] = field(default_factory=list)
     watched_at: float = field(default_factory=time.monotonic)  # last subscriber left / last read of the run
     cancel_reason: str | None = None  # stored as the run's error when it ends cancelled
+    preview: dict[str, Any] | None = None  # the latest x̂0 preview (server.jobs.preview)
 
     @property
     def key(self) -> str:
@@ -166,8 +167,8 @@ class JobRunner(SlotRunner[Job]):
             return {"status": job.status, "metrics": self._partial_metrics(job)}
 
     def _first_events(self, job: Job) -> list[ServerSentEvent]:
-        """Only the current progress: each progress event carries the whole state."""
-        return [self._progress_event(job)]
+        """Only the current progress (each progress event carries the whole state), with the latest preview."""
+        return [self._progress_event(job, with_preview=True)]
 
     def _subscriber_maxsize(self, backlog: int) -> int:
         return SUBSCRIBER_QUEUE_SIZE
@@ -206,10 +207,13 @@ class JobRunner(SlotRunner[Job]):
             job.step, job.loss, job.elapsed = step.step, step.loss, step.elapsed
             if step.new_point:
                 job.loss_history = list(history.history)
-            due = now - job.last_publish >= self.settings.progress_interval or step.step == step.steps
+            if step.preview is not None:
+                job.preview = step.preview
+            due = (now - job.last_publish >= self.settings.progress_interval or step.step == step.steps
+                   or step.preview is not None)
             if due:
                 job.last_publish = now
-                event = self._progress_event(job)
+                event = self._progress_event(job, with_preview=step.preview is not None)
         if due:
             self._publish(job, event)
 
@@ -229,13 +233,17 @@ class JobRunner(SlotRunner[Job]):
 
     # ------------------------------------------------------------------ progress and ETA
 
-    def _progress_event(self, job: Job) -> ServerSentEvent:
-        """Called with ``_lock`` held."""
+    def _progress_event(self, job: Job, *, with_preview: bool = False) -> ServerSentEvent:
+        """Called with ``_lock`` held. ``with_preview``: add the latest preview (sent once per preview, and to a
+        new subscriber: a few kB each, not every tenth of a second)."""
         position = self._queue.index(job) + 1 if job in self._queue else 0
-        return sse(EVENT_PROGRESS, finite_or_none({
+        data = finite_or_none({
             "step": job.step, "steps": job.steps, "loss": job.loss, "elapsed": round(job.elapsed, 3),
             "eta": round(self._eta(job), 2), "status": job.status, "queue_position": position,
-        }))
+        })
+        if with_preview and job.preview is not None:
+            data["preview"] = job.preview
+        return sse(EVENT_PROGRESS, data)
 
     def estimate(self, config: ExperimentConfig) -> float:
         """Seconds a new job of ``config`` would train on a free slot (the measured rate, else the prior)."""
