@@ -9,6 +9,7 @@ import { showError, clearErrors } from './errors.js';
 import { readConfig } from './form.js';
 import { fmt, setSummary } from './readout.js';
 import { startSampling, clearSampling } from './sampling.js';
+import { showPreview, clearPreview } from './preview.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -52,6 +53,7 @@ export function secondsText(s) {
 function onProgress(p) {
   state.training.step = p.step;
   state.training.steps = p.steps;
+  if (p.preview) showPreview(p.preview); // the network's x̂0 as it learns (watched next to the loss)
   if (p.status === 'queued') {
     const pos = p.queue_position ? ` (position ${p.queue_position} in the queue)` : '';
     setProgress(0, `Waiting for a free training slot${pos}…`);
@@ -120,6 +122,7 @@ export async function trainAndSample({ keepErrors = false } = {}) {
   setTraining(true);
   setProgress(0, kind === 'oracle' ? 'Preparing the exact denoiser…' : 'Submitting the training job…');
   lastLossStep = -1;
+  clearPreview();
   resetLoss(lossDiv, [], kind === 'oracle' ? 'exact denoiser: nothing to train' : 'waiting for the first steps…');
   let body;
   try {
@@ -164,6 +167,7 @@ export function adoptRun(run, text) {
   state.run = { run_id: run.run_id, kind: run.kind, status: run.status, formKey: formRunKey() };
   state.runMixture = structuredClone(state.mixture);
   syncTrainButton();
+  clearPreview();
   $('sample').disabled = run.status !== 'done';
   const history = run.metrics?.loss_history;
   if (Array.isArray(history) && history.length) resetLoss(lossDiv, history);
