@@ -17,6 +17,7 @@ import { trainAndSample, cancelTraining, setProgress, syncTrainButton } from './
 import { openFromUrl, wireSharing } from './links.js';
 import { initHints } from './hints.js';
 import { initNextStep } from './nextstep.js';
+import { initSplit } from './split.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -231,6 +232,7 @@ function init() {
   renderLesson(lesson);
   initHints();
   initNextStep();
+  initSplit();
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;
     state.opened = true;

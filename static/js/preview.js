@@ -45,10 +45,10 @@ function traces1D(grid, exact, learned) {
 
 function traces2D(exact, learned) {
   return [
-    { type: 'scatter', mode: 'markers', name: 'exact', x: exact[0], y: exact[1],
-      marker: { color: COLORS.neutral, size: 3, opacity: 0.6 } },
     { type: 'scatter', mode: 'markers', name: 'network', x: learned[0], y: learned[1],
-      marker: { color: COLORS.between, size: 3, opacity: 0.8 } },
+      marker: { color: COLORS.between, size: 3, opacity: 0.45 } },
+    { type: 'scatter', mode: 'markers', name: 'exact', x: exact[0], y: exact[1],
+      marker: { color: COLORS.mode, size: 4, symbol: 'x-thin', line: { width: 1, color: COLORS.mode } } },
   ];
 }
 

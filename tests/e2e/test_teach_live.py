@@ -5,7 +5,11 @@ Every wait is on the page's own state (window.__lab) or its plots' data, never a
 
 from __future__ import annotations
 
+import httpx
 import pytest
+
+from server.streaming.encode import decode_typed_array
+from tests.support import parse_sse
 
 from .conftest import fill_fields
 
@@ -20,7 +24,7 @@ RECORD_PREVIEWS = """() => {
 }"""
 
 
-def test_the_network_x0_is_drawn_next_to_the_loss_as_it_learns(lab) -> None:  # type: ignore[no-untyped-def]
+def test_watch_it_learn_then_compare_with_the_exact_denoiser_on_the_same_noise(lab, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page = lab
     assert page.is_hidden("#preview-box")
     page.select_option("#dataset", "1d-123")
@@ -38,8 +42,37 @@ def test_the_network_x0_is_drawn_next_to_the_loss_as_it_learns(lab) -> None:  # 
     traces = page.evaluate("document.getElementById('preview-plot').data.map(t => [t.name, t.y.length])")
     assert traces == [["exact", 161], ["network", 161]]
     assert page.text_content("#preview-caption").startswith("Step 400,")
+
+    # Side by side: the same request to the exact denoiser; the circled particles are exactly those the network
+    # leaves between modes and the exact denoiser (sampled here by the test itself, same seed) puts in a mode.
+    assert page.is_hidden("#split-box")
+    page.check("#split")
+    page.wait_for_function("() => (document.getElementById('split-box').dataset.stranded ?? '') !== ''")
+    learned = page.evaluate("Array.from(window.__lab.state.sampling.result.label)")
+    params = page.evaluate("window.__lab.state.sampling.params")
+    run_id = page.evaluate("window.__lab.state.run.run_id")
+    exact = exact_labels(live_server, run_id, params)
+    expected = [i for i, (a, b) in enumerate(zip(learned, exact, strict=True)) if a == 1 and b == 0]
+    assert int(page.get_attribute("#split-box", "data-stranded")) == len(expected)
+    circled = page.evaluate("document.getElementById('split-plot').data"
+                            ".filter(t => t.name === 'stranded only by the network').map(t => t.x.length)")
+    assert circled == [len(expected), len(expected)]
+    assert page.text_content("#split-caption").startswith("Same 300 starting points and noise.")
     # The exact denoiser has nothing to learn: no preview.
     page.check("#oracle")
     page.click("#train")
     page.wait_for_function("() => window.__lab.state.run.kind === 'oracle' && !window.__lab.state.training.active")
     assert page.is_hidden("#preview-box")
+    page.wait_for_function("() => document.getElementById('split-caption').textContent.includes('already comes from')")
+
+
+def exact_labels(base: str, run_id: str, params: dict) -> list[int]:  # type: ignore[type-arg]
+    """The labels of the same sample request to the oracle run of ``run_id``'s mixture, read over HTTP."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        config = client.get(f"/api/runs/{run_id}").json()["config"]
+        oracle = client.post("/api/runs", json={"kind": "oracle", "config": config}).json()["run_id"]
+        query = {k: ("" if v is None else str(v)) for k, v in params.items()}
+        with client.stream("GET", f"/api/runs/{oracle}/sample", params={**query, "frames": "2"}) as response:
+            assert response.status_code == 200
+            result = next(data for name, data in parse_sse(response.iter_lines()) if name == "result")
+    return decode_typed_array(result["label"]).tolist()
