@@ -18,6 +18,7 @@ import { openFromUrl, wireSharing } from './links.js';
 import { initHints } from './hints.js';
 import { initNextStep } from './nextstep.js';
 import { initSplit } from './split.js';
+import { initLinked } from './linked.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -233,6 +234,7 @@ function init() {
   initHints();
   initNextStep();
   initSplit();
+  initLinked();
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;
     state.opened = true;

@@ -5,6 +5,8 @@ Every wait is on the page's own state (window.__lab) or its plots' data, never a
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
@@ -76,3 +78,54 @@ def exact_labels(base: str, run_id: str, params: dict) -> list[int]:  # type: ig
             assert response.status_code == 200
             result = next(data for name, data in parse_sse(response.iter_lines()) if name == "result")
     return decode_typed_array(result["label"]).tolist()
+
+
+PARTICLE_PIXEL = """(i) => {
+  const div = document.getElementById('main-plot');
+  const xa = div._fullLayout.xaxis, ya = div._fullLayout.yaxis, rect = div.getBoundingClientRect();
+  const lab = window.__lab, frame = lab.state.sampling.frames[lab.frameIndex];
+  return [rect.left + xa._offset + xa.l2p(lab.frameIndex), rect.top + ya._offset + ya.l2p(frame.x[0][i])];
+}"""
+
+SHAPE = """([id, name]) => (document.getElementById(id).layout.shapes ?? []).find((s) => s.name === name) ?? null"""
+
+
+def test_hover_links_histogram_and_detector_and_the_x0_chart_follows_the_frame(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.select_option("#dataset", "1d-123")
+    page.check("#oracle")
+    fill_fields(page, {"#s-n": "400", "#s-frames": "40"})
+    page.click("#train")
+    page.wait_for_function("() => window.__lab.state.sampling.result !== null && !window.__lab.state.sampling.active")
+    page.wait_for_function("() => !window.__lab.player.playing")
+
+    # Hover one particle: the histogram and the detector mark it, and a line says what it is.
+    page.mouse.move(*page.evaluate(PARTICLE_PIXEL, 7))
+    page.wait_for_function("() => document.getElementById('hover-readout').textContent.startsWith('Under the pointer')")
+    hovered = page.evaluate("window.__lab.state.hovered")
+    assert f"sample #{hovered}," in page.text_content("#hover-readout")
+    final, variance = page.evaluate(f"[window.__lab.state.sampling.result.samples[0][{hovered}],"
+                                    f" window.__lab.state.sampling.result.variance[{hovered}]]")
+    page.wait_for_function(f"() => ({SHAPE})(['main-plot', 'hovered']) !== null")
+    assert page.evaluate(SHAPE, ["main-plot", "hovered"])["y0"] == pytest.approx(final)
+    assert page.evaluate(SHAPE, ["detector-plot", "hovered"])["x0"] == pytest.approx(math.log10(variance))
+    page.mouse.move(5, 5)  # off the plot: the marks go
+    page.wait_for_function("() => document.getElementById('hover-readout').textContent === ''")
+    assert page.evaluate(SHAPE, ["detector-plot", "hovered"]) is None
+
+    # The selected particle's x̂0 chart carries the frame as a dotted line, and follows the scrubber.
+    page.click("#pick-support")
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Home")
+    first_t = page.evaluate("window.__lab.state.sampling.frames[0].t")
+    page.wait_for_function(f"() => document.getElementById('traj-plot').dataset.frameT === '{first_t}'")
+    nearest = page.evaluate(f"""(() => {{ const ts = document.getElementById('traj-plot').labTs;
+        return ts.reduce((b, s, k) => Math.abs(s - {first_t}) < Math.abs(ts[b] - {first_t}) ? k : b, 0); }})()""")
+    assert page.evaluate(SHAPE, ["traj-plot", "frame"])["x0"] == nearest  # t = T has no x̂0: the nearest time
+    # Clicking the chart near its right end seeks the player to the frame of that time.
+    box = page.locator("#traj-plot .nsewdrag").bounding_box()
+    page.mouse.click(box["x"] + box["width"] - 3, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => window.__lab.frameIndex > 30")
+    t = page.evaluate("window.__lab.state.sampling.frames[window.__lab.frameIndex].t")
+    page.wait_for_function(f"() => document.getElementById('traj-plot').dataset.frameT === '{t}'")
+    assert t < first_t and not page.evaluate("window.__lab.player.playing")
