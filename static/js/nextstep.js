@@ -8,7 +8,9 @@ const $ = (id) => document.getElementById(id);
 
 /** The suggestion for a state: [key, text]; the key lets tests and styles tell states apart. */
 export function nextStep(s, oracleTicked) {
-  if (s.training.active) return ['training', 'Watch the loss curve fall while the model learns; its sample follows.'];
+  if (s.training.active) {
+    return ['training', 'Watch the loss fall and, under it, the network’s x̂₀ sharpen toward the exact steps; its sample follows.'];
+  }
   if (s.sampling.active) return ['sampling', 'Watch the particles fall from noise onto the modes.'];
   const result = s.sampling.result;
   if (!result) {
