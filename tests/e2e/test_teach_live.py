@@ -14,6 +14,7 @@ from server.streaming.encode import decode_typed_array
 from tests.support import parse_sse
 
 from .conftest import fill_fields
+from .test_accessibility import AXE, axe_violations, severe
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -60,6 +61,8 @@ def test_watch_it_learn_then_compare_with_the_exact_denoiser_on_the_same_noise(l
                             ".filter(t => t.name === 'stranded only by the network').map(t => t.x.length)")
     assert circled == [len(expected), len(expected)]
     assert page.text_content("#split-caption").startswith("Same 300 starting points and noise.")
+    if AXE.is_file():  # the new panels, visible, keep axe-core at zero serious violations (skips without axe)
+        assert severe(axe_violations(page)) == []
     # The exact denoiser has nothing to learn: no preview.
     page.check("#oracle")
     page.click("#train")
