@@ -7,7 +7,6 @@ minutes), so each phase waits a few multiples of it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from server.settings import Settings
+from tests.live.test_cancel_latency import wait_for
 from tests.support import parse_sse
 
 GRACE = 1.0
@@ -30,15 +30,6 @@ def live_settings(tmp_path: Path) -> Settings:
 
 def seeded(seed: int) -> dict[str, Any]:
     return {**LONG, "train": {**LONG["train"], "seed": seed}}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what}: not reached within {timeout} s")
-        time.sleep(0.02)
-    return time.monotonic() - start
 
 
 def test_watched_jobs_run_on_and_unwatched_ones_are_cancelled_with_a_reason(live_server: str,

@@ -1,6 +1,8 @@
 // "Try next" on /analysis: one line under the run picker that suggests the next view to read, from the page's
 // state (the same approach as the explorer's static/js/nextstep.js: a pure choice, recomputed when anything
-// the page shows changes, announced only when its state changes).
+// the page shows changes, announced only when its state changes: static/js/tryline.js).
+
+import { refreshOnChange, showTryNext } from '../tryline.js';
 
 /** The suggestion for the page's state: [key, text]. `s`: {run, mechanism: {moved}, bench, sweeps, recursive}. */
 export function analysisNextStep(s) {
@@ -25,31 +27,14 @@ export function analysisNextStep(s) {
 }
 
 /** Keep #next-step up to date: `read()` returns the state but `mechanism.moved`, which is tracked here (the
- * t slider moved by hand since the run was picked); refreshed on any change, click or text update. */
+ * t slider moved by hand since the run was picked). */
 export function initAnalysisNextStep(read) {
-  const el = document.getElementById('next-step');
-  if (!el) return;
+  if (!document.getElementById('next-step')) return;
   let moved = false;
   document.getElementById('mech-t')?.addEventListener('input', () => { moved = true; });
   document.getElementById('run')?.addEventListener('change', () => { moved = false; });
-  const refresh = () => {
+  refreshOnChange(['run-info', 'mech-readout', 'bench-readout', 'sweep-status', 'rec-status'], () => {
     const s = read();
-    const [key, text] = analysisNextStep({ ...s, mechanism: { ...s.mechanism, moved } });
-    if (el.dataset.state === key) return; // unchanged: do not re-announce
-    el.dataset.state = key;
-    document.getElementById('next-step-text').textContent = text;
-  };
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; refresh(); });
-  };
-  const observer = new MutationObserver(schedule);
-  for (const id of ['run-info', 'mech-readout', 'bench-readout', 'sweep-status', 'rec-status']) {
-    const target = document.getElementById(id);
-    if (target) observer.observe(target, { childList: true, characterData: true, subtree: true });
-  }
-  for (const type of ['change', 'click', 'input']) document.addEventListener(type, schedule);
-  refresh();
+    showTryNext(analysisNextStep({ ...s, mechanism: { ...s.mechanism, moved } }));
+  });
 }
