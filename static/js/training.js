@@ -93,6 +93,11 @@ async function onTrainDone(d) {
   if (status === 'cancelled') {
     setProgress(0, 'Training cancelled.');
     setSummary('Training was cancelled. Change the settings or train again.');
+    // The server cancels a job nobody watched for a while (a sleeping tab): say so rather than blame a click.
+    getRun(state.run.run_id).then(({ body }) => {
+      const why = body?.error ?? '';
+      if (why) setSummary(`Training was cancelled by the server: ${why.replace(/^cancelled: /, '')}. Train again to restart it.`);
+    }, () => {});
     return;
   }
   let reason = '';
