@@ -55,7 +55,8 @@ function traces2D(exact, learned) {
 function layout2D(grid) {
   const span = (c) => [Math.min(...c), Math.max(...c)];
   return {
-    xaxis: { gridcolor: COLORS.grid, zeroline: false, range: span(grid[0]), title: { text: 'x̂₀ (x₁)', standoff: 2 } },
+    xaxis: { gridcolor: COLORS.grid, zeroline: false, range: span(grid[0]), constrain: 'domain',
+      title: { text: 'x̂₀ (x₁)', standoff: 2 } },
     yaxis: { gridcolor: COLORS.grid, zeroline: false, range: span(grid[1]), scaleanchor: 'x',
       title: { text: 'x̂₀ (x₂)', standoff: 2 } },
   };
