@@ -132,3 +132,17 @@ def test_hover_links_histogram_and_detector_and_the_x0_chart_follows_the_frame(l
     t = page.evaluate("window.__lab.state.sampling.frames[window.__lab.frameIndex].t")
     page.wait_for_function(f"() => document.getElementById('traj-plot').dataset.frameT === '{t}'")
     assert t < first_t and not page.evaluate("window.__lab.player.playing")
+
+
+def test_in_2d_the_preview_shows_where_the_network_sends_a_grid_of_points(lab) -> None:  # type: ignore[no-untyped-def]
+    page = lab
+    page.select_option("#dataset", "grid25")
+    fill_fields(page, {"#f-steps": "100", "#f-batch": "128", "#f-T": "100", "#s-n": "100", "#s-frames": "5"})
+    page.click("#train")
+    page.wait_for_function("() => document.getElementById('preview-plot').dataset.step === '100'")
+    traces = page.evaluate("document.getElementById('preview-plot').data.map(t => [t.name, t.x.length, t.y.length])")
+    assert traces == [["network", 625, 625], ["exact", 625, 625]]
+    assert page.evaluate("document.getElementById('preview-plot').layout.yaxis.scaleanchor") == "x"
+    assert "between the clusters" in page.text_content("#preview-caption")
+    page.wait_for_function("() => window.__lab.state.sampling.result !== null || window.__lab.errors().length > 0")
+    assert page.evaluate("window.__lab.errors()") == []
