@@ -108,6 +108,9 @@ class Settings(BaseModel):
     solo_sample_threads: Annotated[int, Ge(1), Le(64)] = Field(default_factory=lambda: min(os.cpu_count() or 1, 64))
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
     progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
+    # A training job that nobody watches (no subscriber to its /events stream and no GET of the run) for this many
+    # seconds is cancelled, its run recording why: a closed tab must not leave the CPU training for half an hour.
+    unwatched_job_seconds: Annotated[float, Gt(0), Le(86_400)] = 300.0
 
     # Work budgets (estimated seconds on one core; server.budgets): a request over one is a 422 before it is queued.
     max_job_seconds: Annotated[float, Gt(0), Le(MAX_JOB_SECONDS)] = 3600.0  # one training run, sweep or recursive run

@@ -23,6 +23,7 @@ from ..gaussian.checkpoint import save_checkpoint
 from ..gaussian.config import ExperimentConfig
 from ..gaussian.nets import ResidualMLP
 from ..gaussian.training import TrainingSetup
+from .preview import PreviewGrid, preview_every
 
 
 class TrainingCancelled(Cancelled):
@@ -64,6 +65,7 @@ class StepReport:
     loss: float | None  # mean of the latest bucket
     elapsed: float
     new_point: bool  # a loss-history point was just added
+    preview: dict[str, Any] | None = None  # the network's x̂0 on the preview grid, when just computed (.preview)
 
 
 @dataclass(frozen=True)
@@ -90,15 +92,22 @@ class Trained:
 
 
 def train_run(config: ExperimentConfig, *, history_points: int, threads: int, cancel: threading.Event | None = None,
-              interval: float = 0.0) -> Generator[tuple[StepReport, LossHistory], None, Trained]:
+              interval: float = 0.0, previews: bool = True) -> Generator[tuple[StepReport, LossHistory], None, Trained]:
     """Train ``config``, yielding after a step (at most every ``interval`` seconds, but always at a new
-    loss-history point and at the last step); returns the trained network. Raises ``TrainingCancelled``.
+    loss-history point, at a preview and at the last step); returns the trained network. Raises
+    ``TrainingCancelled``. ``previews``: the network's x̂0 on a fixed grid at step 0 and every
+    ``preview_every(steps)`` steps (``server.jobs.preview``), carried by that step's report.
 
     The same steps wherever it runs (a job thread here, a Ray worker elsewhere: ``server.jobs.ray_executor``)."""
     torch.set_num_threads(threads)  # per thread (OpenMP): fixes this job's thread count only
     start = time.perf_counter()
     setup = TrainingSetup.create(config)
     history = LossHistory(config.train.steps, history_points)
+    grid = PreviewGrid.create(setup.mixture, setup.schedule) if previews else None
+    every = preview_every(config.train.steps)
+    if grid is not None:  # the untrained network: where the picture starts
+        yield StepReport(0, config.train.steps, None, time.perf_counter() - start, False,
+                         grid.payload(0, grid.learned(setup.net))), history
     # A generator (typed as an Iterator by the engine): closing it ends training at once on cancel.
     steps = cast(Generator[Any, None, None], train_steps(setup, report_every=1, cancel=cancel))
     last = -math.inf
@@ -107,10 +116,14 @@ def train_run(config: ExperimentConfig, *, history_points: int, threads: int, ca
             if cancel is not None and cancel.is_set():
                 raise TrainingCancelled
             new_point = history.add(progress.step, progress.loss)
+            preview = None
+            if grid is not None and (progress.step % every == 0 or progress.step == progress.steps):
+                preview = grid.payload(progress.step, grid.learned(setup.net))
             now = time.perf_counter()
-            if new_point or now - last >= interval or progress.step == progress.steps:
+            if new_point or preview is not None or now - last >= interval or progress.step == progress.steps:
                 last = now
-                yield StepReport(progress.step, progress.steps, history.last_loss, now - start, new_point), history
+                yield StepReport(progress.step, progress.steps, history.last_loss, now - start, new_point,
+                                 preview), history
     finally:
         steps.close()
     return Trained(setup.net, time.perf_counter() - start, history.history, threads)

@@ -6,10 +6,14 @@ The queue, slots, cancel events and subscriber fan-out are ``server.jobs.queue.S
 * Each job sets its own torch thread count inside its slot thread.
 * Subscriber queues are small: each progress event describes the whole state, so when one is
   full only the newest matters.
+* A job nobody watches is bounded: with no subscriber to its events and no read of its run for
+  ``unwatched_job_seconds`` (a closed tab, a script that left), a check on the loop cancels it and
+  the run records why. Finished runs (bundled ones included) and the CLI are never jobs here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
 import time
@@ -55,6 +59,9 @@ class Job(QueuedJob):
     loss: float | None = None
     elapsed: float = 0.0
     loss_history: list[list[float]] = field(default_factory=list)
+    watched_at: float = field(default_factory=time.monotonic)  # last subscriber left / last read of the run
+    cancel_reason: str | None = None  # stored as the run's error when it ends cancelled
+    preview: dict[str, Any] | None = None  # the latest x̂0 preview (server.jobs.preview)
 
     @property
     def key(self) -> str:
@@ -78,6 +85,17 @@ class JobRunner(SlotRunner[Job]):
         self.store = store
         self.executor: Executor = executor or LocalExecutor()  # in this process, or on a Ray cluster
         self._rates: deque[float] = deque(maxlen=20)  # measured seconds per sample-step of finished jobs
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop thread: the slot threads, and the check that cancels jobs nobody watches."""
+        super().start(loop)
+        self._watchdog = loop.create_task(self._cancel_unwatched_every())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._watchdog is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._watchdog.cancel)
+        super().stop(timeout)
 
     # ------------------------------------------------------------------ submitting and cancelling
 
@@ -87,6 +105,8 @@ class JobRunner(SlotRunner[Job]):
             record = self.store.get(run_id)
             if run_id in self._active or (record is not None and record.status == "done"):
                 assert record is not None
+                if run_id in self._active:  # a client joining the job watches it too
+                    self._active[run_id].watched_at = time.monotonic()
                 return record, False
             if self._stopping or len(self._queue) >= self.settings.queue_size:
                 raise QueueFull(self._retry_after())
@@ -95,8 +115,42 @@ class JobRunner(SlotRunner[Job]):
         return record, True
 
     def _cancelled_while_queued(self, job: Job) -> None:
-        self._finish(job, "cancelled")
+        self._finish(job, "cancelled", error=job.cancel_reason)
         self._publish_positions()  # every job behind it moved up one place
+
+    # ------------------------------------------------------------------ jobs nobody watches
+
+    def touch(self, run_id: str) -> None:
+        """Someone read the run (a poll): its job, if any, is watched now."""
+        with self._lock:
+            job = self._active.get(run_id)
+            if job is not None:
+                job.watched_at = time.monotonic()
+
+    def unsubscribe(self, key: str, queue: asyncio.Queue[ServerSentEvent]) -> None:
+        super().unsubscribe(key, queue)
+        self.touch(key)  # the grace period starts when the last watcher leaves
+
+    def cancel_unwatched(self, now: float | None = None) -> list[str]:
+        """On the loop thread (it reads subscriber sets): cancel every job with no subscriber that nobody
+        read for ``unwatched_job_seconds``; returns their run ids."""
+        now = time.monotonic() if now is None else now
+        grace = self.settings.unwatched_job_seconds
+        with self._lock:
+            idle = [job for job in self._active.values()
+                    if not job.subscribers and now - job.watched_at >= grace and not job.cancel.is_set()]
+            for job in idle:
+                job.cancel_reason = f"cancelled: nobody watched it for {now - job.watched_at:.0f} s"
+        for job in idle:
+            log.info("training %s %s", job.run_id, job.cancel_reason)
+            self.cancel(job.run_id)
+        return [job.run_id for job in idle]
+
+    async def _cancel_unwatched_every(self) -> None:
+        interval = min(self.settings.unwatched_job_seconds / 4, 5.0)
+        while True:
+            await asyncio.sleep(interval)
+            self.cancel_unwatched()
 
     # ------------------------------------------------------------------ reading state
 
@@ -113,8 +167,8 @@ class JobRunner(SlotRunner[Job]):
             return {"status": job.status, "metrics": self._partial_metrics(job)}
 
     def _first_events(self, job: Job) -> list[ServerSentEvent]:
-        """Only the current progress: each progress event carries the whole state."""
-        return [self._progress_event(job)]
+        """Only the current progress (each progress event carries the whole state), with the latest preview."""
+        return [self._progress_event(job, with_preview=True)]
 
     def _subscriber_maxsize(self, backlog: int) -> int:
         return SUBSCRIBER_QUEUE_SIZE
@@ -138,7 +192,7 @@ class JobRunner(SlotRunner[Job]):
                 history_points=self.settings.loss_history_points, threads=self.settings.torch_threads,
             )
         except Cancelled:  # raised inside a step's check or between steps
-            self._finish(job, "cancelled", error="server stopped" if self._stopping else None)
+            self._finish(job, "cancelled", error="server stopped" if self._stopping else job.cancel_reason)
         except Exception as exc:  # any failure of one job must leave the slot serving the queue
             log.exception("training %s failed", job.run_id)
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -153,10 +207,13 @@ class JobRunner(SlotRunner[Job]):
             job.step, job.loss, job.elapsed = step.step, step.loss, step.elapsed
             if step.new_point:
                 job.loss_history = list(history.history)
-            due = now - job.last_publish >= self.settings.progress_interval or step.step == step.steps
+            if step.preview is not None:
+                job.preview = step.preview
+            due = (now - job.last_publish >= self.settings.progress_interval or step.step == step.steps
+                   or step.preview is not None)
             if due:
                 job.last_publish = now
-                event = self._progress_event(job)
+                event = self._progress_event(job, with_preview=step.preview is not None)
         if due:
             self._publish(job, event)
 
@@ -176,13 +233,17 @@ class JobRunner(SlotRunner[Job]):
 
     # ------------------------------------------------------------------ progress and ETA
 
-    def _progress_event(self, job: Job) -> ServerSentEvent:
-        """Called with ``_lock`` held."""
+    def _progress_event(self, job: Job, *, with_preview: bool = False) -> ServerSentEvent:
+        """Called with ``_lock`` held. ``with_preview``: add the latest preview (sent once per preview, and to a
+        new subscriber: a few kB each, not every tenth of a second)."""
         position = self._queue.index(job) + 1 if job in self._queue else 0
-        return sse(EVENT_PROGRESS, finite_or_none({
+        data = finite_or_none({
             "step": job.step, "steps": job.steps, "loss": job.loss, "elapsed": round(job.elapsed, 3),
             "eta": round(self._eta(job), 2), "status": job.status, "queue_position": position,
-        }))
+        })
+        if with_preview and job.preview is not None:
+            data["preview"] = job.preview
+        return sse(EVENT_PROGRESS, data)
 
     def estimate(self, config: ExperimentConfig) -> float:
         """Seconds a new job of ``config`` would train on a free slot (the measured rate, else the prior)."""

@@ -56,6 +56,8 @@ export const HINT_TEXTS = {
   layerSupport: 'Show samples that ended inside a mode’s 6σ support (real-looking samples).',
   layerOutside: 'Show samples that ended outside every support but not between two modes.',
   exportChart: 'Which chart the PNG and SVG buttons save.',
+  split: 'Sample the exact denoiser with the same seed beside this model: the same particles, the same noise. '
+    + 'Circled: particles only the network leaves between modes.',
   // /analysis
   run: 'A finished model (trained, bundled, or the exact denoiser) whose denoiser and samples the views below read.',
   benchRun: 'Draw samples from the run and score every detector on them.',

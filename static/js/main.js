@@ -17,6 +17,8 @@ import { trainAndSample, cancelTraining, setProgress, syncTrainButton } from './
 import { openFromUrl, wireSharing } from './links.js';
 import { initHints } from './hints.js';
 import { initNextStep } from './nextstep.js';
+import { initSplit } from './split.js';
+import { initLinked } from './linked.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -231,6 +233,8 @@ function init() {
   renderLesson(lesson);
   initHints();
   initNextStep();
+  initSplit();
+  initLinked();
   openFromUrl().then(() => { state.openRequested = true; }, (err) => {
     state.openRequested = true;
     state.opened = true;

@@ -45,6 +45,8 @@ function mainView(index) {
     finalValues: g.dim === 1 ? (result ? result.samples[0] : (lastIndex >= 0 && frames[lastIndex] ? frames[lastIndex].x[0] : null)) : null,
     selectedPath: selectedPath(g.dim, frames, i, index),
     selectedPoint: frame && i !== null && g.dim === 2 ? [frame.x[0][i], frame.x[1][i]] : null,
+    hoveredValue: g.dim === 1 && result && state.hovered !== null && state.hovered !== undefined
+      ? result.samples[0][state.hovered] : null, // linked.js: marked on the histogram
     editMode: state.editMode && g.dim === 2,
     selectedMode: state.editMode ? state.selectedMode : null,
     sampleKey: sampleCounter,

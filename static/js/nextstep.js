@@ -3,12 +3,15 @@
 // control changes, so it never needs its own bookkeeping.
 
 import { state, on } from './state.js';
+import { refreshOnChange, showTryNext } from './tryline.js';
 
 const $ = (id) => document.getElementById(id);
 
 /** The suggestion for a state: [key, text]; the key lets tests and styles tell states apart. */
 export function nextStep(s, oracleTicked) {
-  if (s.training.active) return ['training', 'Watch the loss curve fall while the model learns; its sample follows.'];
+  if (s.training.active) {
+    return ['training', 'Watch the loss fall and, under it, the network’s x̂₀ sharpen toward the exact steps; its sample follows.'];
+  }
   if (s.sampling.active) return ['sampling', 'Watch the particles fall from noise onto the modes.'];
   const result = s.sampling.result;
   if (!result) {
@@ -33,31 +36,11 @@ export function nextStep(s, oracleTicked) {
   return ['detector', 'Drag the detector’s threshold to remove the between-mode samples; then try K = 5.'];
 }
 
-function refresh() {
-  const el = $('next-step');
-  if (!el) return;
-  const [key, text] = nextStep(state, Boolean($('oracle')?.checked));
-  if (el.dataset.state === key) return; // unchanged: do not re-announce
-  el.dataset.state = key;
-  $('next-step-text').textContent = text;
-}
-
 /** Recompute on anything the page shows changing; cheap, so no debouncing beyond a frame. */
 export function initNextStep() {
-  let queued = false;
-  const schedule = () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; refresh(); });
-  };
-  const observer = new MutationObserver(schedule);
-  for (const id of ['summary', 'detector-readout', 'traj-info', 'progress-text', 'reveal']) {
-    const el = $(id);
-    if (el) observer.observe(el, { childList: true, characterData: true, subtree: true, attributes: true });
-  }
-  document.addEventListener('change', schedule);
-  document.addEventListener('click', schedule);
+  if (!$('next-step')) return;
+  const schedule = refreshOnChange(['summary', 'detector-readout', 'traj-info', 'progress-text', 'reveal'],
+    () => showTryNext(nextStep(state, Boolean($('oracle')?.checked))));
   on('view', schedule);
   on('mixture', schedule);
-  refresh();
 }

@@ -69,6 +69,7 @@ export function showTrajectory(i) {
   }
   for (const m of modes) if (g.means[m]) for (let c = 0; c < dim; c += 1) refs.push({ dim: c, value: g.means[m][c] });
   const yRange = trajectoryRange(g, series, windowStart);
+  $('traj-plot').labTs = ts; // linked.js: the chart's positions → timesteps, for the frame line and seeking
   renderTrajectory($('traj-plot'), {
     ts, positions: ts.map((_, p) => p), series, windowStart: windowStart >= 0 ? windowStart : null,
     references: refs, highlight: result && !state.concealed ? result.label[i] !== 0 : false,

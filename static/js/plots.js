@@ -125,6 +125,10 @@ function build1D(view) {
     type: 'line', xref: 'x', yref: 'paper', x0: index, x1: index, y0: 0, y1: 1,
     line: { color: COLORS.mode, width: 1, dash: 'dot' },
   }] : [];
+  if (Number.isFinite(view.hoveredValue)) { // the hovered particle's final position, across the histogram
+    cursor.push({ type: 'line', name: 'hovered', xref: 'paper', yref: 'y', x0: 0.76, x1: 1,
+      y0: view.hoveredValue, y1: view.hoveredValue, line: { color: COLORS.selected, width: 2.5 } });
+  }
   const layout = baseLayout({
     margin: { l: 48, r: 12, t: 8, b: 44 },
     xaxis: {

@@ -3,7 +3,7 @@
 
 import { openStream } from './api.js';
 import { columns, decode, flat } from './codec.js';
-import { state } from './state.js';
+import { state, emit } from './state.js';
 import { EV } from './bootstrap.js';
 import { renderTrajectory } from './plots.js';
 import { detectorStats } from './detector.js';
@@ -42,6 +42,7 @@ export function clearSampling() {
   renderTrajectory($('traj-plot'), null);
   $('traj-info').textContent = 'Click a particle in the main plot, or:';
   syncPlayerControls(player);
+  emit('sample-cleared'); // split.js: the side-by-side view belonged to that sample
 }
 
 export function startSampling({ keepErrors = false } = {}) {
@@ -153,6 +154,7 @@ function onSampleDone() {
   player.invalidate();
   state.opened = true;
   scheduleHash();
+  emit('sample-done'); // split.js: the same request to the exact denoiser, when compared side by side
 }
 
 function applyViewAfterResult(view) {

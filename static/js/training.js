@@ -9,6 +9,7 @@ import { showError, clearErrors } from './errors.js';
 import { readConfig } from './form.js';
 import { fmt, setSummary } from './readout.js';
 import { startSampling, clearSampling } from './sampling.js';
+import { showPreview, clearPreview } from './preview.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -52,6 +53,7 @@ export function secondsText(s) {
 function onProgress(p) {
   state.training.step = p.step;
   state.training.steps = p.steps;
+  if (p.preview) showPreview(p.preview); // the network's x̂0 as it learns (watched next to the loss)
   if (p.status === 'queued') {
     const pos = p.queue_position ? ` (position ${p.queue_position} in the queue)` : '';
     setProgress(0, `Waiting for a free training slot${pos}…`);
@@ -91,6 +93,11 @@ async function onTrainDone(d) {
   if (status === 'cancelled') {
     setProgress(0, 'Training cancelled.');
     setSummary('Training was cancelled. Change the settings or train again.');
+    // The server cancels a job nobody watched for a while (a sleeping tab): say so rather than blame a click.
+    getRun(state.run.run_id).then(({ body }) => {
+      const why = body?.error ?? '';
+      if (why) setSummary(`Training was cancelled by the server: ${why.replace(/^cancelled: /, '')}. Train again to restart it.`);
+    }, () => {});
     return;
   }
   let reason = '';
@@ -120,6 +127,7 @@ export async function trainAndSample({ keepErrors = false } = {}) {
   setTraining(true);
   setProgress(0, kind === 'oracle' ? 'Preparing the exact denoiser…' : 'Submitting the training job…');
   lastLossStep = -1;
+  clearPreview();
   resetLoss(lossDiv, [], kind === 'oracle' ? 'exact denoiser: nothing to train' : 'waiting for the first steps…');
   let body;
   try {
@@ -164,6 +172,7 @@ export function adoptRun(run, text) {
   state.run = { run_id: run.run_id, kind: run.kind, status: run.status, formKey: formRunKey() };
   state.runMixture = structuredClone(state.mixture);
   syncTrainButton();
+  clearPreview();
   $('sample').disabled = run.status !== 'done';
   const history = run.metrics?.loss_history;
   if (Array.isArray(history) && history.length) resetLoss(lossDiv, history);

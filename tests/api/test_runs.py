@@ -68,8 +68,11 @@ def test_train_stream_progress_then_done_and_same_config_same_run(client: TestCl
     names = [name for name, _ in events]
     assert names[-1] == "done" and set(names[:-1]) == {"progress"}
     progress = [data for name, data in events if name == "progress"]
-    assert set(progress[0]) == {"step", "steps", "loss", "elapsed", "eta", "status", "queue_position"}
+    assert set(progress[0]) - {"preview"} == {"step", "steps", "loss", "elapsed", "eta", "status", "queue_position"}
     assert all(p["steps"] == 200 for p in progress)
+    # The network's x̂0 on the preview grid (server.jobs.preview) rides on some progress events, the last step's too.
+    previews = [p["preview"] for p in progress if "preview" in p]
+    assert previews[-1]["step"] == 200 and previews[-1]["learned"]["shape"] == previews[-1]["exact"]["shape"] == "161,1"
     done = events[-1][1]
     assert done["status"] == "done"
     assert done["metrics"]["steps"] == 200 and len(done["metrics"]["loss_history"]) <= 200

@@ -138,3 +138,22 @@ def test_tiny_recursive_run_renders_generations(analysis) -> None:  # type: igno
     page.select_option("#rc-show", "random")
     page.wait_for_function("() => document.getElementById('rec-modes').layout.title.text.includes('random')")
     assert "Done: 2 generation(s)" in page.text_content("#rec-status")
+
+
+def test_try_next_follows_the_views_in_order(analysis) -> None:  # type: ignore[no-untyped-def]
+    page = analysis
+
+    def step(key: str) -> str:
+        page.wait_for_function(f"() => document.getElementById('next-step').dataset.state === '{key}'")
+        return page.text_content("#next-step-text") or ""
+
+    assert "Drag t" in step("mechanism")
+    set_range(page, "#mech-t", 150)
+    assert "Score detectors" in step("bench")
+    page.fill("#bench-n", "200")
+    page.fill("#bench-kmax", "10")
+    page.click("#bench-run")
+    assert "K = 5" in step("window")
+    set_range(page, "#bench-k", 5)
+    assert "sweep" in step("sweep")
+    assert page.get_attribute("#next-step", "aria-live") == "polite"

@@ -114,7 +114,9 @@ def list_runs(store: StoreDep, runner: RunnerDep) -> list[RunView]:
 
 @router.get("/runs/{run_id}", name="get_run", responses=responses(404, 422))
 def get_run(run: RunDep, runner: RunnerDep) -> RunView:
-    """A run's config, status and metrics (partial while training)."""
+    """A run's config, status and metrics (partial while training). Reading a run counts as watching
+    its job (a job nobody watches for `unwatched_job_seconds` is cancelled)."""
+    runner.touch(run.run_id)
     return run_view(run, runner)
 
 

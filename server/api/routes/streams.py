@@ -32,7 +32,8 @@ def final_event(record: RunRecord) -> ServerSentEvent:
 @router.get("/runs/{run_id}/events", name="run_events", response_class=EventSourceResponse,
             responses=responses(404, 422))
 async def run_events(run: RunDep, runner: RunnerDep) -> AsyncIterator[ServerSentEvent]:
-    """`progress` events while queued or training, then `done` {status, metrics} or `error` {message}."""
+    """`progress` events while queued or training, then `done` {status, metrics} or `error` {message}.
+    While the stream is open the job counts as watched (one nobody watches is cancelled after a grace period)."""
     queue = runner.subscribe(run.run_id)
     if queue is None:  # finished (or finished between the lookup and now): the store has the outcome
         record = await asyncio.to_thread(runner.store.get, run.run_id)

@@ -8,6 +8,7 @@ import * as bench from './bench.js';
 import * as sweeps from './sweeps.js';
 import * as recursive from './recursive.js';
 import { initHints } from '../hints.js';
+import { initAnalysisNextStep } from './nextstep.js';
 
 function pickRun(runId) {
   const run = BOOT.runs.find((r) => r.run_id === runId);
@@ -45,6 +46,10 @@ function init() {
     select.value = first.run_id;
     pickRun(first.run_id);
   }
+  initAnalysisNextStep(() => ({
+    run: BOOT.runs.find((r) => r.run_id === select.value) ?? null, mechanism: mechanism.mechanismState,
+    bench: bench.benchState, sweeps: sweeps.sweepState, recursive: recursive.recursiveState,
+  }));
 }
 
 init();
