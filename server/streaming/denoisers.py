@@ -12,8 +12,11 @@ thin wrapper built per request.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
+
+import torch
 
 from ..diffusion.sampling import Denoiser
 from ..gaussian.checkpoint import Checkpoint, load_checkpoint
@@ -42,7 +45,8 @@ class ImageModel:
     config: ShapesConfig
     net: UNet | None
     oracle: ImageOracle | None  # on the full T-step chain; its float64 training set is shared by every chain length
-    seconds_per_image_step: float | None = None  # measured by the last stream of this run (the next one's estimate)
+    # The next stream's estimate: a probe at load (``probe_pace``), then what the last stream of this run measured.
+    seconds_per_image_step: float | None = None
 
     def denoiser(self, steps: int) -> Denoiser:
         """The denoiser on the ``steps``-step strided chain (``steps`` divides T)."""
@@ -89,10 +93,27 @@ class DenoiserCache:
 
     def _load_image(self, record: RunRecord, config: ShapesConfig) -> ImageModel:
         if record.kind == "oracle":
-            return ImageModel(config, None, oracle_denoiser(config, config.schedule.T))
-        checkpoint = load_unet_checkpoint(self._store.model_path(record.run_id))
-        self.loads += 1
-        return ImageModel(checkpoint.config, checkpoint.net, None)
+            model = ImageModel(config, None, oracle_denoiser(config, config.schedule.T))
+        else:
+            checkpoint = load_unet_checkpoint(self._store.model_path(record.run_id))
+            self.loads += 1
+            model = ImageModel(checkpoint.config, checkpoint.net, None)
+        model.seconds_per_image_step = probe_pace(model)
+        return model
+
+
+PACE_PROBE_IMAGES = 8
+
+
+def probe_pace(model: ImageModel) -> float:
+    """Seconds per image and reverse step: one denoiser call on ``PACE_PROBE_IMAGES`` blank images (tens of ms), so
+    that even the first stream of a run (often the start-up warm-up, whose meta is stored) can say how long it takes."""
+    denoiser = model.denoiser(model.config.schedule.T)
+    blank = torch.zeros(PACE_PROBE_IMAGES, model.config.data.resolution ** 2)  # (n, H·W), no randomness needed
+    start = time.perf_counter()
+    with torch.inference_mode():
+        denoiser.predict_eps(blank, 0)
+    return (time.perf_counter() - start) / PACE_PROBE_IMAGES
 
 
 def loaded_model(config: ExperimentConfig, checkpoint: Checkpoint | None) -> LoadedModel:

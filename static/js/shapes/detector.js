@@ -53,8 +53,9 @@ export function show(name) {
   // The explorer's detector maths, duplicates in the role of its between-mode samples (code 1), the rest as 0.
   det = detectorStats(src.variance, src.duplicate.map((d) => (d ? 1 : 0)), BINS);
   range = det.range;
-  // Opens at the paper's operating point: the lowest threshold that keeps 96% of the other images.
-  if (S.threshold === null) S.threshold = Number.isFinite(det.paperThreshold) ? det.paperThreshold : 10 ** range[1];
+  // Opens at the paper's operating point of the set shown (the lowest threshold that keeps 96% of its other images)
+  // until the reader moves the slider or a link names a threshold: then that one holds across sets.
+  if (S.threshold === null || !S.thresholdMoved) S.threshold = Number.isFinite(det.paperThreshold) ? det.paperThreshold : 10 ** range[1];
   const centres = det.centres.map((c) => 10 ** c);
   const half = det.binWidth * 0.45;
   const trace = (label, colour, shares, count) => ({ type: 'bar', name: `${label} (${count})`, x: centres, y: shares,
