@@ -47,6 +47,10 @@ class Executor(SampleExecutor, Protocol):
         """``run_recursive``'s events."""
         ...
 
+    def backend(self) -> dict[str, Any]:
+        """What ``/healthz`` says about where the work runs (``Backend``); never blocks."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -70,6 +74,9 @@ class LocalExecutor(LocalSampleExecutor):
     def recursive(self, config: ExperimentConfig, sampler: SamplerConfig, *, cancel: CancelToken,
                   **options: Any) -> Iterator[RecursiveEvent]:
         return run_recursive(config, sampler, cancel=cancel, **options)
+
+    def backend(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def close(self) -> None:
         pass

@@ -26,6 +26,7 @@ import asyncio
 import ipaddress
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
@@ -60,6 +61,7 @@ from ..settings import Settings
 from ..streaming.denoisers import loaded_model
 from ..streaming.results import ResultArrays
 from ..streaming.sample_session import SampleRequest, SampleSession
+from .ray_address import check_head
 from .trainer import LossHistory, StepReport, train_run
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often a relaying thread looks at its job's cancel event
 MODEL_REFS = 16  # checkpoints kept in the object store for sample streams (least recently used dropped)
+CENSUS_SECONDS = 5.0  # /healthz's count of the cluster's nodes and CPUs is at most this old (plus one round trip)
 
 
 class WorkerLost(RuntimeError):
@@ -163,9 +166,13 @@ class RayExecutor:
         self._models: OrderedDict[str, ray.ObjectRef[bytes]] = OrderedDict()  # run id → checkpoint bytes
         self._streams: dict[int, ObjectRefGenerator] = {}  # id(session) → its task
         if not ray.is_initialized():
+            check_head(self.address or "auto")  # ray.init would retry for minutes where nothing listens
             # The web process is a driver only: it asks for no CPU and keeps the workers' logs out of its own.
             ray.init(address=self.address, namespace="modelab", log_to_driver=False, configure_logging=False,
                      _node_ip_address=loopback_node_ip(self.address or ""))
+        # (alive nodes, their CPUs, time.monotonic() of the count); a thread recounts when asked and stale.
+        self._census: tuple[int | None, float | None, float] = (*_count_alive(), time.monotonic())
+        self._counting = False
 
     def close(self) -> None:
         with self._lock:
@@ -178,6 +185,23 @@ class RayExecutor:
 
     def cluster_cpus(self) -> float:
         return float(ray.cluster_resources().get("CPU", 0.0))
+
+    def backend(self) -> dict[str, Any]:
+        """The cluster's address, alive nodes and CPUs as last counted. Counting is a round trip to the head
+        (seconds if it is unreachable), so /healthz never waits for it: a stale count starts a thread that
+        recounts, and this answer carries the previous one."""
+        with self._lock:
+            nodes, cpus, counted = self._census
+            recount = not self._counting and time.monotonic() - counted > CENSUS_SECONDS
+            self._counting = self._counting or recount
+        if recount:
+            threading.Thread(target=self._recount, name="ray-census", daemon=True).start()
+        return {"name": self.name, "address": self.address, "nodes": nodes, "cpus": cpus}
+
+    def _recount(self) -> None:
+        census = _count_alive()
+        with self._lock:
+            self._census, self._counting = (*census, time.monotonic()), False
 
     # ------------------------------------------------------------------ jobs (in job threads)
 
@@ -352,6 +376,16 @@ class RayExecutor:
             raise WorkerLost("the Ray sample task ended early") from None
         except Exception as exc:
             raise self._translate(exc) from exc
+
+
+def _count_alive() -> tuple[int | None, float | None]:
+    """(alive nodes, their CPUs) from the head; (None, None) when it does not answer."""
+    try:
+        alive = [node for node in ray.nodes() if node.get("Alive")]
+    except Exception as exc:  # a lost head, or ray shut down: unknown, not an error page
+        log.warning("counting the Ray cluster's nodes failed: %s", exc)
+        return None, None
+    return len(alive), float(sum(node.get("Resources", {}).get("CPU", 0.0) for node in alive))
 
 
 def _by_model(points: list[SweepPoint]) -> list[list[SweepPoint]]:

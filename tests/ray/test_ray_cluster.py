@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +24,9 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.gaussian.checkpoint import load_checkpoint
+from server.jobs.ray_address import ClusterUnreachable
 from server.settings import Settings
-from tests.support import read_events, serve_in_thread
+from tests.support import REPO, free_port, parse_sse, read_events, serve_in_thread
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'): the Ray cluster tests need it")
 
@@ -93,6 +97,8 @@ def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: 
     with TestClient(create_app(settings(tmp_path / "ray", ray_address=cluster.address))) as client:
         executor = client.app.state.executor  # type: ignore[attr-defined]
         assert executor.name == "ray" and executor.cluster_cpus() == 2
+        assert client.get("/healthz").json()["backend"] == {"name": "ray", "address": cluster.address, "nodes": 2,
+                                                            "cpus": 2.0}
         remote = lab(client, tmp_path / "ray")
     assert local["run"]["run_id"] == remote["run"]["run_id"]
     assert local["run"]["metrics"]["loss_history"] == remote["run"]["metrics"]["loss_history"]
@@ -161,7 +167,7 @@ def test_cancel_and_disconnect_free_the_workers(cluster: LocalCluster, tmp_path:
             prefix = f"modelab-train-{run_id}"
             wait_for_worker(prefix)
             assert client.delete(f"/api/runs/{run_id}/job").status_code == 200
-            wait_until(lambda: not worker_pids(prefix), 5.0)
+            wait_until(lambda: not worker_pids("modelab-sample-"), 5.0)
             assert client.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
 
             oracle = client.post("/api/runs", json={"kind": "oracle", "config": {
@@ -186,3 +192,62 @@ def wait_until(predicate: Any, timeout: float) -> float:
         assert time.monotonic() - start < timeout, f"still not true after {timeout} s"
         time.sleep(0.02)
     return time.monotonic() - start
+
+
+def modelab(*args: str, data: Path) -> subprocess.Popen[str]:
+    """``modelab`` (``python -m server.cli``) in a child process on ``data``, as an operator starts it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MODELAB_DATA_DIR": str(data), "MODELAB_TORCH_THREADS": "1",
+           "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "OMP_NUM_THREADS": "1"}
+    env.pop("MODELAB_RAY_ADDRESS", None)
+    return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_modelab_serve_ray_runs_its_streams_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:
+    port = free_port()
+    server = modelab("serve", "--ray", cluster.address, "--port", str(port), data=tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "modelab serve --ray did not answer within 120 s"
+                time.sleep(0.2)
+        assert health["backend"] == {"name": "ray", "address": cluster.address, "nodes": 2, "cpus": 2.0}
+        with httpx.Client(base_url=base, timeout=120) as client:
+            oracle = client.post("/api/runs", json={"kind": "oracle", "config": {
+                "data": {"dataset": "grid25"}, "schedule": {"T": 40}}}).json()["run_id"]
+            with client.stream("GET", f"/api/runs/{oracle}/sample?{SAMPLE}") as response:
+                assert response.status_code == 200
+                events = list(parse_sse(response.iter_lines()))
+            assert [name for name, _ in events].count("frame") == 8 and events[-1][0] == "done", events[-1]
+            assert client.get("/healthz").json()["sample_streams"] == 0
+            wait_until(lambda: not worker_pids("modelab-sample-"), 5.0)  # the task ended, on the cluster
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    # SIGTERM: uvicorn runs the app's shutdown (the executor leaves the cluster), then re-raises the signal it caught.
+    assert server.returncode == -signal.SIGTERM and "Application shutdown complete." in output, output
+
+
+def test_a_bad_ray_address_stops_serve_at_once_with_a_message(tmp_path: Path) -> None:
+    """Where no head listens, ``modelab serve --ray`` exits 2 within seconds (ray.init would retry for minutes)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))  # a port nothing listens on: bound, never listening
+        address = f"127.0.0.2:{sock.getsockname()[1]}"
+        start = time.monotonic()
+        server = modelab("serve", "--ray", address, "--port", str(free_port()), data=tmp_path)
+        output = server.communicate(timeout=60)[0]
+    assert server.returncode == 2 and time.monotonic() - start < 30
+    assert f"modelab serve: error: --ray: no Ray cluster answers at {address} (connection refused)" in output
+    malformed = modelab("serve", "--ray", "head-without-port", data=tmp_path)
+    output = malformed.communicate(timeout=60)[0]
+    assert malformed.returncode == 2 and "--ray: Ray address 'head-without-port': expected HOST:PORT" in output
+    # MODELAB_RAY_ADDRESS (uvicorn without the CLI): the app's startup fails with the same sentence.
+    with pytest.raises(ClusterUnreachable, match=f"no Ray cluster answers at {address}"):
+        with TestClient(create_app(settings(tmp_path / "env", ray_address=address))):
+            pass
