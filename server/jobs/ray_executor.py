@@ -315,9 +315,10 @@ class RayExecutor:
                 return Cancelled()
             return cause if isinstance(cause, Exception) else exc
         if isinstance(exc, RayError):
-            retries = self.settings.ray_max_retries
-            return WorkerLost(f"the Ray worker running this work died ({type(exc).__name__}) and "
-                              f"{retries} {'retry' if retries == 1 else 'retries'} did not bring it back; "
+            retries = self._options["max_retries"]
+            tried = "retries are off (MODELAB_RAY_MAX_RETRIES=0)" if not retries else \
+                f"{retries} {'retry' if retries == 1 else 'retries'} did not bring it back"
+            return WorkerLost(f"the Ray worker running this work died ({type(exc).__name__}) and {tried}; "
                               "the store is unchanged, submit it again")
         return exc
 

@@ -251,3 +251,88 @@ def test_a_bad_ray_address_stops_serve_at_once_with_a_message(tmp_path: Path) ->
     with pytest.raises(ClusterUnreachable, match=f"no Ray cluster answers at {address}"):
         with TestClient(create_app(settings(tmp_path / "env", ray_address=address))):
             pass
+
+
+def kill_one(task_prefix: str) -> None:
+    """SIGKILL a worker running a task named ``task_prefix``…, as soon as one runs."""
+    deadline = time.monotonic() + 60
+    while not (pids := worker_pids(task_prefix)):
+        assert time.monotonic() < deadline, f"no worker ran {task_prefix}"
+        time.sleep(0.02)
+    os.kill(pids[0], signal.SIGKILL)
+
+
+def test_a_killed_sweep_worker_is_retried_or_fails_the_sweep(cluster: LocalCluster, tmp_path: Path) -> None:
+    base = {**BASE, "train": {"steps": 2000, "batch": 128, "warmup": 5}}
+    with TestClient(create_app(settings(tmp_path / "ray", ray_address=cluster.address, ray_max_retries=1))) as client:
+        job = client.post("/api/analysis/sweeps", json={**SWEEP, "base": base, "seeds": [21]}).json()
+        kill_one("modelab-sweep-")
+        events = read_events(client, f"/api/analysis/jobs/{job['job_id']}/events")
+        assert events[-1][0] == "done" and events[-1][1]["status"] == "done", events[-1]
+        stored = [point["run_id"] for point in events[-1][1]["result"]["points"]]
+        assert len(stored) == 2 and all(client.get(f"/api/runs/{r}").json()["status"] == "done" for r in stored)
+
+        # With no retry left, the sweep fails with a message that says so; its other task is cancelled.
+        client.app.state.executor._options["max_retries"] = 0  # type: ignore[attr-defined]
+        job = client.post("/api/analysis/sweeps", json={**SWEEP, "base": base, "seeds": [22]}).json()
+        kill_one("modelab-sweep-")
+        events = read_events(client, f"/api/analysis/jobs/{job['job_id']}/events")
+        assert events[-1][0] == "error" and events[-1][1]["status"] == "failed", events[-1]
+        assert "Ray worker running this work died" in events[-1][1]["message"]
+        assert "retries are off (MODELAB_RAY_MAX_RETRIES=0)" in events[-1][1]["message"]
+        assert client.get(f"/api/analysis/jobs/{job['job_id']}").json()["status"] == "failed"
+        wait_until(lambda: not worker_pids("modelab-sweep-"), 10.0)
+        assert all(client.get(f"/api/runs/{r}").json()["status"] == "done" for r in stored)  # the store kept them
+        assert client.get("/healthz").json()["running"] == 0
+
+
+def sample_url(run_id: str, seed: int) -> str:
+    return f"/api/runs/{run_id}/sample?n=4000&frames=40&seed={seed}"
+
+
+def stream_killing_its_worker(client: httpx.Client, url: str) -> list[tuple[str, Any]]:
+    """A sample stream's events, its task's worker SIGKILLed once the first frame arrived."""
+    events: list[tuple[str, Any]] = []
+    with client.stream("GET", url) as response:
+        assert response.status_code == 200
+        for event in parse_sse(response.iter_lines()):
+            if event[0] == "frame" and not any(name == "frame" for name, _ in events):
+                kill_one("modelab-sample-")
+            events.append(event)
+    return events
+
+
+def test_a_killed_sample_worker_is_retried_or_ends_the_stream_with_an_error(cluster: LocalCluster,
+                                                                            tmp_path: Path) -> None:
+    """Retried: the viewer sees the very stream the embedded default computes. Not retried: an ``error`` event
+    naming the cause, the stream's place given back, nothing stored for it and nothing else lost."""
+    oracle = {"kind": "oracle", "config": {"data": {"dataset": "grid25"}, "schedule": {"T": 400}}}
+    with TestClient(create_app(settings(tmp_path / "local"))) as local:
+        run_id = local.post("/api/runs", json=oracle).json()["run_id"]
+        reference = read_events(local, sample_url(run_id, 31))
+    app = create_app(settings(tmp_path / "ray", ray_address=cluster.address, ray_max_retries=1))
+    server, thread, base = serve_in_thread(app, lifespan="on", timeout_graceful_shutdown=5)
+    try:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            assert client.post("/api/runs", json=oracle).json()["run_id"] == run_id
+            idle = client.get("/healthz").json()
+            assert stream_killing_its_worker(client, sample_url(run_id, 31)) == reference
+            kept = reference[0][1]["result_id"]
+
+            app.state.executor._options["max_retries"] = 0
+            events = stream_killing_its_worker(client, sample_url(run_id, 32))
+            name, data = events[-1]
+            assert name == "error" and data["message"].startswith("sampling failed: WorkerLost: the Ray worker "
+                                                                  "running this work died"), events[-1]
+            assert "retries are off" in data["message"]
+            counters = ("sample_streams", "sample_viewers", "queued", "running")
+            wait_until(lambda: all(client.get("/healthz").json()[k] == idle[k] for k in counters), 5.0)
+            assert client.get(f"/api/results/{events[0][1]['result_id']}").status_code == 404  # nothing stored
+            assert client.get(f"/api/results/{kept}").status_code == 200
+            assert list(parse_sse(client.get(f"/api/results/{kept}/events").iter_lines())) == reference
+            wait_until(lambda: not worker_pids("modelab-sample-"), 5.0)
+            short = list(parse_sse(client.get(f"/api/runs/{run_id}/sample?n=200&frames=4&seed=33").iter_lines()))
+            assert short[-1][0] == "done"  # the server keeps serving streams
+    finally:
+        server.should_exit = True
+        thread.join(30)
