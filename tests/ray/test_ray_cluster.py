@@ -24,13 +24,14 @@ from fastapi.testclient import TestClient
 
 from server.app import create_app
 from server.gaussian.checkpoint import load_checkpoint
+from server.gaussian.config import ExperimentConfig
 from server.jobs.ray_address import ClusterUnreachable
 from server.settings import Settings
 from tests.support import REPO, free_port, parse_sse, read_events, serve_in_thread
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]'): the Ray cluster tests need it")
 
-from tests.ray.cluster import LocalCluster, worker_pids  # noqa: E402  (imports ray)
+from tests.ray.cluster import LocalCluster, TaskWatch, worker_pids  # noqa: E402  (imports ray)
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -99,7 +100,8 @@ def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: 
         assert executor.name == "ray" and executor.cluster_cpus() == 2
         assert client.get("/healthz").json()["backend"] == {"name": "ray", "address": cluster.address, "nodes": 2,
                                                             "cpus": 2.0}
-        remote = lab(client, tmp_path / "ray")
+        with TaskWatch("modelab-recursive-") as tasks:
+            remote = lab(client, tmp_path / "ray")
     assert local["run"]["run_id"] == remote["run"]["run_id"]
     assert local["run"]["metrics"]["loss_history"] == remote["run"]["metrics"]["loss_history"]
     assert local["weights"].keys() == remote["weights"].keys()
@@ -114,10 +116,15 @@ def test_ray_gives_the_same_bits_as_in_process(cluster: LocalCluster, tmp_path: 
            [{k: p[k] for k in figures} for p in remote["sweep"]["points"]]
     curves = local["recursive"]["curves"]
     assert set(curves) == {"variance", "random"} and curves == remote["recursive"]["curves"]
-    for name in curves:  # every generation's labels and counts; its timings aside
+    timings = {"train_seconds", "filter_seconds"}
+    for name in curves:  # every generation's figures, labels and counts; its timings aside
         ours, theirs = local["recursive"]["history"][name], remote["recursive"]["history"][name]
-        assert [r["per_mode_counts"] for r in ours] == [r["per_mode_counts"] for r in theirs]
-        assert [r["scatter"] for r in ours] == [r["scatter"] for r in theirs]
+        assert [{k: v for k, v in r.items() if k not in timings} for r in ours] == \
+               [{k: v for k, v in r.items() if k not in timings} for r in theirs]
+    # On Ray, one task per generation: generation 0 shared by the filters, then one per filter.
+    run_id = ExperimentConfig.model_validate(RECURSIVE["config"]).run_id()
+    assert {name.removeprefix(f"modelab-recursive-{run_id}-") for name in tasks.seen} == \
+           {"g0", "g1-variance", "g1-random"}
 
 
 def wait_for_worker(task_prefix: str) -> int:
@@ -167,7 +174,7 @@ def test_cancel_and_disconnect_free_the_workers(cluster: LocalCluster, tmp_path:
             prefix = f"modelab-train-{run_id}"
             wait_for_worker(prefix)
             assert client.delete(f"/api/runs/{run_id}/job").status_code == 200
-            wait_until(lambda: not worker_pids("modelab-sample-"), 5.0)
+            wait_until(lambda: not worker_pids(prefix), 5.0)
             assert client.get(f"/api/runs/{run_id}").json()["status"] == "cancelled"
 
             oracle = client.post("/api/runs", json={"kind": "oracle", "config": {
