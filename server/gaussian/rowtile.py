@@ -56,8 +56,15 @@ def available() -> bool:
 _sgemm: Any = numba.types.ExternalFunction("sgemm_", numba.types.void(*[numba.types.intp] * 13))
 
 
-@numba.njit(fastmath=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
+# The kernel's callees are inlined into it at numba's IR level, from dispatchers of its own: a callee compiled
+# separately first (fused.warm_up compiles ``_layer_norm_leaky_relu`` at start-up) would otherwise be linked as
+# that separate compilation, and ``_forward`` would round differently in a process that ran it (measured: the web
+# process vs a Ray worker, same inputs, different last bits).
+_norm_act = numba.njit(inline="always", fastmath=True, nogil=True, cache=True, error_model="numpy",
+                       boundscheck=False)(_layer_norm_leaky_relu.py_func)
 
+
+@numba.njit(inline="always", fastmath=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 def _layer_norm(h: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: np.float32, out: np.ndarray) -> None:
     rows, width = h.shape
     inv_width = np.float32(1.0) / np.float32(width)
@@ -104,14 +111,14 @@ def _forward(x: np.ndarray, starts: np.ndarray, w_in: np.ndarray, fc1: np.ndarra
                     acc += x[s + i, k] * w_in[j, k]
                 h[i, j] = acc
         for b in range(fc1.shape[0]):
-            _layer_norm_leaky_relu(hv, norms[b, 0], norms[b, 1], eps[b, 0], slope, av)
+            _norm_act(hv, norms[b, 0], norms[b, 1], eps[b, 0], slope, av)
             for i in range(rows):
                 for j in range(width):
                     u[i, j] = shifts[b, j]
             _sgemm(chars.ctypes.data, chars[1:].ctypes.data, dims.ctypes.data, dims[1:].ctypes.data,
                   dims.ctypes.data, scalars.ctypes.data, fc1[b].ctypes.data, dims.ctypes.data, a.ctypes.data,
                   dims.ctypes.data, scalars[1:].ctypes.data, u.ctypes.data, dims.ctypes.data)
-            _layer_norm_leaky_relu(uv, norms[b, 2], norms[b, 3], eps[b, 1], slope, av)
+            _norm_act(uv, norms[b, 2], norms[b, 3], eps[b, 1], slope, av)
             _sgemm(chars.ctypes.data, chars[1:].ctypes.data, dims.ctypes.data, dims[1:].ctypes.data,
                   dims.ctypes.data, scalars.ctypes.data, fc2[b].ctypes.data, dims.ctypes.data, a.ctypes.data,
                   dims.ctypes.data, scalars[1:].ctypes.data, h.ctypes.data, dims.ctypes.data)

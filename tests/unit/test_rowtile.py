@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +13,7 @@ import torch
 from server.gaussian import rowtile
 from server.gaussian.config import NetConfig
 from server.gaussian.nets import ResidualMLP
+from tests.support import REPO
 
 pytestmark = pytest.mark.skipif(not rowtile.available(), reason="torch's library exports no sgemm_ here")
 
@@ -44,3 +49,36 @@ def test_a_tile_gives_the_same_bits_whichever_call_computes_it() -> None:
     for start in starts[::-1]:
         tiles.forward(x, np.array([start]), shifts, apart)
     np.testing.assert_array_equal(together, apart)
+
+
+# A fresh interpreter computes ε̂ of a seeded net; with "warm", after fused.warm_up() as the server's start-up does.
+KERNEL_BITS = """
+import hashlib, sys
+import numpy as np, torch
+from server.gaussian import fused, rowtile
+from server.gaussian.config import NetConfig
+from server.gaussian.nets import ResidualMLP
+if sys.argv[1] == "warm":
+    fused.warm_up()
+net = ResidualMLP(NetConfig(), dim=2, generator=torch.Generator().manual_seed(4)).eval()
+with torch.no_grad():  # as if trained: LayerNorms not at (1, 0), where rounding differences cancel
+    for p in net.parameters():
+        p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())) * 0.1)
+x = np.ascontiguousarray(torch.randn(300, 2, generator=torch.Generator().manual_seed(5)).numpy() * 3)
+tiles, digest = rowtile.RowTileNet(net), hashlib.sha256()
+with torch.inference_mode():
+    for t in (999, 500, 10):
+        out = np.empty_like(x)
+        tiles.forward(x, np.arange(0, 300, rowtile.TILE_ROWS), tiles.time_shifts(t), out)
+        digest.update(out.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_the_bits_do_not_depend_on_what_the_process_compiled_before() -> None:
+    """The web process warms up fused.py's kernel at start-up, a Ray worker does not: both must get the same bits
+    (they did not while the row-tile kernel called that shared kernel instead of its own inlined copy)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    digests = {mode: subprocess.run([sys.executable, "-c", KERNEL_BITS, mode], env=env, capture_output=True,
+                                    text=True, check=True, timeout=120).stdout.strip() for mode in ("cold", "warm")}
+    assert len(digests["cold"]) == 64 and digests["cold"] == digests["warm"], digests
