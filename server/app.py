@@ -35,7 +35,7 @@ from .catalog.plotly_asset import plotly_asset
 from .catalog.reindex import reindex
 from .catalog.warm_up import warm_shapes
 from .diffusion import training
-from .gaussian import fused
+from .gaussian import fused, rowtile
 from .jobs.analysis import AnalysisRunner
 from .jobs.executor import make_executor
 from .jobs.sweep_models import StoreModels
@@ -125,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store, app.state.bundled, app.state.default_run, app.state.bundled_shapes = await asyncio.to_thread(
             _open_store, settings)
-        await asyncio.to_thread(fused.warm_up)  # compile the sampling kernel now, not in the first request
+        await asyncio.to_thread(fused.warm_up)  # compile the sampling kernels now, not in the first request
+        await asyncio.to_thread(rowtile.warm_up)
         await asyncio.to_thread(training.warm_up)  # torch's optimizer imports, not in the first job's thread
         # In-process, or a Ray cluster when MODELAB_RAY_ADDRESS is set (connecting blocks: not on the loop).
         executor = app.state.executor = await asyncio.to_thread(make_executor, settings, store)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -55,6 +56,7 @@ SCATTER_POINTS = 1000
 # 27% (``modelab detectors``, README). Over 5 generations (README), K = 5 kept the variance-filtered share below the
 # random-filtered one in every generation for all 3 seeds tried; K = 10 failed for one of two seeds.
 RECURSIVE_WINDOW = 5
+Kept = TypeVar("Kept")  # what a generation returns: its kept points (per filter for generation 0)
 
 
 def recursive_recipe() -> TrainConfig:
@@ -204,6 +206,106 @@ def keep_lowest(scores: np.ndarray, samples: np.ndarray, n_keep: int) -> np.ndar
     return np.sort(order[:n_keep])
 
 
+@dataclass(frozen=True)
+class RecursiveRun:
+    """What every generation of one recursive run shares. A generation is a unit of work that needs only this and
+    the previous generation's kept points, so an executor may run each one elsewhere (``server.jobs``: one Ray
+    task per generation and filter) and get the same bits: every random call's generator is seeded from the
+    run's seeds and the generation's (index, filter)."""
+
+    config: ExperimentConfig
+    sampler: SamplerConfig
+    oversample: float = OVERSAMPLE
+    lid_draws: int = 8
+    scatter_points: int = SCATTER_POINTS
+    device: str = "cpu"
+    report_every: int = 100
+
+    def check(self, generations: int, filters: Sequence[str]) -> None:
+        if generations < 1:
+            raise ValueError(f"generations: need at least 1, got {generations}")
+        if not filters or len(set(filters)) != len(filters) or any(f not in FILTERS for f in filters):
+            raise ValueError(f"filter: give distinct names from {', '.join(FILTERS)}, got {list(filters)}")
+        if not 0 <= self.oversample <= 1:
+            raise ValueError(f"oversample: must lie in [0, 1], got {self.oversample}")
+
+    def first_generation(self, filters: Sequence[str], cancel: CancelToken | None = None
+                         ) -> Generator[RecursiveEvent, None, dict[str, np.ndarray]]:
+        """Generation 0, shared by every filter: one model trained on the real mixture and one draw, which each
+        filter then thins. Returns each filter's kept points."""
+        config = self._config(0)
+        setup = TrainingSetup.create(config, self.device)
+        run_id = config.run_id()
+        yield GenerationStarted(0, filters[0], run_id)
+        ws, train_seconds = yield from self._train_and_draw(0, filters[0], setup, cancel)
+        kept = {}
+        for i, name in enumerate(filters):
+            if i:
+                yield GenerationStarted(0, name, run_id)
+            kept[name] = yield from self._filter(0, name, setup, ws, train_seconds, run_id, cancel)
+        return kept
+
+    def generation(self, g: int, name: str, points: np.ndarray, cancel: CancelToken | None = None
+                   ) -> Generator[RecursiveEvent, None, np.ndarray]:
+        """Generation ``g`` ≥ 1 of filter ``name``: a model trained from scratch on ``points`` (what the filter
+        kept of generation g − 1), a draw, and the filter. Returns the kept points."""
+        config = self._config(g)
+        setup = setup_from_points(config, points, self.device)
+        run_id = points_run_id(config, points)
+        yield GenerationStarted(g, name, run_id)
+        ws, train_seconds = yield from self._train_and_draw(g, name, setup, cancel)
+        return (yield from self._filter(g, name, setup, ws, train_seconds, run_id, cancel))
+
+    def _config(self, g: int) -> ExperimentConfig:
+        """Generation g trains with seed ``seed + g`` for every filter, so filters differ only in data."""
+        return self.config.model_copy(update={"train": self.config.train.model_copy(
+            update={"seed": self.config.train.seed + g})})
+
+    def _train_and_draw(self, g: int, name: str, setup: TrainingSetup, cancel: CancelToken | None
+                        ) -> Generator[RecursiveEvent, None, tuple[WindowedSamples, float]]:
+        progress = None
+        for progress in train_steps(setup, report_every=self.report_every, cancel=cancel):
+            yield GenerationTraining(g, name, progress)
+        assert progress is not None
+        _, n_draw = generation_draws(self.config, self.oversample)
+        sampler = self.sampler.model_copy(update={"n": n_draw, "seed": self.sampler.seed + g})
+        ws = sample_with_window(NetworkDenoiser(setup.net, cancel=cancel), setup.schedule, sampler,
+                                device=self.device)
+        return ws, progress.elapsed
+
+    def _filter(self, g: int, name: str, setup: TrainingSetup, ws: WindowedSamples, train_seconds: float,
+                run_id: str, cancel: CancelToken | None) -> Generator[RecursiveEvent, None, np.ndarray]:
+        """Score, keep N, label against the original mixture; yields ``GenerationDone``, returns the kept points."""
+        start = time.perf_counter()
+        generator = seeded_generator(self.config.train.seed, f"recursive/{name}/{g}")
+        scores = filter_scores(name, ws, setup, lid_draws=self.lid_draws, generator=generator, cancel=cancel)
+        n_keep, _ = generation_draws(self.config, self.oversample)
+        kept = keep_lowest(scores, ws.samples, n_keep)
+        labels = label_samples(ws.samples, setup.mixture)
+        kept_label = labels.label[kept]
+        per_mode = np.bincount(labels.nearest_mode[labels.label == IN_SUPPORT], minlength=setup.mixture.n_modes)
+        between = labels.label == BETWEEN_MODES
+        result = GenerationResult(
+            generation=g,
+            filter=name,
+            run_id=run_id,
+            n_trained_on=int(setup.data.shape[0]),
+            n_drawn=int(ws.samples.shape[0]),
+            n_kept=int(kept.size),
+            train_seconds=train_seconds,
+            drawn=Shares.of(labels.label),
+            kept=Shares.of(kept_label),
+            between_removed=int(between.sum() - (kept_label == BETWEEN_MODES).sum()),
+            between_drawn=int(between.sum()),
+            per_mode_counts=per_mode,
+            filter_seconds=time.perf_counter() - start,
+            scatter_points=ws.samples[:self.scatter_points],
+            scatter_label=labels.label[:self.scatter_points],
+        )
+        yield GenerationDone(g, name, result)
+        return ws.samples[kept]
+
+
 def run_recursive(
     config: ExperimentConfig,
     sampler: SamplerConfig,
@@ -220,70 +322,27 @@ def run_recursive(
     """Run the experiment; ``sampler.n`` is ignored (each generation draws ⌈N·(1 + oversample)⌉).
 
     ``cancel`` reaches every training step and every slice of sampled particles (raises ``Cancelled``)."""
-    if generations < 1:
-        raise ValueError(f"generations: need at least 1, got {generations}")
-    if not filters or len(set(filters)) != len(filters) or any(f not in FILTERS for f in filters):
-        raise ValueError(f"filter: give distinct names from {', '.join(FILTERS)}, got {list(filters)}")
-    if not 0 <= oversample <= 1:
-        raise ValueError(f"oversample: must lie in [0, 1], got {oversample}")
-    n_keep, n_draw = generation_draws(config, oversample)
-    seed = config.train.seed
-    points: dict[str, np.ndarray] = {}
+    run = RecursiveRun(config, sampler, oversample, lid_draws, scatter_points, device, report_every)
+    run.check(generations, filters)
     history: dict[str, list[GenerationResult]] = {f: [] for f in filters}
-    shared: tuple[TrainingSetup, WindowedSamples, float, str] | None = None
-    for g in range(generations):
-        gen_config = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed + g})})
-        gen_sampler = sampler.model_copy(update={"n": n_draw, "seed": sampler.seed + g})
+    kept = yield from recorded(run.first_generation(filters, cancel), history)
+    for g in range(1, generations):
         for name in filters:
-            if g == 0 and shared is not None:
-                setup, ws, train_seconds, run_id = shared
-                yield GenerationStarted(g, name, run_id)
-            else:
-                if g == 0:
-                    setup = TrainingSetup.create(gen_config, device)
-                    run_id = gen_config.run_id()
-                else:
-                    setup = setup_from_points(gen_config, points[name], device)
-                    run_id = points_run_id(gen_config, points[name])
-                yield GenerationStarted(g, name, run_id)
-                progress = None
-                for progress in train_steps(setup, report_every=report_every, cancel=cancel):
-                    yield GenerationTraining(g, name, progress)
-                assert progress is not None
-                train_seconds = progress.elapsed
-                ws = sample_with_window(NetworkDenoiser(setup.net, cancel=cancel), setup.schedule, gen_sampler,
-                                        device=device)
-                if g == 0:
-                    shared = (setup, ws, train_seconds, run_id)
-            start = time.perf_counter()
-            generator = seeded_generator(seed, f"recursive/{name}/{g}")
-            scores = filter_scores(name, ws, setup, lid_draws=lid_draws, generator=generator, cancel=cancel)
-            kept = keep_lowest(scores, ws.samples, n_keep)
-            labels = label_samples(ws.samples, setup.mixture)
-            kept_label = labels.label[kept]
-            per_mode = np.bincount(labels.nearest_mode[labels.label == IN_SUPPORT], minlength=setup.mixture.n_modes)
-            between = labels.label == BETWEEN_MODES
-            result = GenerationResult(
-                generation=g,
-                filter=name,
-                run_id=run_id,
-                n_trained_on=int(setup.data.shape[0]),
-                n_drawn=int(ws.samples.shape[0]),
-                n_kept=int(kept.size),
-                train_seconds=train_seconds,
-                drawn=Shares.of(labels.label),
-                kept=Shares.of(kept_label),
-                between_removed=int(between.sum() - (kept_label == BETWEEN_MODES).sum()),
-                between_drawn=int(between.sum()),
-                per_mode_counts=per_mode,
-                filter_seconds=time.perf_counter() - start,
-                scatter_points=ws.samples[:scatter_points],
-                scatter_label=labels.label[:scatter_points],
-            )
-            points[name] = ws.samples[kept]
-            history[name].append(result)
-            yield GenerationDone(g, name, result)
-    yield RecursiveDone(summarize_recursive(history, generations, n_keep, n_draw))
+            kept[name] = yield from recorded(run.generation(g, name, kept[name], cancel), history)
+    yield RecursiveDone(summarize_recursive(history, generations, *generation_draws(config, oversample)))
+
+
+def recorded(events: Generator[RecursiveEvent, None, Kept], history: dict[str, list[GenerationResult]]
+             ) -> Generator[RecursiveEvent, None, Kept]:
+    """``events`` passed on, each ``GenerationDone``'s result appended to ``history[filter]``; their return value."""
+    while True:
+        try:
+            event = next(events)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(event, GenerationDone):
+            history[event.filter].append(event.result)
+        yield event
 
 
 def summarize_recursive(history: dict[str, list[GenerationResult]], generations: int, n_keep: int,

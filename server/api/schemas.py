@@ -67,8 +67,17 @@ class CancelledView(ApiModel):
     status: Literal["cancelled"]
 
 
+class Backend(ApiModel):
+    """Where the heavy work runs: this process, or a Ray cluster (its nodes and CPUs as last counted)."""
+    name: Literal["local", "ray"]
+    address: str | None = None  # the Ray cluster's address as configured (MODELAB_RAY_ADDRESS)
+    nodes: int | None = None  # the cluster's alive nodes, counted at most CENSUS_SECONDS ago; None: not yet known
+    cpus: float | None = None  # their CPUs
+
+
 class Health(ApiModel):
     status: Literal["ok"]
+    backend: Backend
     queued: int
     running: int
     sample_streams: int  # sampling computations admitted and not finished

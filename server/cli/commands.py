@@ -130,8 +130,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     if args.ray is not None:
+        from ..jobs.ray_address import ClusterUnreachable, check_head
+
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--ray: Ray is not installed; pip install -e '.[ray]'")
+        try:
+            check_head(args.ray)
+        except ClusterUnreachable as exc:
+            raise UsageError(f"--ray: {exc}") from None
         os.environ["MODELAB_RAY_ADDRESS"] = args.ray  # server.app reads its settings from the environment
     uvicorn.run("server.app:app", host=args.host, port=args.port, workers=1, timeout_graceful_shutdown=10)
     return 0

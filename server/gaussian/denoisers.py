@@ -6,12 +6,14 @@ very same reverse steps and the same seeded noise.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..diffusion.cancel import CancelToken, check
 from ..diffusion.parallel import chunk_pool
 from ..diffusion.sampling import Denoiser
 from ..diffusion.schedule import NoiseSchedule
+from . import rowtile
 from .mixture import GaussianMixture
 from .nets import ResidualMLP
 
@@ -33,6 +35,10 @@ class NetworkDenoiser:
     ``threads`` None follows ``torch.get_num_threads()`` of the calling thread; the denoiser's one owner may
     change it between steps. ``cancel`` is checked before every slice (``Cancelled``): one step of a wide,
     deep network over thousands of particles can take seconds, a slice a fraction of one.
+
+    Where ``rowtile.available()``, each thread instead makes one compiled call per step over its share of
+    ``rowtile.TILE_ROWS``-row tiles (fixed tiles from row 0, so again the same bits at any thread count); the
+    weights are copied for it here, so the net must not change while this denoiser samples.
     """
 
     def __init__(self, net: ResidualMLP, *, threads: int | None = None, cancel: CancelToken | None = None):
@@ -40,20 +46,29 @@ class NetworkDenoiser:
         self.dim = net.dim
         self.threads = threads
         self.cancel = cancel
+        on_cpu = all(p.device.type == "cpu" for p in net.parameters())
+        self._tiles = rowtile.RowTileNet(self.net) if on_cpu and rowtile.available() else None
 
     @torch.inference_mode()
     def predict_eps(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         if x_t.device.type != "cpu":
             check(self.cancel)
             return self.net.forward_with_shifts(x_t, self._time_shifts(t, x_t.device))
+        tiles = self._tiles if x_t.dtype == torch.float32 else None
+        x_t = x_t.contiguous() if tiles is not None else x_t
         eps = torch.empty_like(x_t)
-        starts = range(0, x_t.shape[0], CPU_CHUNK_ROWS)
+        starts = range(0, x_t.shape[0], CPU_CHUNK_ROWS if tiles is None else rowtile.TILE_ROWS)
         workers = max(1, min(self.threads or torch.get_num_threads(), len(starts)))
 
         def run(share: int) -> None:
             if torch.get_num_threads() != 1:
                 torch.set_num_threads(1)  # per thread (OpenMP): a slice's ops stay on the thread that computes it
             with torch.inference_mode():  # thread-local, so entered in each worker
+                if tiles is not None:  # one call for this worker's contiguous run of tiles
+                    check(self.cancel)
+                    mine = np.asarray(starts[share * len(starts) // workers:(share + 1) * len(starts) // workers])
+                    tiles.forward(x_t.numpy(), mine, tiles.time_shifts(t), eps.numpy())
+                    return
                 shifts = self._time_shifts(t, x_t.device)  # per worker: a few (1, W) ops, same bits everywhere
                 for start in starts[share::workers]:
                     check(self.cancel)

@@ -43,8 +43,12 @@ class Executor(SampleExecutor, Protocol):
         ...
 
     def recursive(self, config: ExperimentConfig, sampler: SamplerConfig, *, cancel: CancelToken,
-                  **options: Any) -> Iterator[RecursiveEvent]:
-        """``run_recursive``'s events."""
+                  generations: int, filters: Sequence[str], **options: Any) -> Iterator[RecursiveEvent]:
+        """``run_recursive``'s events (a generation's filters may finish out of order on a cluster)."""
+        ...
+
+    def backend(self) -> dict[str, Any]:
+        """What ``/healthz`` says about where the work runs (``Backend``); never blocks."""
         ...
 
     def close(self) -> None: ...
@@ -68,8 +72,11 @@ class LocalExecutor(LocalSampleExecutor):
                          report_every=report_every, cancel=cancel)
 
     def recursive(self, config: ExperimentConfig, sampler: SamplerConfig, *, cancel: CancelToken,
-                  **options: Any) -> Iterator[RecursiveEvent]:
-        return run_recursive(config, sampler, cancel=cancel, **options)
+                  generations: int, filters: Sequence[str], **options: Any) -> Iterator[RecursiveEvent]:
+        return run_recursive(config, sampler, cancel=cancel, generations=generations, filters=filters, **options)
+
+    def backend(self) -> dict[str, Any]:
+        return {"name": self.name}
 
     def close(self) -> None:
         pass

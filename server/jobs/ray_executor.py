@@ -7,7 +7,8 @@ What runs where:
 * a sweep is one task per trained model (a sampler sweep samples several points from one model), all
   submitted at once so the cluster runs them side by side; cached points and stored models are looked
   up here, and a stored model travels to its task as checkpoint bytes;
-* a recursive run is one task (its generations depend on each other);
+* a recursive run is one task per generation: generation 0 (shared by the filters), then each later
+  generation's filters side by side, each task given the points its filter kept the generation before;
 * a sample computation is one streaming generator that yields each chunk's frames, then the arrays.
 
 Models travel as safetensors bytes through Ray's object store: no disk is shared with the workers,
@@ -26,16 +27,26 @@ import asyncio
 import ipaddress
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import ray
 import torch
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
-from ..analysis.recursive import RecursiveEvent, run_recursive
+from ..analysis.recursive import (
+    GenerationDone,
+    GenerationResult,
+    RecursiveDone,
+    RecursiveEvent,
+    RecursiveRun,
+    generation_draws,
+    summarize_recursive,
+)
 from ..analysis.result_cache import ResultCache
 from ..analysis.sweeps import (
     ModelStore,
@@ -60,6 +71,7 @@ from ..settings import Settings
 from ..streaming.denoisers import loaded_model
 from ..streaming.results import ResultArrays
 from ..streaming.sample_session import ChainSession, SampleRequest, SampleSession
+from .ray_address import check_head
 from .trainer import LossHistory, StepReport, train_run
 
 if TYPE_CHECKING:
@@ -71,6 +83,7 @@ log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1  # how often a relaying thread looks at its job's cancel event
 MODEL_REFS = 16  # checkpoints kept in the object store for sample streams (least recently used dropped)
+CENSUS_SECONDS = 5.0  # /healthz's count of the cluster's nodes and CPUs is at most this old (plus one round trip)
 
 
 class WorkerLost(RuntimeError):
@@ -106,10 +119,17 @@ def _sweep_group_events(points: list[SweepPoint], total: int, stored: tuple[byte
         yield PointDone(point.index, total, run_point(point, model, "cpu"))
 
 
-def _recursive_events(config: ExperimentConfig, sampler: SamplerConfig, threads: int,
-                      options: dict[str, Any]) -> Iterator[RecursiveEvent]:
+def _generation_events(run: RecursiveRun, g: int, filters: list[str], points: np.ndarray | None,
+                       threads: int) -> Iterator[Any]:
+    """One generation of a recursive run: its events, then ("kept", {filter: kept points}). Generation 0 is
+    shared by ``filters``; a later one is of ``filters[0]`` alone, trained on ``points``."""
     torch.set_num_threads(threads)
-    yield from run_recursive(config, sampler, **options)
+    if g == 0:
+        kept = yield from run.first_generation(filters)
+    else:
+        assert points is not None
+        kept = {filters[0]: (yield from run.generation(g, filters[0], points))}
+    yield "kept", kept
 
 
 def _sample_events(result_id: str, run_id: str, kind: str, config_json: str, blob: bytes | None,
@@ -129,7 +149,7 @@ def _sample_events(result_id: str, run_id: str, kind: str, config_json: str, blo
 _remote: Any = ray.remote
 _train_task = _remote(num_returns="streaming", num_cpus=1)(_train_events)
 _sweep_task = _remote(num_returns="streaming", num_cpus=1)(_sweep_group_events)
-_recursive_task = _remote(num_returns="streaming", num_cpus=1)(_recursive_events)
+_generation_task = _remote(num_returns="streaming", num_cpus=1)(_generation_events)
 # No backpressure on sample tasks: a running task must never wait for a consumer that waits for a queued one.
 _sample_task = _remote(num_returns="streaming", num_cpus=1)(_sample_events)
 
@@ -163,9 +183,13 @@ class RayExecutor:
         self._models: OrderedDict[str, ray.ObjectRef[bytes]] = OrderedDict()  # run id → checkpoint bytes
         self._streams: dict[int, ObjectRefGenerator] = {}  # id(session) → its task
         if not ray.is_initialized():
+            check_head(self.address or "auto")  # ray.init would retry for minutes where nothing listens
             # The web process is a driver only: it asks for no CPU and keeps the workers' logs out of its own.
             ray.init(address=self.address, namespace="modelab", log_to_driver=False, configure_logging=False,
                      _node_ip_address=loopback_node_ip(self.address or ""))
+        # (alive nodes, their CPUs, time.monotonic() of the count); a thread recounts when asked and stale.
+        self._census: tuple[int | None, float | None, float] = (*_count_alive(), time.monotonic())
+        self._counting = False
 
     def close(self) -> None:
         with self._lock:
@@ -179,6 +203,23 @@ class RayExecutor:
     def cluster_cpus(self) -> float:
         return float(ray.cluster_resources().get("CPU", 0.0))
 
+    def backend(self) -> dict[str, Any]:
+        """The cluster's address, alive nodes and CPUs as last counted. Counting is a round trip to the head
+        (seconds if it is unreachable), so /healthz never waits for it: a stale count starts a thread that
+        recounts, and this answer carries the previous one."""
+        with self._lock:
+            nodes, cpus, counted = self._census
+            recount = not self._counting and time.monotonic() - counted > CENSUS_SECONDS
+            self._counting = self._counting or recount
+        if recount:
+            threading.Thread(target=self._recount, name="ray-census", daemon=True).start()
+        return {"name": self.name, "address": self.address, "nodes": nodes, "cpus": cpus}
+
+    def _recount(self) -> None:
+        census = _count_alive()
+        with self._lock:
+            self._census, self._counting = (*census, time.monotonic()), False
+
     # ------------------------------------------------------------------ jobs (in job threads)
 
     def train(self, config: ExperimentConfig, path: Path, *, cancel: threading.Event,
@@ -186,7 +227,7 @@ class RayExecutor:
               threads: int) -> dict[str, Any]:
         task = _train_task.options(**self._options, name=f"modelab-train-{config.run_id()}")
         stream = task.remote(config.canonical_json(), history_points, threads, self.settings.progress_interval)
-        for item in self._relay(stream, cancel):
+        for _, item in self._relay_all([stream], cancel):
             if item[0] == "model":
                 _, blob, metrics = item
                 write_atomic(path, blob)
@@ -220,49 +261,65 @@ class RayExecutor:
                                                          model.train_seconds, model.final_loss)
                     task = _sweep_task.options(**self._options, name=f"modelab-sweep-{todo[0].config.run_id()}")
                     running[task.remote(todo, total, stored, report_every, self.settings.torch_threads)] = todo
-            while running:
-                ready = self._wait(list(running), cancel)
-                for stream in ready:
-                    try:
-                        event = self._get(next(stream))
-                    except StopIteration:
-                        del running[stream]
-                        continue
-                    if isinstance(event, tuple):  # the group's newly trained model, for the store
-                        _, blob, seconds, loss = event
-                        if models is not None:
-                            net = load_checkpoint_bytes(blob).net
-                            models.save(running[stream][0].config, TrainedModel(net, seconds, loss))
-                        continue
-                    if isinstance(event, PointDone):
-                        results[event.index] = event.result
-                        if cache is not None:
-                            cache.put(points[event.index].key, event.result)
-                    yield event
-        finally:
+        except BaseException:
             for stream in running:
                 _cancel(stream)
+            raise
+        for stream, event in self._relay_all(list(running), cancel):
+            if isinstance(event, tuple):  # the group's newly trained model, for the store
+                _, blob, seconds, loss = event
+                if models is not None:
+                    net = load_checkpoint_bytes(blob).net
+                    models.save(running[stream][0].config, TrainedModel(net, seconds, loss))
+                continue
+            if isinstance(event, PointDone):
+                results[event.index] = event.result
+                if cache is not None:
+                    cache.put(points[event.index].key, event.result)
+            yield event
         yield SweepDone(aggregate(param, values, seeds, [results[i] for i in range(total)]))
 
     def recursive(self, config: ExperimentConfig, sampler: SamplerConfig, *, cancel: CancelToken,
-                  **options: Any) -> Iterator[RecursiveEvent]:
-        task = _recursive_task.options(**self._options, name=f"modelab-recursive-{config.run_id()}")
-        yield from self._relay(task.remote(config, sampler, self.settings.torch_threads, options), cancel)
+                  generations: int, filters: Sequence[str], **options: Any) -> Iterator[RecursiveEvent]:
+        """``run_recursive`` as one task per generation: generation 0 (shared by the filters), then each later
+        generation's filters side by side, every task given the points its filter kept in the one before."""
+        run = RecursiveRun(config, sampler, **options)
+        run.check(generations, filters)
+        history: dict[str, list[GenerationResult]] = {name: [] for name in filters}
+        kept: dict[str, Any] = {}
+        for g in range(generations):
+            units = [list(filters)] if g == 0 else [[name] for name in filters]
+            streams = [self._generation(run, g, unit, kept.get(unit[0]) if g else None) for unit in units]
+            for _, event in self._relay_all(streams, cancel):
+                if isinstance(event, tuple):  # ("kept", {filter: points}): the next generation's training data
+                    kept.update(event[1])
+                    continue
+                if isinstance(event, GenerationDone):
+                    history[event.filter].append(event.result)
+                yield event
+        yield RecursiveDone(summarize_recursive(history, generations, *generation_draws(config, run.oversample)))
 
-    def _relay(self, stream: ObjectRefGenerator, cancel: CancelToken) -> Iterator[Any]:
-        """A task's items, in order; cancels the task when ``cancel`` is set or the consumer stops early."""
-        ended = False
+    def _generation(self, run: RecursiveRun, g: int, filters: list[str], points: Any) -> ObjectRefGenerator:
+        name = f"modelab-recursive-{run.config.run_id()}-g{g}" + (f"-{filters[0]}" if g else "")
+        task = _generation_task.options(**self._options, name=name)
+        return task.remote(run, g, filters, points, self.settings.torch_threads)
+
+    def _relay_all(self, streams: list[ObjectRefGenerator], cancel: CancelToken
+                   ) -> Iterator[tuple[ObjectRefGenerator, Any]]:
+        """(task, item) from several tasks as their items come; cancels those still running if ``cancel`` is set,
+        one fails or the consumer stops early."""
+        running = list(streams)
         try:
-            while True:
-                self._wait([stream], cancel)
-                try:
-                    ref = next(stream)
-                except StopIteration:
-                    ended = True
-                    return
-                yield self._get(ref)
+            while running:
+                for stream in self._wait(running, cancel):
+                    try:
+                        ref = next(stream)
+                    except StopIteration:
+                        running.remove(stream)
+                        continue
+                    yield stream, self._get(ref)
         finally:
-            if not ended:
+            for stream in running:
                 _cancel(stream)
 
     @staticmethod
@@ -291,9 +348,10 @@ class RayExecutor:
                 return Cancelled()
             return cause if isinstance(cause, Exception) else exc
         if isinstance(exc, RayError):
-            retries = self.settings.ray_max_retries
-            return WorkerLost(f"the Ray worker running this work died ({type(exc).__name__}) and "
-                              f"{retries} {'retry' if retries == 1 else 'retries'} did not bring it back; "
+            retries = self._options["max_retries"]
+            tried = "retries are off (MODELAB_RAY_MAX_RETRIES=0)" if not retries else \
+                f"{retries} {'retry' if retries == 1 else 'retries'} did not bring it back"
+            return WorkerLost(f"the Ray worker running this work died ({type(exc).__name__}) and {tried}; "
                               "the store is unchanged, submit it again")
         return exc
 
@@ -354,6 +412,16 @@ class RayExecutor:
             raise WorkerLost("the Ray sample task ended early") from None
         except Exception as exc:
             raise self._translate(exc) from exc
+
+
+def _count_alive() -> tuple[int | None, float | None]:
+    """(alive nodes, their CPUs) from the head; (None, None) when it does not answer."""
+    try:
+        alive = [node for node in ray.nodes() if node.get("Alive")]
+    except Exception as exc:  # a lost head, or ray shut down: unknown, not an error page
+        log.warning("counting the Ray cluster's nodes failed: %s", exc)
+        return None, None
+    return len(alive), float(sum(node.get("Resources", {}).get("CPU", 0.0) for node in alive))
 
 
 def _by_model(points: list[SweepPoint]) -> list[list[SweepPoint]]:

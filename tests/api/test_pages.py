@@ -66,8 +66,9 @@ def test_plotly_is_served_gzipped_and_cached(client: TestClient) -> None:
 
 
 def test_health(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok", "queued": 0, "running": 0, "sample_streams": 0,
-                                             "sample_viewers": 0, "computations_started": 0}
+    local = {"name": "local", "address": None, "nodes": None, "cpus": None}  # the embedded default: no cluster
+    assert client.get("/healthz").json() == {"status": "ok", "backend": local, "queued": 0, "running": 0,
+                                             "sample_streams": 0, "sample_viewers": 0, "computations_started": 0}
 
 
 def test_openapi_documents_routes_and_errors(client: TestClient) -> None:

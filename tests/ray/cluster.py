@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -87,7 +88,12 @@ class LocalCluster:
 
 def worker_pids(task_prefix: str) -> list[int]:
     """Worker processes running a task whose name starts with ``task_prefix`` (Ray titles them ``ray::<name>``)."""
-    pids = []
+    return list(worker_titles(task_prefix))
+
+
+def worker_titles(task_prefix: str) -> dict[int, str]:
+    """pid → name of the task it runs, for the workers running a task whose name starts with ``task_prefix``."""
+    titles = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -96,5 +102,27 @@ def worker_pids(task_prefix: str) -> list[int]:
         except OSError:
             continue
         if title.startswith(f"ray::{task_prefix}"):
-            pids.append(int(entry.name))
-    return pids
+            titles[int(entry.name)] = title.removeprefix("ray::")
+    return titles
+
+
+class TaskWatch:
+    """The names of the tasks starting with ``task_prefix`` that ran while inside ``with``: /proc polled every
+    20 ms in a thread (a task that runs for less may be missed; the recursive ones run for seconds)."""
+
+    def __init__(self, task_prefix: str):
+        self.task_prefix, self.seen = task_prefix, set[str]()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="task-watch", daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.02):
+            self.seen.update(worker_titles(self.task_prefix).values())
+
+    def __enter__(self) -> TaskWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

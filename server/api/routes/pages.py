@@ -19,8 +19,8 @@ from ...gaussian.config import ExperimentConfig
 from ...settings import DEFAULT_FRAMES, Settings
 from ...store import EvictedRun, RunRecord, is_run_id
 from ...streaming.encode import EVENT_NAMES
-from ..deps import GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
-from ..schemas import Health
+from ..deps import ExecutorDep, GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
+from ..schemas import Backend, Health
 from ..stored_config import UnusableConfig, run_config
 from .results import result_view
 from .shapes_page import explorer_entry, is_image_result, shapes_bootstrap, shapes_page
@@ -134,11 +134,12 @@ def _page(request: Request, boot: dict[str, Any]) -> Response:
 
 
 @router.get("/healthz", name="health", tags=["pages"])
-async def health(runner: RunnerDep, gate: GateDep, registry: RegistryDep) -> Health:
-    """Liveness, with the training queue, the sampling computations and their viewers."""
+async def health(runner: RunnerDep, gate: GateDep, registry: RegistryDep, executor: ExecutorDep) -> Health:
+    """Liveness, with where the work runs, the training queue, the sampling computations and their viewers."""
     queued, running = runner.counts()
-    return Health(status="ok", queued=queued, running=running, sample_streams=gate.open_streams,
-                  sample_viewers=registry.viewers, computations_started=registry.started)
+    return Health(status="ok", backend=Backend(**executor.backend()), queued=queued, running=running,
+                  sample_streams=gate.open_streams, sample_viewers=registry.viewers,
+                  computations_started=registry.started)
 
 
 def plotly_js(request: Request) -> Response:
