@@ -126,6 +126,9 @@ def image_request(query: SampleQuery, config: ShapesConfig, settings: Settings) 
     steps = default.steps if query.steps is None else query.steps
     given = query.model_fields_set  # fields left out get the image defaults, not the point stream's (n = 2000)
     query = query.model_copy(update={"n": query.n if "n" in given else default.n,
+                                     "seed": query.seed if "seed" in given else default.seed,
+                                     "sampler": query.sampler if "sampler" in given else default.sampler,
+                                     "eta": query.eta if "eta" in given else default.eta,
                                      "frames": query.frames if "frames" in given else min(default.frames, steps + 1),
                                      "window": query.window if "window" in given else min(default.window, steps)})
     if query.n > settings.max_image_n:

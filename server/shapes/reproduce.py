@@ -9,12 +9,14 @@ on the same noise (``oracle_n`` samples with the same seed: the first rows of th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
 
 from server.diffusion.config import SamplerConfig
+from server.diffusion.sampling import Denoiser
 
 from .bottleneck import bottleneck_evidence
 from .config import ShapesConfig
@@ -47,9 +49,12 @@ def reproduce_shapes(net: UNet, config: ShapesConfig, *, n: int = 2048, seed: in
     return analyse_samples(net, config, model, seed=seed, steps=steps, oracle_n=oracle_n, log=log)
 
 
-def sample_model(net: UNet, config: ShapesConfig, *, n: int, seed: int, steps: int) -> ImageSamples:
-    """DDPM on the strided chain, keeping x̂0 over the largest window of ``WINDOWS``."""
-    return sample_images(unet_denoiser(net, config, steps), config,
+def sample_model(net: UNet, config: ShapesConfig, *, n: int, seed: int, steps: int,
+                 wrap: Callable[[Denoiser], Denoiser] | None = None) -> ImageSamples:
+    """DDPM on the strided chain, keeping x̂0 over the largest window of ``WINDOWS``; ``wrap`` adapts the denoiser
+    (bench/train_shapes_gpu.py runs the network on a GPU while the chain stays on the CPU)."""
+    denoiser: Denoiser = unet_denoiser(net, config, steps)
+    return sample_images(wrap(denoiser) if wrap else denoiser, config,
                          SamplerConfig(n=n, seed=seed, window=max(WINDOWS)), steps)
 
 
