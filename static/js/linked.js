@@ -52,6 +52,7 @@ function onPointerMove(ev) {
   pending = [ev.clientX, ev.clientY];
   if (!first) return;
   requestAnimationFrame(() => {
+    if (pending === null) return; // the pointer left the plot before this frame
     const [x, y] = pending;
     pending = null;
     hover(nearestParticle(x, y));

@@ -4,7 +4,7 @@
 // zoom survives the ~20 Plotly.react calls per second of playback.
 
 import { OFFLINE_CONFIG } from './plotly_offline.js';
-import { FONT, SMALL_CONFIG, baseLayout as themeLayout, emptyLayout as themeEmpty, presenting } from './theme.js';
+import { FONT, SMALL_CONFIG, SCATTER, baseLayout as themeLayout, emptyLayout as themeEmpty, presenting } from './theme.js';
 import { pdf1d, sigmasOf, SUPPORT_RADIUS_SIGMA } from './mixture.js';
 import { COLORS, fmtInt, labelTraces, traceNames, supportCircles, fanTraces, histogram1D } from './traces.js';
 
@@ -45,7 +45,7 @@ function build2D(view) {
   const posY = frame ? frame.x[1] : empty;
   const traces = [
     {
-      type: 'scattergl', mode: 'markers', name: 'true modes', showlegend: true,
+      type: SCATTER, mode: 'markers', name: 'true modes', showlegend: true,
       x: means.map((m) => m[0]), y: means.map((m) => m[1]),
       marker: {
         color: COLORS.mode, symbol: editMode ? 'circle-open-dot' : 'x-thin-open',
@@ -55,11 +55,11 @@ function build2D(view) {
     ...labelTraces(posX, posY, frame ? idx : null, names, view.isFinal),
     // The selection traces exist only while a particle is selected: each WebGL trace is a draw call per frame.
     ...(selectedPath ? [{
-      type: 'scattergl', mode: 'lines', name: 'selected path', showlegend: false,
+      type: SCATTER, mode: 'lines', name: 'selected path', showlegend: false,
       x: selectedPath[0], y: selectedPath[1], line: { color: 'rgba(0,0,0,0.7)', width: 1.5 },
     }] : []),
     ...(selectedPoint ? [{
-      type: 'scattergl', mode: 'markers', name: 'selected', showlegend: false,
+      type: SCATTER, mode: 'markers', name: 'selected', showlegend: false,
       x: [selectedPoint[0]], y: [selectedPoint[1]],
       marker: { symbol: 'circle-open', size: 16, color: COLORS.selected, line: { width: 2, color: COLORS.selected } },
     }] : []),
@@ -109,7 +109,7 @@ function build1D(view) {
     ...fanTraces(view),
     ...markerTraces,
     {
-      type: 'scattergl', mode: 'lines', name: 'selected path', showlegend: false,
+      type: SCATTER, mode: 'lines', name: 'selected path', showlegend: false,
       x: view.selectedPath ? view.selectedPath[0] : [], y: view.selectedPath ? view.selectedPath[1] : [],
       line: { color: COLORS.selected, width: 2.2 },
     },

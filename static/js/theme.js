@@ -41,3 +41,25 @@ export function emptyLayout(text, height) {
       font: { size: 12, color: PALETTE.muted } }],
   });
 }
+
+// The main plot's particles use WebGL (scattergl) only where Plotly can draw it: regl, its WebGL layer, compiles
+// its draw calls with `new Function` (so the lab's Content-Security-Policy allows 'unsafe-eval': server/api/security.py)
+// and needs two WebGL 1 extensions. Where either is missing (a stricter policy in front of the lab, a browser without
+// WebGL: GPU blocklists on school machines) the particles are SVG markers, slow (~4 fps at 2,000) but drawn, instead
+// of Plotly's "WebGL is not supported" notice.
+function webglDrawable() {
+  try {
+    new Function('return 0')(); // eslint-disable-line no-new-func -- the probe is the point: is eval allowed?
+  } catch {
+    return false;
+  }
+  try {
+    // What regl asks of a WebGL 1 context before it draws.
+    const gl = document.createElement('canvas').getContext('webgl');
+    return Boolean(gl && gl.getExtension('ANGLE_instanced_arrays') && gl.getExtension('OES_element_index_uint'));
+  } catch {
+    return false;
+  }
+}
+
+export const SCATTER = webglDrawable() ? 'scattergl' : 'scatter';

@@ -3,7 +3,7 @@
 
 import { gather } from './codec.js';
 import { inSupport } from './mixture.js';
-import { PALETTE } from './theme.js';
+import { PALETTE, SCATTER } from './theme.js';
 
 // Colour roles of the explorer, from the shared Okabe–Ito palette (theme.js).
 export const COLORS = {
@@ -26,7 +26,7 @@ export const fmtInt = (v) => Math.round(v).toLocaleString('en-US');
 export function labelTraces(posX, posY, idx, names, frameIsFinal) {
   // Three fixed traces (in support / between / outside) so Plotly.react only swaps arrays.
   const make = (key, x, y, extra) => ({
-    type: 'scattergl', mode: 'markers', name: names[key], x, y, showlegend: true,
+    type: SCATTER, mode: 'markers', name: names[key], x, y, showlegend: true,
     marker: { color: COLORS[key], symbol: SYMBOLS[key], size: 4, opacity: 0.75, ...extra },
   });
   if (!idx) {
@@ -113,12 +113,12 @@ export function fanTraces(view) {
   const { cold, hot } = fanCache.value;
   return [
     {
-      type: 'scattergl', mode: 'lines', name: idx ? 'paths (in support)' : 'paths', showlegend: false,
+      type: SCATTER, mode: 'lines', name: idx ? 'paths (in support)' : 'paths', showlegend: false,
       x: cold ? cold.x : empty, y: cold ? cold.y : empty,
       line: { color: idx ? 'rgba(0,114,178,0.25)' : 'rgba(91,112,131,0.25)', width: 1 },
     },
     {
-      type: 'scattergl', mode: 'lines', name: 'paths (between / outside)', showlegend: false,
+      type: SCATTER, mode: 'lines', name: 'paths (between / outside)', showlegend: false,
       x: hot ? hot.x : empty, y: hot ? hot.y : empty,
       line: { color: 'rgba(213,94,0,0.28)', width: 1 },
     },

@@ -41,7 +41,7 @@ def read_only_client(tmp_path: Path) -> Iterator[TestClient]:
 def test_every_answer_carries_the_security_headers(client: TestClient, url: str) -> None:
     headers = client.get(url).headers
     policy = dict(d.strip().split(" ", 1) for d in headers["content-security-policy"].split(";"))
-    assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'"
+    assert policy["default-src"] == "'self'" and policy["script-src"] == "'self' 'unsafe-eval'"
     assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "no-referrer"

@@ -46,6 +46,12 @@ def test_page_loads_offline_with_the_bundled_plotly(page, live_server: str) -> N
     assert lab.evaluate("document.querySelectorAll('canvas.gl-canvas-context').length") <= 3
     # Ready the moment it opens: the default (bundled) run, sampled with no training.
     assert lab.evaluate("window.__lab.state.run.run_id") == lab.evaluate("window.__lab.state.bootstrap.default_run")
+    # The particles are drawn, with WebGL or (as in this --disable-gpu browser) SVG markers: never Plotly's
+    # "WebGL is not supported" notice in place of the plot.
+    assert "WebGL is not supported" not in lab.inner_text("#main-plot")
+    svg_points = lab.evaluate("document.querySelectorAll('#main-plot .scatterlayer .points path').length")
+    gl_traces = lab.evaluate("document.querySelectorAll('#main-plot canvas.gl-canvas-context').length")
+    assert svg_points >= 1000 or gl_traces >= 1
 
 
 def test_train_tiny_1d_model_then_watch_detect_and_inspect(lab) -> None:  # type: ignore[no-untyped-def]
