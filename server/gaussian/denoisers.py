@@ -59,21 +59,25 @@ class NetworkDenoiser:
         eps = torch.empty_like(x_t)
         starts = range(0, x_t.shape[0], CPU_CHUNK_ROWS if tiles is None else rowtile.TILE_ROWS)
         workers = max(1, min(self.threads or torch.get_num_threads(), len(starts)))
+        # The kernel's (B, W) time shifts, once per step for all workers (a compiled call, no torch op, so the
+        # caller's thread count cannot change their bits); computed per worker by torch's (1, W) ops, they had cost
+        # 0.3 ms a step at 1 thread and 0.5 ms in each worker at 2 (GIL contention), every step waiting for them.
+        shifts = tiles.time_shifts(t) if tiles is not None else None
 
         def run(share: int) -> None:
             if torch.get_num_threads() != 1:
                 torch.set_num_threads(1)  # per thread (OpenMP): a slice's ops stay on the thread that computes it
             with torch.inference_mode():  # thread-local, so entered in each worker
-                if tiles is not None:  # one call for this worker's contiguous run of tiles
+                if tiles is not None and shifts is not None:  # one call for this worker's run of tiles
                     check(self.cancel)
                     mine = np.asarray(starts[share * len(starts) // workers:(share + 1) * len(starts) // workers])
-                    tiles.forward(x_t.numpy(), mine, tiles.time_shifts(t), eps.numpy())
+                    tiles.forward(x_t.numpy(), mine, shifts, eps.numpy())
                     return
-                shifts = self._time_shifts(t, x_t.device)  # per worker: a few (1, W) ops, same bits everywhere
+                net_shifts = self._time_shifts(t, x_t.device)  # per worker: a few (1, W) ops, same bits everywhere
                 for start in starts[share::workers]:
                     check(self.cancel)
                     rows = slice(start, start + CPU_CHUNK_ROWS)
-                    eps[rows] = self.net.forward_with_shifts(x_t[rows], shifts)
+                    eps[rows] = self.net.forward_with_shifts(x_t[rows], net_shifts)
 
         if workers == 1 and torch.get_num_threads() == 1:
             run(0)  # a single-threaded caller computes it itself (a hand-off to the pool costs ~0.2 ms a step)
