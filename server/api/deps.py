@@ -125,12 +125,9 @@ def image_request(query: SampleQuery, config: ShapesConfig, settings: Settings) 
     T, default = config.schedule.T, SHAPES_SAMPLING
     steps = default.steps if query.steps is None else query.steps
     given = query.model_fields_set  # fields left out get the image defaults, not the point stream's (n = 2000)
-    query = query.model_copy(update={"n": query.n if "n" in given else default.n,
-                                     "seed": query.seed if "seed" in given else default.seed,
-                                     "sampler": query.sampler if "sampler" in given else default.sampler,
-                                     "eta": query.eta if "eta" in given else default.eta,
-                                     "frames": query.frames if "frames" in given else min(default.frames, steps + 1),
-                                     "window": query.window if "window" in given else min(default.window, steps)})
+    defaults = {"n": default.n, "seed": default.seed, "sampler": default.sampler, "eta": default.eta,
+                "frames": min(default.frames, steps + 1), "window": min(default.window, steps)}
+    query = query.model_copy(update={k: v for k, v in defaults.items() if k not in given})
     if query.n > settings.max_image_n:
         raise field_error(("query", "n"), settings.max_image_n, query.n)
     if steps > T or T % steps:

@@ -111,19 +111,21 @@ class ShapesViews:
         return self.cache_dir / f"{run_id}-bottleneck-map.npz"
 
     async def statistics(self, found: BundledShapesSet) -> bytes:
-        return await self._once(STATISTICS, found, lambda: statistics_view(found))
+        return await self._once(STATISTICS, found, lambda _sha: statistics_view(found))
 
     async def bottleneck_map(self, found: BundledShapesSet) -> bytes:
-        return await self._once(MAP, found, lambda: self._map(found))
+        return await self._once(MAP, found, lambda sha: self._map(found, sha))
 
-    async def _once(self, view: str, found: BundledShapesSet, compute: Callable[[], dict[str, Any]]) -> bytes:
-        key = (view, found.run_id, await asyncio.to_thread(_sha256, found.samples_path))
+    async def _once(self, view: str, found: BundledShapesSet, compute: Callable[[str], dict[str, Any]]) -> bytes:
+        """``compute`` gets the sample set's sha256 (read once here: it keys the answer and names the map's cache)."""
+        sha = await asyncio.to_thread(_sha256, found.samples_path)
+        key = (view, found.run_id, sha)
         if key in self._answers:
             return self._answers[key]
         running = self._running.get(key)
         if running is None:
             self.computations[view] += 1
-            running = asyncio.ensure_future(asyncio.to_thread(lambda: _render(compute())))
+            running = asyncio.ensure_future(asyncio.to_thread(lambda: _render(compute(sha))))
             self._running[key] = running
             running.add_done_callback(lambda done: self._settle(key, done))
         else:
@@ -135,9 +137,9 @@ class ShapesViews:
         if not done.cancelled() and done.exception() is None:
             self._answers[key] = done.result()
 
-    def _map(self, found: BundledShapesSet) -> dict[str, Any]:
+    def _map(self, found: BundledShapesSet, sha: str) -> dict[str, Any]:
         """Blocking: the cached file when it matches, else compute it and write the file."""
-        sha, settings, path = _sha256(found.samples_path), self.map_settings, self.map_cache_path(found.run_id)
+        settings, path = self.map_settings, self.map_cache_path(found.run_id)
         result = read_map_cache(path, sha, settings)
         if result is None:
             self.computations["bottleneck-map-compute"] += 1  # t-SNE runs (a cache replay does not count)

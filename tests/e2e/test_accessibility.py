@@ -36,23 +36,24 @@ def severe(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [v for v in found if v["impact"] in SEVERE]
 
 
+def assert_accessible(found: list[dict[str, Any]]) -> None:
+    """No serious or critical violation, and no region outside a landmark ("moderate", but our pages have none)."""
+    assert severe(found) == [], severe(found)
+    assert [v for v in found if v["id"] == "region"] == [], found
+
+
 def test_the_lab_page_has_no_serious_accessibility_violation(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/")
     page.wait_for_function("() => window.__lab && window.__lab.state.sampling.result !== null"
                            " && !window.__lab.state.sampling.active")
     page.wait_for_function("() => !window.__lab.player.playing")
-    found = axe_violations(page)
-    assert severe(found) == [], severe(found)
-    # Regions outside a landmark are "moderate", but the page has none.
-    assert [v for v in found if v["id"] == "region"] == [], found
+    assert_accessible(axe_violations(page))
 
 
 def test_the_analysis_page_has_no_serious_accessibility_violation(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     page.goto(live_server + "/analysis")
     page.wait_for_function("() => window.__analysis !== undefined")
-    found = axe_violations(page)
-    assert severe(found) == [], severe(found)
-    assert [v for v in found if v["id"] == "region"] == [], found
+    assert_accessible(axe_violations(page))
 
 
 def test_the_shapes_page_has_no_serious_accessibility_violation(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
@@ -60,6 +61,4 @@ def test_the_shapes_page_has_no_serious_accessibility_violation(page, live_serve
     page.wait_for_function("() => window.__shapes && window.__shapes.S.result !== null && !window.__shapes.S.streaming")
     page.wait_for_function("() => !window.__shapes.player.playing")
     page.click('#grid-cells .cell[data-image="0"]')  # the film strip open too
-    found = axe_violations(page)
-    assert severe(found) == [], severe(found)
-    assert [v for v in found if v["id"] == "region"] == [], found
+    assert_accessible(axe_violations(page))
