@@ -2,18 +2,20 @@
 ``DDPMScheduler`` at the same resolution and a comparable parameter count, same machine and threads.
 
     PYTHONPATH=. OMP_NUM_THREADS=1 python bench/bench_shapes_sampling.py [--model models/shapes32.safetensors]
-        [--n 16] [--steps 1000] [--threads 1]
+        [--n 16] [--steps 1000] [--threads 1] [--repeats 3]
 
 Both run ``--steps`` DDPM steps on ``--n`` images, x̂0 clipped to [−1, 1] and kept (ours: the core's window of 10;
 diffusers: the scheduler's ``pred_original_sample`` of every step, kept over the last 10). diffusers is a bench-only
 dependency (``pip install diffusers``), not one of the project's. Prints one JSON object: parameters, seconds, image-
-steps per second and the ratio.
+steps per second and the ratio. With ``--repeats`` R the two run alternately R times (a shared machine's speed drifts
+by 1.5× between runs of a minute): each pair's ratio is printed, with the median and the ratio of the best times.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -69,17 +71,28 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="alternate ours / diffusers this many times")
     parser.add_argument("--channels", default="8,16,32", help="diffusers UNet2DModel block_out_channels")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    a = ours(args.model, args.n, args.steps)
-    b = theirs(int(a["resolution"]), tuple(int(c) for c in args.channels.split(",")), args.n, args.steps)
-    rate_a, rate_b = args.n * args.steps / a["seconds"], args.n * args.steps / b["seconds"]
+    channels = tuple(int(c) for c in args.channels.split(","))
+    pairs = []
+    for _ in range(args.repeats):
+        a = ours(args.model, args.n, args.steps)
+        pairs.append((a, theirs(int(a["resolution"]), channels, args.n, args.steps)))
+    best_a = min((a for a, _ in pairs), key=lambda r: r["seconds"])
+    best_b = min((b for _, b in pairs), key=lambda r: r["seconds"])
+    rate_a, rate_b = args.n * args.steps / best_a["seconds"], args.n * args.steps / best_b["seconds"]
+    ratios = [b["seconds"] / a["seconds"] for a, b in pairs]
     print(json.dumps({
-        "n": args.n, "steps": args.steps, "threads": args.threads, "resolution": a["resolution"],
-        "ours": {"params": a["params"], "seconds": round(a["seconds"], 2), "image_steps_per_s": round(rate_a, 1)},
-        "diffusers": {"params": b["params"], "seconds": round(b["seconds"], 2), "image_steps_per_s": round(rate_b, 1)},
-        "speedup": round(rate_a / rate_b, 2),
+        "n": args.n, "steps": args.steps, "threads": args.threads, "resolution": best_a["resolution"],
+        "ours": {"params": best_a["params"], "seconds": [round(a["seconds"], 2) for a, _ in pairs],
+                 "image_steps_per_s_best": round(rate_a, 1)},
+        "diffusers": {"params": best_b["params"], "seconds": [round(b["seconds"], 2) for _, b in pairs],
+                      "image_steps_per_s_best": round(rate_b, 1)},
+        "speedups": [round(r, 2) for r in ratios],
+        "speedup_median": round(statistics.median(ratios), 2),
+        "speedup_best_times": round(rate_a / rate_b, 2),
     }))
 
 
