@@ -91,12 +91,28 @@ class TrainSetup(Protocol):
     def net(self) -> nn.Module: ...  # ε_θ(x_t, t)
 
 
-def train_steps(setup: TrainSetup, *, report_every: int = 50,
-                cancel: CancelToken | None = None) -> Iterator[TrainProgress]:
+def ema_decay(decay: float, step: int) -> float:
+    """The configured decay, lowered over the first steps ((1 + step) / (10 + step)) so that a short run's
+    average is not dominated by the initial weights."""
+    return min(decay, (1.0 + step) / (10.0 + step))
+
+
+@dataclass(frozen=True)
+class WeightAverage:
+    """An exponential moving average of the trained weights (the copy to sample from): θ̄ ← θ̄ + (1 − d)(θ − θ̄)."""
+
+    net: nn.Module  # same architecture as the trained net, its parameters updated in place
+    decay: float  # the configured d; lowered early by ``ema_decay``
+
+
+def train_steps(setup: TrainSetup, *, report_every: int = 50, cancel: CancelToken | None = None,
+                grad_clip: float | None = None, average: WeightAverage | None = None) -> Iterator[TrainProgress]:
     """Train ``setup.net`` in place; yield progress every ``report_every`` steps and at the end.
 
     Stopping the iteration (``close()`` or just not pulling) stops training between two steps; so does
     ``cancel``, checked before every step (raises ``Cancelled``), however rarely progress is reported.
+    ``grad_clip`` clips the gradient's global norm before each step; ``average`` is updated after each step.
+    Neither changes anything when left out (the Gaussian recipes use neither; the image U-Net uses both).
     """
     cfg = setup.config.train
     net, data = setup.net.train(), setup.data
@@ -106,21 +122,32 @@ def train_steps(setup: TrainSetup, *, report_every: int = 50,
     sqrt_one_minus_abar = torch.tensor(1.0 - setup.schedule.alphas_bar, dtype=torch.float32, device=device).sqrt()
     # fused Adam is one kernel per step on CUDA; the CPU build uses the default for-each version.
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), fused=device.type == "cuda")
+    params = list(net.parameters())
+    averaged = list(average.net.parameters()) if average is not None else []
     N, T = data.shape[0], setup.schedule.T
+    example_axes = (1,) * (data.dim() - 1)  # (B,) → (B, 1) for points, (B, 1, 1, 1) for images: broadcasts over x0
     # The loss is summed on the device and read at reports only: a per-step .item() stalls a GPU.
     start, loss_sum, loss_count = time.perf_counter(), torch.zeros((), device=device), 0
     for step in range(cfg.steps):
         check(cancel)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(cfg, step)
-        x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, D)
+        x0 = data[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, ...)
         t = sample_timesteps(cfg, T, generator)  # (B,)
         eps = torch.randn(x0.shape, generator=generator, device=device)
-        x_t = sqrt_abar[t, None] * x0 + sqrt_one_minus_abar[t, None] * eps  # q_sample
+        signal, noise = sqrt_abar[t].view(-1, *example_axes), sqrt_one_minus_abar[t].view(-1, *example_axes)
+        x_t = signal * x0 + noise * eps  # q_sample
         loss = F.mse_loss(net(x_t, t), eps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
         optimizer.step()
+        if average is not None:
+            weight = 1.0 - ema_decay(average.decay, step)
+            with torch.no_grad():
+                for mean, param in zip(averaged, params, strict=True):
+                    mean.lerp_(param, weight)
         loss_sum += loss.detach()
         loss_count += 1
         if (step + 1) % report_every == 0 or step + 1 == cfg.steps:

@@ -1,4 +1,5 @@
-"""Training the shapes U-Net as a generator of progress, the loop of server/diffusion/training.py on images.
+"""Training the shapes U-Net: its data, initial weights and average, run by the core's loop
+(``server/diffusion/training.py``'s ``train_steps``) with gradient clipping and the weight average switched on.
 
 Objective (DDPM, ε-prediction): for x_0 a training image in {−1, 1}^(H×W), t from ``sample_timesteps`` and
 ε ~ N(0, I), minimise ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖² with Adam (β 0.9, 0.999), the gradient norm clipped
@@ -9,15 +10,15 @@ other augmentation: a mirrored image would put the triangle in the pentagon's co
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
+from server.diffusion.cancel import CancelToken
 from server.diffusion.schedule import NoiseSchedule
-from server.diffusion.training import TrainProgress, learning_rate, sample_timesteps, seeded_generator
+from server.diffusion.training import TrainProgress, WeightAverage, seeded_generator
+from server.diffusion.training import train_steps as core_train_steps
 
 from .config import ShapesConfig, ShapesDataConfig
 from .generator import ShapesDataset, generate_shapes
@@ -29,12 +30,6 @@ GRAD_CLIP = 1.0
 def training_set(config: ShapesDataConfig) -> ShapesDataset:
     """The training images of a config: the same seed gives the same images everywhere (U-Net and oracle alike)."""
     return generate_shapes(config.n, config.resolution, seeded_generator(config.seed, "shapes"))
-
-
-def ema_decay(decay: float, step: int) -> float:
-    """The configured decay, lowered over the first steps ((1 + step) / (10 + step)) so that a short run's
-    average is not dominated by the initial weights."""
-    return min(decay, (1.0 + step) / (10.0 + step))
 
 
 @dataclass
@@ -61,50 +56,18 @@ class ShapesTrainingSetup:
         return cls(config, schedule, dataset, images.to(device), net, ema)
 
     @property
+    def data(self) -> torch.Tensor:
+        """The training examples as the core loop reads them: (N, 1, H, W)."""
+        return self.images
+
+    @property
     def sampling_net(self) -> UNet:
         """The weights to sample and to save: the average when there is one."""
         return self.ema if self.ema is not None else self.net
 
 
-def train_steps(setup: ShapesTrainingSetup, *, report_every: int = 50) -> Iterator[TrainProgress]:
-    """Train ``setup.net`` (and its average) in place; yield progress every ``report_every`` steps and at the end.
-
-    Stopping the iteration (``close()`` or just not pulling) stops training between two steps.
-    """
-    cfg = setup.config.train
-    net, images = setup.net.train(), setup.images
-    device = images.device
-    generator = seeded_generator(cfg.seed, "train", device)
-    sqrt_abar = torch.tensor(setup.schedule.alphas_bar, dtype=torch.float32, device=device).sqrt()  # (T,)
-    sqrt_one_minus_abar = torch.tensor(1.0 - setup.schedule.alphas_bar, dtype=torch.float32, device=device).sqrt()
-    optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(0.9, 0.999), fused=device.type == "cuda")
-    params = list(net.parameters())
-    ema_params = list(setup.ema.parameters()) if setup.ema is not None else []
-    N, T = images.shape[0], setup.schedule.T
-    # The loss is summed on the device and read at reports only: a per-step .item() stalls a GPU.
-    start, loss_sum, loss_count = time.perf_counter(), torch.zeros((), device=device), 0
-    for step in range(cfg.steps):
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate(cfg, step)
-        x0 = images[torch.randint(N, (cfg.batch,), generator=generator, device=device)]  # (B, 1, H, W)
-        t = sample_timesteps(cfg, T, generator)  # (B,)
-        eps = torch.randn(x0.shape, generator=generator, device=device)
-        x_t = sqrt_abar[t, None, None, None] * x0 + sqrt_one_minus_abar[t, None, None, None] * eps  # q_sample
-        loss = F.mse_loss(net(x_t, t), eps)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
-        optimizer.step()
-        if ema_params:
-            weight = 1.0 - ema_decay(cfg.ema, step)
-            with torch.no_grad():
-                for averaged, param in zip(ema_params, params, strict=True):
-                    averaged.lerp_(param, weight)
-        loss_sum += loss.detach()
-        loss_count += 1
-        if (step + 1) % report_every == 0 or step + 1 == cfg.steps:
-            mean_loss = loss_sum.item() / loss_count  # synchronises the device, so elapsed is honest
-            yield TrainProgress(step + 1, cfg.steps, mean_loss, time.perf_counter() - start)
-            loss_sum.zero_()
-            loss_count = 0
-    net.eval()
+def train_steps(setup: ShapesTrainingSetup, *, report_every: int = 50,
+                cancel: CancelToken | None = None) -> Iterator[TrainProgress]:
+    """The core loop on ``setup``: gradient norm clipped at ``GRAD_CLIP``, the average (if any) updated every step."""
+    average = WeightAverage(setup.ema, setup.config.train.ema) if setup.ema is not None else None
+    return core_train_steps(setup, report_every=report_every, cancel=cancel, grad_clip=GRAD_CLIP, average=average)

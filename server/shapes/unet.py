@@ -186,7 +186,7 @@ class UNetDenoiser:
     def __init__(self, net: UNet, *, chunk: int = 64, stride: int = 1, clip_schedule: NoiseSchedule | None = None):
         # channels-last (NHWC) weights and inputs let oneDNN skip a layout reorder around every convolution: 15% off
         # a 32×32 forward on a 2-core CPU, same numbers (the net is converted in place; training never uses this class)
-        self.net = net.eval().to(memory_format=torch.channels_last)
+        self.net = net.eval().to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # documented; missing from the stubs
         self.dim = net.dim
         self.chunk = chunk
         self.stride = stride

@@ -19,12 +19,12 @@ from server.diffusion.detectors import trajectory_variance
 from server.diffusion.layers import parameter_count
 from server.diffusion.sampling import reverse_process, run_sampler
 from server.diffusion.schedule import NoiseSchedule
-from server.diffusion.training import learning_rate
+from server.diffusion.training import ema_decay, learning_rate
 from server.shapes.checkpoint import FAMILY, load_unet_checkpoint, save_unet_checkpoint
 from server.shapes.config import ShapesConfig, ShapesDataConfig, UNetConfig
 from server.shapes.counting import DUPLICATE, VALID, count_shapes
 from server.shapes.oracle import ImageOracle
-from server.shapes.training import ShapesTrainingSetup, ema_decay, train_steps, training_set
+from server.shapes.training import ShapesTrainingSetup, train_steps, training_set
 from server.shapes.unet import UNet, UNetDenoiser
 
 
