@@ -33,6 +33,7 @@ from .catalog import bundled
 from .catalog import presets as catalog
 from .catalog.plotly_asset import plotly_asset
 from .catalog.reindex import reindex
+from .catalog.shapes_views import ShapesViews
 from .catalog.warm_up import warm_shapes
 from .diffusion import training
 from .gaussian import fused, rowtile
@@ -159,7 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024),
                                                      executor=executor)
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
-        warm = asyncio.create_task(warm_shapes(store, app.state.computations, app.state.bundled_shapes)
+        views = app.state.shapes_views = ShapesViews(settings.data_dir / "shapes", settings.torch_threads)
+        warm = asyncio.create_task(warm_shapes(store, app.state.computations, app.state.bundled_shapes, views)
                                    if settings.warm_shapes else asyncio.sleep(0), name="shapes-warm-up")
         try:
             yield

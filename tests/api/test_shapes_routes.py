@@ -48,6 +48,10 @@ def test_statistics_of_the_bundled_set(shapes_settings: Settings) -> None:
         assert decode_typed_array(body["roc"]["tpr"])[-1] == 1.0
         assert client.get(f"/api/runs/{RUN}/shapes/statistics").content == answer.content
         assert client.app.state.shapes_views.computations["statistics"] == 1  # type: ignore[attr-defined]
+        # gzipped for a client that accepts it (the client above did, and decoded it), plain for one that does not
+        assert answer.headers["content-encoding"] == "gzip" and answer.headers["vary"] == "Accept-Encoding"
+        plain = client.get(f"/api/runs/{RUN}/shapes/statistics", headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == answer.content
 
 
 def test_unknown_runs_and_runs_without_a_sample_set(shapes_settings: Settings) -> None:

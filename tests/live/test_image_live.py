@@ -91,3 +91,14 @@ def test_warm_up_stores_the_default_grid(warm_server: tuple[str, FastAPI]) -> No
     assert spelled[0][1]["n"] == SHAPES_SAMPLING.n and len(spelled[0][1]["frame_ts"]) == SHAPES_SAMPLING.frames
     with httpx.Client(base_url=base, timeout=10) as client:
         assert client.get("/healthz").json()["computations_started"] == 1
+    # Then its statistics and bottleneck map (the t-SNE): a visitor's first request finds them computed.
+    views = app.state.shapes_views
+    deadline = time.monotonic() + 240
+    while len(views._answers) < 2:
+        assert time.monotonic() < deadline, "the warm-up did not compute the shapes views"
+        time.sleep(0.5)
+    with httpx.Client(base_url=base, timeout=10) as client:
+        for view in ("statistics", "bottleneck-map"):
+            answer = client.get(f"/api/runs/{run_id}/shapes/{view}")
+            assert answer.status_code == 200 and answer.headers["content-encoding"] == "gzip"
+    assert views.computations["statistics"] == views.computations["bottleneck-map"] == 1

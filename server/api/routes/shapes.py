@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from ...catalog.shapes_sets import BundledShapesSet, find_shapes_set
-from ...catalog.shapes_views import ShapesViews
+from ...catalog.shapes_views import ShapesViews, ViewAnswer
 from ...diffusion.checkpoint import CheckpointError
 from ...shapes.sample_set import SampleSetError
 from ...store import is_run_id
@@ -72,12 +72,8 @@ class BottleneckMapView(ApiModel):
 
 
 def shapes_views(request: Request) -> ShapesViews:
-    """The app's one ``ShapesViews``, made on first use (its cache file lives in the store's data dir)."""
-    state = request.app.state
-    if getattr(state, "shapes_views", None) is None:
-        settings = state.settings
-        state.shapes_views = ShapesViews(settings.data_dir / "shapes", settings.torch_threads)
-    views: ShapesViews = state.shapes_views
+    """The app's one ``ShapesViews`` (made in the lifespan; its cache file lives in the store's data dir)."""
+    views: ShapesViews = request.app.state.shapes_views
     return views
 
 
@@ -97,25 +93,30 @@ ShapesSetDep = Annotated[BundledShapesSet, Depends(shapes_set)]
 ViewsDep = Annotated[ShapesViews, Depends(shapes_views)]
 
 
-async def _answer(found: BundledShapesSet, view: Callable[[BundledShapesSet], Awaitable[bytes]]) -> Response:
-    """The view's JSON; 409 when the bundled files turn out to be damaged."""
+async def _answer(request: Request, found: BundledShapesSet,
+                  view: Callable[[BundledShapesSet], Awaitable[ViewAnswer]]) -> Response:
+    """The view's JSON, gzipped when the client accepts it; 409 when the bundled files turn out to be damaged."""
     try:
-        body = await view(found)
+        answer = await view(found)
     except (SampleSetError, CheckpointError) as exc:
         raise HTTPException(409, f"run {found.run_id}: its bundled files cannot be used ({exc})") from exc
-    return Response(body, media_type="application/json")
+    headers = {"Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(answer.gzipped, media_type="application/json", headers=headers)
+    return Response(answer.raw, media_type="application/json", headers=headers)
 
 
 @router.get("/runs/{run_id}/shapes/statistics", name="shapes_statistics", response_model=ShapesStatisticsView,
             responses=responses(404, 409))
-async def shapes_statistics(found: ShapesSetDep, views: ViewsDep) -> Response:
+async def shapes_statistics(request: Request, found: ShapesSetDep, views: ViewsDep) -> Response:
     """Statistics of the run's bundled sample set against its training set (computed once, then kept)."""
-    return await _answer(found, views.statistics)
+    return await _answer(request, found, views.statistics)
 
 
 @router.get("/runs/{run_id}/shapes/bottleneck-map", name="shapes_bottleneck_map", response_model=BottleneckMapView,
             responses=responses(404, 409))
-async def shapes_bottleneck_map(found: ShapesSetDep, views: ViewsDep) -> Response:
+async def shapes_bottleneck_map(request: Request, found: ShapesSetDep, views: ViewsDep) -> Response:
     """The 2D t-SNE map of the U-Net's bottleneck features (about 10 s of CPU the first time; then from the cache,
     also after a restart)."""
-    return await _answer(found, views.bottleneck_map)
+    return await _answer(request, found, views.bottleneck_map)
