@@ -27,7 +27,7 @@ from .api import methods
 from .api.body_limit import BodyLimit
 from .api.deps import Busy
 from .api.openapi import openapi
-from .api.routes import analysis, api_docs, pages, results, runs, shapes, streams
+from .api.routes import analysis_jobs, analysis_views, api_docs, pages, results, runs, shapes, streams
 from .api.security import SecurityHeaders
 from .catalog import bundled
 from .catalog import presets as catalog
@@ -134,13 +134,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runner = JobRunner(settings, store, executor)
         runner.start(asyncio.get_running_loop())
         app.state.store, app.state.runner = store, runner
-        app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis.ANALYSIS_QUEUE,
+        app.state.analysis = AnalysisRunner(settings.data_dir, slots=1, queue_size=analysis_jobs.ANALYSIS_QUEUE,
                                             threads=settings.torch_threads,
                                             progress_interval=settings.progress_interval,
                                             max_bytes=settings.max_analysis_bytes, models=StoreModels(store),
                                             executor=executor)
         app.state.analysis.start(asyncio.get_running_loop())
-        app.state.analysis_gate = analysis.ComputeGate(1)
+        app.state.analysis_gate = analysis_views.ComputeGate(1)
         gate = app.state.gate = SamplingGate(settings.sampling_concurrency, settings.sampling_waiting,
                                              active=settings.sampling_active)
         app.state.denoisers = DenoiserCache(store, settings.model_cache_size)
@@ -188,8 +188,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     vendor = pages.APIRouter()
     pages.add_plotly_route(vendor)
     # The vendor route goes before the /static mount, which would otherwise shadow it.
-    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router, analysis.router,
-                   shapes.router):
+    for router in (vendor, api_docs.router, pages.router, runs.router, streams.router, results.router,
+                   analysis_views.router, analysis_jobs.router, shapes.router):
         app.include_router(router)
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")

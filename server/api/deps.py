@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ..diffusion.checkpoint import CheckpointError
 from ..diffusion.config import SamplerConfig
 from ..gaussian.datasets import mixture_spec
+from ..jobs.analysis import AnalysisRunner
 from ..jobs.executor import Executor
 from ..jobs.training import JobRunner
 from ..settings import Settings
@@ -51,6 +52,7 @@ GateDep = Annotated[SamplingGate, Depends(app_state("gate"))]
 CacheDep = Annotated[DenoiserCache, Depends(app_state("denoisers"))]
 RegistryDep = Annotated[ComputationRegistry, Depends(app_state("computations"))]
 ExecutorDep = Annotated[Executor, Depends(app_state("executor"))]
+AnalysisDep = Annotated[AnalysisRunner, Depends(app_state("analysis"))]
 
 
 def field_error(loc: tuple[str, ...], limit: int, value: Any) -> RequestValidationError:

@@ -121,8 +121,9 @@ class ValidationErrorBody(ApiModel):
 
 
 # Rules that span fields or depend on the run or the server's settings; the schema states them in words and
-# the server answers 422 naming the field (server/api/deps.py, server/api/routes/analysis.py).
+# the server answers 422 naming the field (server/api/deps.py, server/api/routes/analysis_views.py, analysis_jobs.py).
 ETA_RULE = "DDIM's η (0: deterministic); must be 0 unless sampler is ddim"
+LID_RULE = "draws of the LID score, in antithetic pairs: even"
 N_RULE = ("at most the server's max_sample_n (MODELAB_MAX_SAMPLE_N; the page's bootstrap `limits`); for an image run "
           "max_image_n (MODELAB_MAX_IMAGE_N)")
 WINDOW_RULE = "the detector's last-K window; at most the run's T (an image run's: at most steps)"

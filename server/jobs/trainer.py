@@ -98,7 +98,7 @@ def train_run(config: ExperimentConfig, *, history_points: int, threads: int, ca
     ``TrainingCancelled``. ``previews``: the network's x̂0 on a fixed grid at step 0 and every
     ``preview_every(steps)`` steps (``server.jobs.preview``), carried by that step's report.
 
-    The same steps wherever it runs (a job thread here, a Ray worker elsewhere: ``server.jobs.ray_executor``)."""
+    The same steps wherever it runs (a job thread here, a Ray worker elsewhere: ``server.jobs.ray_tasks``)."""
     torch.set_num_threads(threads)  # per thread (OpenMP): fixes this job's thread count only
     start = time.perf_counter()
     setup = TrainingSetup.create(config)

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server.api.routes.analysis import RecursiveRequest, SweepRequest
+from server.api.routes.analysis_jobs import RecursiveRequest, SweepRequest
 from server.api.schemas import CreateRun
 from server.app import MAX_EXCERPT
 from server.gaussian.config import ExperimentConfig

@@ -83,7 +83,7 @@ def _result(store: Store, result_id: str, run_id: str, size: int) -> None:
 
 
 def test_lru_eviction_spares_pinned_active_and_recent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("server.store.TOUCH_INTERVAL", 0.0)  # record every use: this test orders them
+    monkeypatch.setattr("server.store.store.TOUCH_INTERVAL", 0.0)  # record every use: this test orders them
     store = Store.open(tmp_path, max_bytes=10_000)
     _done_run(store, "00000000000000b1", 3000, pinned=True)  # a bundled model: never evicted
     _done_run(store, "00000000000000a1", 3000)

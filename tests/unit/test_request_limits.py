@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from server import settings as caps
 from server.api.request_fields import sampler_field
-from server.api.routes.analysis import DetectorQuery, JobSampler
+from server.api.routes.analysis_jobs import JobSampler
+from server.api.routes.analysis_views import DetectorQuery
 from server.api.schemas import SampleQuery
 from server.catalog.url_state import build_spec
 from server.diffusion.config import SamplerConfig

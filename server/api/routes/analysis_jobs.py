@@ -1,96 +1,48 @@
-"""The /analysis page and its API (issue #5: why interpolation happens and how to catch it).
+"""The /analysis page's jobs: sweeps and recursive training (``server.jobs.analysis`` runs them).
 
-* ``GET /api/analysis/runs/{run_id}/mechanism`` — learned vs exact E[x0|x_t] and ε at one t;
-* ``GET /api/analysis/runs/{run_id}/detectors`` — the detector bench on one set of samples;
-* ``POST /api/analysis/sweeps`` and ``POST /api/analysis/recursive`` — jobs (``server.jobs.analysis``);
+* ``POST /api/analysis/sweeps`` and ``POST /api/analysis/recursive`` — queue a job (202) or return the same one (200);
 * ``GET /api/analysis/jobs/{job_id}``, ``GET …/events`` (SSE), ``DELETE /api/analysis/jobs/{job_id}``.
 
-Every check (404 unknown, 409 not done, 422 parameters, 429 busy) lives in a dependency, before
+Every check (404 unknown, 422 parameters) lives in a dependency and a full queue answers 429, all before
 any stream starts. Protocol: docs/protocol.md, "Analysis".
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le, MaxLen, MinLen
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from jinja2 import TemplateNotFound
 from pydantic import Field, ValidationError
 
-from ...analysis.detector_bench import bench_cost
-from ...analysis.mechanism import mechanism_cost
 from ...analysis.recursive import FILTERS, RECURSIVE_WINDOW, generation_draws, recursive_cost
-from ...analysis.sweeps import SWEEP_PARAMS, SweepParam, parse_value, sweep_cost, sweep_points
-from ...catalog import presets as catalog
-from ...catalog.plotly_asset import plotly_url
-from ...diffusion.cancel import Cancelled
+from ...analysis.sweeps import SweepParam, parse_value, sweep_cost, sweep_points
 from ...diffusion.config import SamplerConfig, SamplerKind, TrainConfig
 from ...gaussian.config import DataConfig, ExperimentConfig
-from ...gaussian.datasets import mixture_spec
-from ...jobs.analysis import (
-    EVENT_GENERATION,
-    EVENT_POINT,
-    AnalysisJob,
-    AnalysisQueueFull,
-    AnalysisRunner,
-    content_id,
-    detector_view,
-    mechanism_view,
-    recursive_job,
-    sweep_job,
-)
+from ...jobs.analysis import AnalysisJob, AnalysisQueueFull, AnalysisRunner, recursive_job, sweep_job
 from ...settings import (
-    MAX_BENCH_N,
     MAX_BENCH_WINDOW,
-    MAX_CURVE_POINTS,
     MAX_GENERATIONS,
     MAX_JOB_SAMPLES,
-    MAX_MAP,
     MAX_SWEEP_POINTS,
     MAX_SWEEP_SEEDS,
     MAX_SWEEP_VALUES,
     Settings,
 )
-from ...streaming.encode import EVENT_DONE, EVENT_ERROR, EVENT_NAMES, sse
-from ...streaming.families import parse_config
+from ...streaming.encode import EVENT_DONE, EVENT_ERROR, sse
 from ..access import WriteAccess
-from ..budgets import check_job, check_view, step_drivers
-from ..deps import CacheDep, DoneRunDep, SettingsDep, StoreDep, app_state, field_error, load_model
+from ..budgets import check_job, step_drivers
+from ..deps import AnalysisDep, SettingsDep, field_error
 from ..request_fields import sampler_field
-from ..schemas import ETA_RULE, ApiModel, QueryModel, responses
-from ..stored_config import gaussian_runs
+from ..schemas import ETA_RULE, LID_RULE, ApiModel, responses
 
 router = APIRouter(tags=["analysis"])
 
 ANALYSIS_QUEUE = 4
-RETRY_AFTER = 5
-LID_RULE = "draws of the LID score, in antithetic pairs: even"
-DISCONNECT_POLL = 0.25  # seconds between checks that a view's client is still there
-
-
-class MechanismQuery(QueryModel):
-    t: Annotated[int, Ge(0), Le(3999), Field(description="timestep; at most the run's T − 1")] = 0
-    slopes: bool = True  # include the slope-over-t curve (independent of t; the page asks once)
-    n_curve: Annotated[int, Ge(11), Le(MAX_CURVE_POINTS)] = 201
-    n_map: Annotated[int, Ge(5), Le(MAX_MAP)] = 41
-
-
-class DetectorQuery(QueryModel):
-    n: int = sampler_field("n", ge=20, le=MAX_BENCH_N)
-    seed: int = sampler_field("seed", default=1)
-    window: int = sampler_field("window", default=20, le=MAX_BENCH_WINDOW,  # every K in 2 … window is scored
-                                description="the largest window K scored; at most the run's T")
-    sampler: SamplerKind = sampler_field("sampler")
-    eta: float = sampler_field("eta", description=ETA_RULE)
-    lid_draws: Annotated[int, Ge(2), Le(32), Field(description=LID_RULE, multiple_of=2)] = 8
 
 
 class JobSampler(ApiModel):
@@ -147,76 +99,8 @@ class JobView(ApiModel):
 # ---------------------------------------------------------------------------- dependencies
 
 
-AnalysisDep = Annotated[AnalysisRunner, Depends(app_state("analysis"))]
-
-
-class ComputeGate:
-    """Synchronous analysis computations at once (mechanism, detector bench); beyond that, 429."""
-
-    def __init__(self, limit: int):
-        self._limit = limit
-        self._lock = threading.Lock()
-        self.running = 0  # computations whose thread has not ended (tests watch it fall to 0 after a cancel)
-
-    def admit(self) -> bool:
-        with self._lock:
-            if self.running >= self._limit:
-                return False
-            self.running += 1
-            return True
-
-    def release(self) -> None:
-        with self._lock:
-            if self.running <= 0:
-                raise RuntimeError("ComputeGate released more often than admitted")
-            self.running -= 1
-
-
-ComputeGateDep = Annotated[ComputeGate, Depends(app_state("analysis_gate"))]
-
-
 def _value_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
-
-
-def _config(run_config_json: str) -> ExperimentConfig:
-    """A Gaussian run's config; 409 for an image run (these views are built for mixtures)."""
-    config = parse_config(run_config_json)
-    if not isinstance(config, ExperimentConfig):
-        raise HTTPException(409, "this view is for Gaussian-mixture runs; the run is an image (Simple Shapes) run")
-    return config
-
-
-def mechanism_query(run: DoneRunDep, query: Annotated[MechanismQuery, Query()],
-                    settings: SettingsDep) -> MechanismQuery:
-    config = _config(run.config_json)
-    T = config.schedule.T
-    if query.t > T - 1:
-        raise field_error(("query", "t"), T - 1, query.t)
-    spec = mixture_spec(config.data)
-    cost = mechanism_cost(config.net if run.kind == "trained" else None, spec.dim, len(spec.means), T,
-                          slopes=query.slopes, n_curve=query.n_curve, n_map=query.n_map)
-    check_view(cost, settings, what="this mechanism view", loc=("query", "n_curve"),
-               drivers="n_curve, n_map or slopes (the run's width, depth and T are fixed)", value=query.n_curve)
-    return query
-
-
-def detector_query(run: DoneRunDep, query: Annotated[DetectorQuery, Query()], settings: SettingsDep) -> DetectorQuery:
-    config = _config(run.config_json)
-    T = config.schedule.T
-    if query.window > T:
-        raise field_error(("query", "window"), T, query.window)
-    if query.sampler == "ddpm" and query.eta != 0:
-        raise _value_error(("query", "eta"), "eta is only used by the ddim sampler; leave it at 0 for ddpm",
-                           query.eta)
-    spec = mixture_spec(config.data)
-    trained = run.kind == "trained"
-    cost = bench_cost(config.net if trained else None, spec.dim, len(spec.means), T,
-                      SamplerConfig(n=query.n, window=query.window), lid_draws=query.lid_draws,
-                      n_train=spec.n if trained else None)
-    check_view(cost, settings, what="this detector bench", loc=("query", "n"),
-               drivers="n or lid_draws (the run's width, depth and T are fixed)", value=query.n)
-    return query
 
 
 def _train_steps_limit(settings: Settings, steps: int, loc: tuple[str, ...]) -> None:
@@ -301,110 +185,6 @@ def existing_job(job_id: str, analysis: AnalysisDep) -> dict[str, Any]:
 
 
 JobDep = Annotated[dict[str, Any], Depends(existing_job)]
-
-
-async def _computed(request: Request, gate: ComputeGate, analysis: AnalysisRunner, key: str,
-                    compute: Callable[[threading.Event], dict[str, Any]]) -> dict[str, Any]:
-    """A cached view, or computed in a worker thread under the gate (429 when it is full).
-
-    The computation gets a cancel event, set when the client disconnects (polled every
-    ``DISCONNECT_POLL`` s) or the request is cancelled; the gate's place is given back when the
-    thread ends, not before, so a cancelled computation never runs beside the next one."""
-    cached = await asyncio.to_thread(analysis.views.get, key)
-    if cached is not None:
-        return {**cached, "cached": True}
-    if not gate.admit():
-        raise HTTPException(429, "too many analysis computations at once; try again shortly",
-                            headers={"Retry-After": str(RETRY_AFTER)})
-    cancel = threading.Event()
-    try:
-        work = asyncio.ensure_future(asyncio.to_thread(compute, cancel))
-    except BaseException:
-        gate.release()
-        raise
-    work.add_done_callback(lambda _: gate.release())
-    try:
-        while not work.done():
-            await asyncio.wait({work}, timeout=DISCONNECT_POLL)
-            if not work.done() and await request.is_disconnected():
-                cancel.set()
-        result = work.result()
-    except Cancelled as exc:  # the client left: nobody reads this answer
-        raise HTTPException(503, "the computation was cancelled") from exc
-    except BaseException:
-        cancel.set()
-        raise
-    await asyncio.to_thread(analysis.views.put, key, result)
-    return {**result, "cached": False}
-
-
-# ---------------------------------------------------------------------------- page
-
-
-@router.get("/analysis", name="analysis_page", response_class=HTMLResponse, tags=["pages"],
-            responses={503: {"description": "The page template is not installed"}})
-def analysis_page(request: Request, store: StoreDep) -> Response:
-    """Why it happens and how to catch it: mechanism, detector bench, sweeps, recursive training."""
-    settings: Settings = request.app.state.settings
-    bundled_ids = {m.run_id: m.name for m in request.app.state.bundled}
-    runs = []
-    for record, config in gaussian_runs(store.recent(50)):
-        if record.status != "done":
-            continue
-        name = bundled_ids.get(record.run_id)
-        label = f"{config.data.dataset} · {record.kind}" + (f" · {name}" if name else
-                                                            f" · {config.train.steps} steps" if record.kind == "trained"
-                                                            else "")
-        runs.append({"run_id": record.run_id, "kind": record.kind, "label": label, "T": config.schedule.T,
-                     "dataset": config.data.dataset})
-    boot = {
-        "runs": runs,
-        "default_run": request.app.state.default_run,
-        "datasets": [d.model_dump(mode="json") for d in catalog.datasets()],
-        "sweep_params": list(SWEEP_PARAMS),
-        "filters": list(FILTERS),
-        "limits": settings.analysis_limits(),
-        "events": {**EVENT_NAMES, "point": EVENT_POINT, "generation": EVENT_GENERATION},
-    }
-    try:
-        return request.app.state.templates.TemplateResponse(request, "analysis.html",
-                                                            {"plotly_src": plotly_url(), "bootstrap": boot,
-                                                             "recursive_window": RECURSIVE_WINDOW})
-    except TemplateNotFound:
-        return PlainTextResponse("the page template (templates/analysis.html) is not installed", status_code=503)
-
-
-# ---------------------------------------------------------------------------- synchronous views
-
-
-@router.get("/api/analysis/runs/{run_id}/mechanism", name="analysis_mechanism",
-            responses=responses(404, 409, 422, 429))
-async def mechanism(request: Request, run: DoneRunDep, query: Annotated[MechanismQuery, Depends(mechanism_query)],
-                    cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
-    """Learned vs exact denoiser and ε at timestep ``t`` (typed-array curves; 2D: |ε_θ − ε*| map and both
-    ε fields), and, with ``slopes``, the slope at the inter-mode midpoints over t."""
-    key = content_id("mechanism", {"run": run.run_id, **query.model_dump()})
-
-    def compute(cancel: threading.Event) -> dict[str, Any]:
-        return mechanism_view(load_model(cache, run), query.t, slopes=query.slopes, n_curve=query.n_curve,
-                              n_map=query.n_map, cancel=cancel)
-
-    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
-
-
-@router.get("/api/analysis/runs/{run_id}/detectors", name="analysis_detectors",
-            responses=responses(404, 409, 422, 429))
-async def detectors(request: Request, run: DoneRunDep, query: Annotated[DetectorQuery, Depends(detector_query)],
-                    cache: CacheDep, gate: ComputeGateDep, analysis: AnalysisDep) -> dict[str, Any]:
-    """Every detector on the same samples: ROC, AUROC, removed at 96% kept; variance at every K ≤ window."""
-    sampler = SamplerConfig(sampler=query.sampler, eta=query.eta, n=query.n, seed=query.seed, window=query.window)
-    key = content_id("detectors", {"run": run.run_id, **query.model_dump()})
-
-    def compute(cancel: threading.Event) -> dict[str, Any]:
-        return detector_view(load_model(cache, run), sampler, lid_draws=query.lid_draws, trained=run.kind == "trained",
-                             cancel=cancel)
-
-    return {"run_id": run.run_id, "kind": run.kind, **await _computed(request, gate, analysis, key, compute)}
 
 
 # ---------------------------------------------------------------------------- jobs
