@@ -13,7 +13,8 @@ else computes while it measures), takes the first registered bundled shapes mode
   counting, scoring, transport); goal: total ≤ 1.15 × engine. The loop runs on ``--engine-threads`` torch threads
   (default 1): on this small U-Net (n = 16 images of 32×32) one thread is the fastest on a shared 2-core machine
   (two measured 8–30× slower under load, OpenMP threads waiting on each other), so the ratio is against the
-  engine at its best, whatever the server's own thread count (``MODELAB_SOLO_SAMPLE_THREADS``) costs it;
+  engine at its best, whatever the server's own thread count costs it (``MODELAB_IMAGE_SAMPLE_THREADS``, default 1,
+  caps ``MODELAB_SOLO_SAMPLE_THREADS`` for image streams: set it to 2 to measure two OpenMP threads);
 * ``classroom``: ``--clients`` students open one new link at once (bench_classroom.wave): first frame and total
   times, errors, and the sampling computations the server started (its /healthz counter): the goal is one.
 
@@ -99,6 +100,7 @@ def main() -> None:
     parser.add_argument("--engine-threads", type=int, default=1, help="torch threads of the bare engine loop")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    server = Settings.from_env()  # the subprocess reads the same environment
     with shapes_server(args.timeout) as (base, client, found):
         path = f"/api/runs/{found.run_id}/sample?n={args.n}&steps={args.steps}&frames={args.frames}"
         runs, engine = [], []
@@ -113,7 +115,8 @@ def main() -> None:
     ratios = [r["total_s"] / e for r, e in zip(warm, engine[1:], strict=True)]
     print(json.dumps({
         "run": found.name, "run_id": found.run_id, "n": args.n, "steps": args.steps, "frames": args.frames,
-        "cpu_count": os.cpu_count(), "server_threads_per_stream": Settings.from_env().solo_sample_threads,
+        "cpu_count": os.cpu_count(),
+        "server_threads_per_stream": min(server.solo_sample_threads, server.image_sample_threads),
         "engine_threads": args.engine_threads,
         "cold": {k: round(v, 3) for k, v in runs[0].items()},
         "first_frame_ms": [round(r["first_frame_ms"], 1) for r in warm],

@@ -158,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                      chunk_steps=settings.sample_chunk_steps,
                                                      memory_size=settings.result_memory_size,
                                                      memory_bytes=int(settings.result_memory_mb * 1024 * 1024),
-                                                     executor=executor)
+                                                     executor=executor, image_threads=settings.image_sample_threads)
         await asyncio.to_thread(plotly_asset)  # read and gzip once, before the first page load
         views = app.state.shapes_views = ShapesViews(settings.data_dir / "shapes", settings.torch_threads)
         warm = asyncio.create_task(warm_shapes(store, app.state.computations, app.state.bundled_shapes, views)

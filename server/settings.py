@@ -106,6 +106,11 @@ class Settings(BaseModel):
     # results are bit-identical at any count and shared or stored results do not depend on it. Default: every
     # core. Measured on 2 cores (bench/bench_stream.py): 2,000 × 1,000 streams in 3.2 s with 2, 4.7 s with 1.
     solo_sample_threads: Annotated[int, Ge(1), Le(64)] = Field(default_factory=lambda: min(os.cpu_count() or 1, 64))
+    # An image (U-Net) stream's chunks use at most this many torch (OpenMP) threads. Its convolutions are small
+    # (16 images of 32×32, 8–32 channels): on 2 cores, with the event loop encoding and sending frames beside it,
+    # the bundled model's 100-step stream took 2.6–3.8 s at 2 threads and 2.2–2.9 s at 1 (bench_shapes_stream.py):
+    # as with the point streams' first OpenMP try (README), the worker threads that ran chunks leave teams spinning.
+    image_sample_threads: Annotated[int, Ge(1), Le(64)] = 1
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
     progress_interval: Annotated[float, Ge(0), Le(10)] = 0.1  # seconds between progress events per job
     # A training job that nobody watches (no subscriber to its /events stream and no GET of the run) for this many

@@ -99,7 +99,8 @@ def write_map_cache(path: Path, result: BottleneckMap, samples_sha256: str, sett
 
 @dataclass(frozen=True)
 class ViewAnswer:
-    """A view's JSON, and the same gzipped once (the bundled map: 3.5 MB of JSON, 69 KB gzipped: its thumbnails are mostly zeros)."""
+    """A view's JSON, and the same gzipped once (the bundled map: 3.5 MB of JSON, 69 KB gzipped: its thumbnails
+    are mostly zeros)."""
 
     raw: bytes
     gzipped: bytes

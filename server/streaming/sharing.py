@@ -132,17 +132,19 @@ class TooBusy(Exception):
 class ComputationRegistry:
     """Opens, shares, stores and replays sample computations: the one owner of the sample stream.
 
-    ``threads``: how many torch threads a chunk may use right now (asked each chunk)."""
+    ``threads``: how many torch threads a chunk may use right now (asked each chunk); an image stream's chunks use
+    at most ``image_threads`` of them."""
 
     def __init__(self, store: Store, gate: SamplingGate, denoisers: DenoiserCache, *, threads: Callable[[], int],
                  chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024,
-                 executor: SampleExecutor | None = None):
+                 executor: SampleExecutor | None = None, image_threads: int = 1):
         self._store = store
         self._executor = executor or LocalSampleExecutor()  # chunks in worker threads here, or on a Ray cluster
         self._here = LocalSampleExecutor()  # image streams always compute in this process
         self._gate = gate
         self._denoisers = denoisers
         self._threads = threads
+        self._image_threads = image_threads
         self._chunk_steps = chunk_steps
         self._memory_size = memory_size
         self._memory_bytes = memory_bytes
@@ -169,7 +171,7 @@ class ComputationRegistry:
                 raise TooBusy(self._gate.standing(None), self._gate.retry_after())
             with place:  # given back on any error or cancel here; ``start`` hands it to the computation's task
                 model = await asyncio.to_thread(self._denoisers.get, run)
-                return self.start(new_session(key, run, model, request, self._threads), place)
+                return self.start(new_session(key, run, model, request, self._threads, self._image_threads), place)
 
         # The run (and the result it makes) stay stored while it opens, however small the store's cap;
         # from then on the viewer holds them (``watching``).
@@ -368,8 +370,9 @@ class ComputationRegistry:
 
 
 def new_session(key: str, run: RunRecord, model: AnyModel, request: SampleRequest,
-                threads: Callable[[], int]) -> ChainSession:
+                threads: Callable[[], int], image_threads: int = 1) -> ChainSession:
     """The session of the run's family: an image run's (its model is an ``ImageModel``) or a point run's."""
     if isinstance(model, ImageModel):
-        return ImageSession(key, run.run_id, run.kind, model, request, threads=threads)
+        return ImageSession(key, run.run_id, run.kind, model, request,
+                            threads=lambda: min(threads(), image_threads))
     return SampleSession(key, run.run_id, run.kind, model, request, threads=threads)
