@@ -23,7 +23,7 @@ export const HINT_TEXTS = {
   schedule: 'How the noise level grows with t: a linear schedule of variances, or a continuous (cosine-like) one.',
   train: 'Train the network on the dataset, then draw samples from it.',
   samples: 'How many particles (samples) to draw at once. More samples make rare between-mode samples easier to see.',
-  sampleSeed: 'Seed of the sampler’s noise. Same seed, same particles — change it to get a fresh sample.',
+  sampleSeed: 'Seed of the sampler’s noise. Same seed, same samples — change it to get a fresh draw.',
   sampler: 'DDPM adds fresh noise at every step (stochastic); DDIM follows a deterministic path (η = 0) from the '
     + 'same starting noise.',
   eta: 'η (eta), DDIM only: how much fresh noise each step adds. 0 is deterministic; 1 behaves like DDPM.',
@@ -74,6 +74,43 @@ export const HINT_TEXTS = {
   benchK: 'K: the window of last steps over which each detector score is computed.',
   maxK: 'The largest window K scored; the slider then picks any K up to it.',
   generations: 'Generations: train on samples, sample, filter, train again on the result — repeated this many times.',
+  // /shapes: where an image means something else than a point
+  imageDataset: 'The data: small pictures of simple shapes, and the U-Net trained on them. The other entries '
+    + 'open the point datasets in the explorer.',
+  imageOracle: 'The exact (oracle) denoiser: computed from the training images themselves, no network. It only '
+    + 'ever returns training images, so it never makes a duplicate — compare it with the U-Net.',
+  images: 'How many images to draw at once (at most 64). More images make a rare duplicate easier to find.',
+  chainSteps: 'How many reverse steps the sampler takes. Must divide T = 1000; fewer steps = faster, DDIM recommended.',
+  sampleImages: 'Draw a new grid of images from the model with the settings above.',
+  quick: 'Switch to DDIM on the shortest chain that still fits the window K, then sample: much faster.',
+  stop: 'Stop sampling: the frames already received stay on screen.',
+  imageTime: 'Scrub through the reverse process: from pure noise (first frame) to the finished images (last frame).',
+  frameStep: 'Step the player back or forward by one frame (or ten).',
+  viewX0: 'Show x̂₀: for every image, the model’s current guess of the clean picture it is heading to.',
+  viewXt: 'Show x_t: every image as the sampler holds it at this step, noise included.',
+  detBundled: 'Scores of the bundled set: thousands of images sampled once from this model, dozens of them '
+    + 'duplicates.',
+  detLive: 'Scores of the images on screen now. A small grid may hold no duplicate at all.',
+  imageThreshold: 'Images whose x̂₀ varied more than this over the last K steps are removed. Drag left to remove more.',
+  imagePredict: 'Hide the labels, the detector and the statistics, so the class can guess first; then press Reveal.',
+  imageReveal: 'Show which images are duplicates, the detector and the statistics.',
+  lessonStep: 'Go to the previous or the next step of the lesson.',
+  exportPng: 'Save the grid as a PNG picture, with the outlines and badges drawn in.',
+  exportCsv: 'Download a table with one row per image: its label, the reason and its variance score.',
+  exportNpz: 'Download the whole result (every frame, x̂₀, label and shape count) as a NumPy .npz file.',
+  mapLoad: 'Compute the bottleneck map of this model (about 10 s the first time, then stored).',
+  duplicate: 'Duplicate: two shapes of one kind in one column. No training image has that: the model glued '
+    + 'together parts of images it saw — a hallucination.',
+  malformed: 'Malformed: a blob that is no clean triangle, square or pentagon.',
+  empty: 'Empty: an image with no shape at all.',
+  valid: 'Valid: at most one shape of each kind, each in its own column — a combination the training images have.',
+  trajVariance: 'Trajectory variance: how much x̂₀ changed over the last K steps. A settled image scores low; a '
+    + 'duplicate, torn between choices, tends to wobble and score high.',
+  imageAuroc: 'AUROC: how well the score separates duplicates from the other images. 1 = perfectly, 0.5 = a coin flip.',
+  bottleneck: 'Bottleneck map: the U-Net’s innermost features of each image (its most compressed summary), '
+    + 'laid out in 2D so that similar images sit close together.',
+  tsne: 't-SNE: a method that draws high-dimensional points on a flat map, keeping near neighbours near. '
+    + 'Distances between far-apart clusters mean little.',
 };
 
 // Controls that carry a hint: element id → key above. Terms in running text use data-hint="key" instead.
@@ -148,13 +185,14 @@ export function attachHint(el, key) {
   return tip;
 }
 
-/** Hint every known control and every [data-hint] term on the page; Escape dismisses the visible hint. */
-export function initHints(root = document) {
-  for (const [id, key] of Object.entries(BY_ID)) {
+/** Hint every known control and every [data-hint] term on the page; Escape dismisses the visible hint. A page
+ * whose ids mean something else (/shapes) passes its own complete `byId` and `bySelector`: nothing falls through. */
+export function initHints(root = document, { byId = BY_ID, bySelector = BY_SELECTOR } = {}) {
+  for (const [id, key] of Object.entries(byId)) {
     const el = root.getElementById?.(id) ?? document.getElementById(id);
     if (el) attachHint(el, key);
   }
-  for (const [selector, key] of BY_SELECTOR) {
+  for (const [selector, key] of bySelector) {
     for (const el of root.querySelectorAll(selector)) attachHint(el, key);
   }
   for (const el of root.querySelectorAll('[data-hint]')) attachHint(el, el.dataset.hint);

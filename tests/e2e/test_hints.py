@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -17,6 +19,25 @@ LAB_CONTROLS = {
     "#threshold": "removed",
     "button.term[data-hint='auroc']": "AUROC",
     "button.term[data-hint='sixSigma']": "6σ support",
+}
+# On /shapes the ids the explorer also uses mean images, not points: their hints must say so.
+SHAPES_CONTROLS = {
+    "#dataset": "shapes",
+    "#oracle": "training images",
+    "#s-n": "images",
+    "#s-steps": "T = 1000",
+    "#quick": "DDIM",
+    "#sample": "grid of images",
+    "#time": "finished images",
+    "#view-xt": "x_t",
+    "input[name='det-source'][value='live']": "on screen",
+    "#threshold": "Images whose x̂₀",
+    "#predict": "labels",
+    "#export-png": "PNG",
+    "button.term[data-hint='duplicate']": "two shapes of one kind",
+    "button.term[data-hint='trajVariance']": "Trajectory variance",
+    "button.term[data-hint='imageAuroc']": "duplicates from the other images",
+    "button.term[data-hint='tsne']": "t-SNE",
 }
 ANALYSIS_CONTROLS = {
     "#mech-t": "noise level",
@@ -85,6 +106,19 @@ def test_analysis_controls_show_their_hint_on_focus_and_hover(page, live_server:
     page.wait_for_function("() => window.__analysis !== undefined")
     check_hints(page, ANALYSIS_CONTROLS)
     assert bare_controls(page, ".analysis input, .analysis select, .run-bar select") == []
+
+
+def test_shapes_controls_show_their_hint_on_focus_and_hover(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(live_server + "/shapes#n=4&sampler=ddim&steps=20")
+    page.wait_for_function("() => window.__shapes && window.__shapes.S.result !== null && !window.__shapes.S.streaming")
+    page.wait_for_function("() => !window.__shapes.player.playing")
+    check_hints(page, SHAPES_CONTROLS)
+    parts = (".controls", ".player", "#detector-card", ".export", ".toolbar", "#map-card")
+    selector = ", ".join(f"{p} {tag}" for p in parts for tag in ("input", "select", "button", "a"))
+    assert bare_controls(page, selector) == []
+    # No hint on this page speaks of points, particles or modes: the explorer's texts for its shared ids stay there.
+    texts = page.evaluate("() => Array.from(document.querySelectorAll('.hint-tip'), (t) => t.textContent)")
+    assert len(texts) >= 30 and not [t for t in texts if re.search(r"\b(particles?|modes?|mixture)\b", t)]
 
 
 def wait_next(page, key: str) -> str:  # type: ignore[no-untyped-def]

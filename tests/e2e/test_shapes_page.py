@@ -29,8 +29,42 @@ STATE = """() => {
   return {meta: S.meta, labels: Array.from(S.result.label, (_, i) => name(i)), reasons: S.result.reasons,
           cells: Array.from(document.querySelectorAll('#grid-cells .cell')).map((c) => ({label: c.dataset.label,
             title: c.title, aria: c.getAttribute('aria-label'), badge: c.querySelector('.badge').textContent,
-            border: getComputedStyle(c).borderTopStyle})),
+            border: getComputedStyle(c, '::before').borderTopStyle})),
           frames: S.frames.length, errors: window.__shapes.errors()};
+}"""
+# Per labelled cell: how many image pixels its badge and its outline cover (the canvas pixels under them that are not
+# the background colour), whether the badge's box meets the image's, and the image pixels under the cell itself
+# (all of them: the check reads the right place).
+UNDER_CUES = """() => {
+  const canvas = document.getElementById('grid');
+  const box = canvas.getBoundingClientRect();
+  const k = canvas.width / box.width;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  const image = (r) => {  // native pixels inside r (less half a CSS pixel: anti-aliased edges) that are not background
+    let n = 0;
+    const x0 = Math.max(0, Math.floor((r.left - box.left + 0.5) * k));
+    const x1 = Math.min(canvas.width, Math.ceil((r.right - box.left - 0.5) * k));
+    const y0 = Math.max(0, Math.floor((r.top - box.top + 0.5) * k));
+    const y1 = Math.min(canvas.height, Math.ceil((r.bottom - box.top - 0.5) * k));
+    for (let y = y0; y < y1; y += 1) for (let x = x0; x < x1; x += 1) {
+      const i = 4 * (y * canvas.width + x);
+      if (data[i] !== 223 || data[i + 1] !== 229 || data[i + 2] !== 236) n += 1;
+    }
+    return n;
+  };
+  const rect = (left, top, right, bottom) => ({left, top, right, bottom});
+  return Array.from(document.querySelectorAll('#grid-cells .cell[data-label]'))
+    .filter((c) => c.dataset.label && c.dataset.label !== 'valid').map((c) => {
+      const b = c.querySelector('.badge').getBoundingClientRect();
+      const r = c.getBoundingClientRect();
+      const w = parseFloat(getComputedStyle(c, '::before').borderTopWidth);
+      const ring = [rect(r.left - w, r.top - w, r.right + w, r.top),
+        rect(r.left - w, r.bottom, r.right + w, r.bottom + w),
+        rect(r.left - w, r.top, r.left, r.bottom), rect(r.right, r.top, r.right + w, r.bottom)];
+      return {image: Number(c.dataset.image), badge: image(b), outline: ring.reduce((s, q) => s + image(q), 0),
+        meets: b.left < r.right - 0.5 && b.right > r.left + 0.5 && b.top < r.bottom - 0.5 && b.bottom > r.top + 0.5,
+        size: [b.width, b.height, w], cell: image(r)};
+    });
 }"""
 
 
@@ -94,6 +128,11 @@ def test_duplicates_are_outlined_described_and_open_their_film_strip(page, live_
         assert cell["label"] == label
         if label in cues:  # colour plus a second cue: the outline's style and a badge
             assert (cell["border"], cell["badge"]) == cues[label], (label, cell)
+    # The badge and the outline sit in the background around the image: they hide none of its pixels.
+    res = state["meta"]["resolution"]
+    for cue in page.evaluate(UNDER_CUES):
+        assert cue["cell"] == res * res and min(cue["size"]) >= 2, cue  # the cell is the image; the cues are drawn
+        assert (cue["badge"], cue["outline"], cue["meets"]) == (0, 0, False), cue
     dup = state["labels"].index("duplicate")
     # Scrubbing back to the noise keeps the outline (it is the image's final label).
     page.evaluate("window.__shapes.player.pause(); window.__shapes.player.seek(0)")

@@ -1,8 +1,9 @@
 // The image grid: one canvas bitmap (CSS-scaled, pixelated) plus a layer of buttons over it, one per image, that
 // carry what the bitmap cannot: the label cues (colour AND a dashed outline or badge, so colour is never the only
-// cue), the reason in words (hover title and accessible name) and the click that opens the film strip.
+// cue), the reason in words (hover title and accessible name) and the click that opens the film strip. The outline
+// and the badge sit in the background around the image (pixels.js: PAD, BAND), never on it.
 
-import { GridBitmap } from './pixels.js';
+import { GridBitmap, BAND, PAD } from './pixels.js';
 import { S, labelName } from './model.js';
 
 const $ = (id) => document.getElementById(id);
@@ -26,7 +27,12 @@ export function layoutGrid(n, res) {
   bitmap.resize(n, res);
   const w = bitmap.canvas.width;
   const h = bitmap.canvas.height;
-  $('grid-wrap').style.aspectRatio = `${w} / ${h}`;
+  const wrap = $('grid-wrap');
+  wrap.style.aspectRatio = `${w} / ${h}`;
+  // The wrap is a size container: one native pixel is 100/w cqw, so the badge strip and the outline scale with it.
+  wrap.style.setProperty('--aspect', String(w / h));
+  wrap.style.setProperty('--band', `${(100 * BAND) / w}cqw`);
+  wrap.style.setProperty('--pad', `${(100 * PAD) / w}cqw`);
   cells = [];
   const box = $('grid-cells');
   box.replaceChildren();
@@ -91,7 +97,7 @@ function fillTable() {
   }
 }
 
-/** The grid as a PNG: each image scaled up, with the label outlines and badges drawn in. */
+/** The grid as a PNG: each image scaled up, with the label outlines and badges drawn around it as on screen. */
 export function gridBlob(scale = 6) {
   const src = bitmap.canvas;
   const out = document.createElement('canvas');
@@ -100,19 +106,27 @@ export function gridBlob(scale = 6) {
   const ctx = out.getContext('2d');
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(src, 0, 0, out.width, out.height);
-  const styles = getComputedStyle(document.documentElement);
-  const colour = (name) => styles.getPropertyValue(`--${name}`).trim() || '#d55e00';
-  ctx.lineWidth = scale;
+  const DASH = { duplicate: [scale * 3, scale * 2], malformed: [scale, scale] };
+  const side = bitmap.res * scale;
+  ctx.lineWidth = scale; // one native pixel, centred half a pixel outside the image: inside its PAD
   ctx.font = `bold ${scale * 6}px system-ui, sans-serif`;
+  ctx.textBaseline = 'middle';
   cells.forEach((cell, i) => {
     const label = cell.dataset.label;
     if (!label || label === 'valid') return;
     const { x, y } = bitmap.origin(i);
-    ctx.strokeStyle = colour(`cue-${label}`);
-    ctx.setLineDash(label === 'duplicate' ? [scale * 3, scale * 2] : []);
-    ctx.strokeRect(x * scale + scale / 2, y * scale + scale / 2, bitmap.res * scale - scale, bitmap.res * scale - scale);
-    ctx.fillStyle = colour(`cue-${label}`);
-    ctx.fillText(BADGES[label] ?? '', x * scale + scale * 2, y * scale + scale * 7);
+    const [left, top] = [x * scale, y * scale];
+    const badge = getComputedStyle(cell.querySelector('.badge'));
+    ctx.strokeStyle = getComputedStyle(cell, '::before').borderTopColor;
+    ctx.setLineDash(DASH[label] ?? []);
+    ctx.strokeRect(left - scale / 2, top - scale / 2, side + scale, side + scale);
+    // The badge as on screen: a tab in the strip above the image, its bottom on the outline.
+    const text = BADGES[label] ?? '';
+    const height = (BAND - 1) * scale;
+    ctx.fillStyle = badge.backgroundColor;
+    ctx.fillRect(left - scale, top - scale - height, ctx.measureText(text).width + 2 * scale, height);
+    ctx.fillStyle = badge.color;
+    ctx.fillText(text, left, top - scale - height / 2);
   });
   return new Promise((resolve) => out.toBlob(resolve, 'image/png'));
 }

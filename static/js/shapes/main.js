@@ -18,6 +18,7 @@ import { loadMap } from './bmap.js';
 import { sampleUrl, startStream, stopStream } from './stream.js';
 import { setExports, setPresenter, wireSharing, writeHash } from './share.js';
 import { measurePlayback } from './measure.js';
+import { initShapesHints } from './hints.js';
 
 const $ = (id) => document.getElementById(id);
 S.runs = boot.runs ?? [];
@@ -182,6 +183,7 @@ async function init() {
   wireLessons();
   initDetector(() => { S.thresholdMoved = true; writeHash(); });
   wireSharing({ onConceal: setConcealed });
+  initShapesHints();
   onPlayerChange((p) => {
     if (p.playing || !S.result) return;
     writeHash();

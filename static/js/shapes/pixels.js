@@ -1,7 +1,10 @@
 // 8-bit grey images (u1, one byte per pixel, 0 = −1 and 255 = +1 in model units) onto canvases: one image into a
 // small canvas (film strip, map thumbnail), or N images into one grid bitmap with a single putImageData.
 
-export const GAP = 2; // native pixels between grid cells
+// Each image of the grid sits in a slot of background: BAND native pixels above it hold its label badge and PAD either
+// side and below hold its outline, so neither covers a pixel of the image (a shape may touch any edge).
+export const PAD = 2;
+export const BAND = 8;
 const BACKGROUND = [223, 229, 236]; // --line: the gap between cells
 
 /** Write `count` bytes of grey from `src` (starting at `from`) into RGBA `out` at pixel `to`. */
@@ -43,8 +46,8 @@ export class GridBitmap {
   resize(n, res) {
     const { cols, rows } = gridShape(n);
     Object.assign(this, { n, res, cols, rows });
-    this.canvas.width = cols * (res + GAP) - GAP;
-    this.canvas.height = rows * (res + GAP) - GAP;
+    this.canvas.width = cols * (res + 2 * PAD);
+    this.canvas.height = rows * (BAND + res + PAD);
     this.image = this.ctx.createImageData(this.canvas.width, this.canvas.height);
     const d = this.image.data;
     for (let i = 0; i < d.length; i += 4) {
@@ -55,7 +58,9 @@ export class GridBitmap {
 
   /** Top-left native pixel of image i. */
   origin(i) {
-    return { x: (i % this.cols) * (this.res + GAP), y: Math.floor(i / this.cols) * (this.res + GAP) };
+    const col = i % this.cols;
+    const row = Math.floor(i / this.cols);
+    return { x: col * (this.res + 2 * PAD) + PAD, y: row * (BAND + this.res + PAD) + BAND };
   }
 
   /** pixels: (n, res·res) u1, or null (nothing to show yet: mid grey). */
