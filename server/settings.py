@@ -108,7 +108,7 @@ class Settings(BaseModel):
     solo_sample_threads: Annotated[int, Ge(1), Le(64)] = Field(default_factory=lambda: min(os.cpu_count() or 1, 64))
     # An image (U-Net) stream's chunks use at most this many torch (OpenMP) threads. Its convolutions are small
     # (16 images of 32×32, 8–32 channels): on 2 cores, with the event loop encoding and sending frames beside it,
-    # the bundled model's 100-step stream took 2.6–3.8 s at 2 threads and 2.2–2.9 s at 1 (bench_shapes_stream.py):
+    # the bundled model's 100-step stream took 2.9–3.3 s at 2 threads and 2.2–2.5 s at 1, idle (bench_shapes_stream):
     # as with the point streams' first OpenMP try (README), the worker threads that ran chunks leave teams spinning.
     image_sample_threads: Annotated[int, Ge(1), Le(64)] = 1
     loss_history_points: Annotated[int, Ge(2), Le(10_000)] = 200
