@@ -160,9 +160,10 @@ def checked_request(query: SampleQuery, settings: Settings, *, steps: int | None
     return SampleRequest(sampler=sampler, frames=query.frames, steps=steps)
 
 
-def value_error(field: str, message: str, value: Any) -> RequestValidationError:
-    """A 422 for a rule that is not a plain bound, naming the query field."""
-    return RequestValidationError([{"type": "value_error", "loc": ("query", field), "input": value, "msg": message}])
+def value_error(field: str | tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
+    """A 422 for a rule that is not a plain bound, naming the field: a query field's name, or a full location."""
+    loc = ("query", field) if isinstance(field, str) else field
+    return RequestValidationError([{"type": "value_error", "loc": loc, "input": value, "msg": message}])
 
 
 SampleRequestDep = Annotated[SampleRequest, Depends(sample_request)]

@@ -7,11 +7,12 @@ per request on the loop would cost ~176 ms of blocked loop per page load.
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import importlib.resources
 import re
 from dataclasses import dataclass
+
+from .compressed import Compressed
 
 _BANNER = re.compile(rb"plotly\.js v(\d+\.\d+\.\d+\S*)")
 
@@ -36,8 +37,7 @@ def plotly_url() -> str:
 
 @dataclass(frozen=True)
 class Asset:
-    raw: bytes
-    gzipped: bytes
+    body: Compressed
     etag: str  # strong, quoted
 
 
@@ -46,4 +46,4 @@ def plotly_asset() -> Asset:
     """Read and compress once per process (the file only changes with the installed package)."""
     raw = _resource().read_bytes()
     etag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
-    return Asset(raw=raw, gzipped=gzip.compress(raw, compresslevel=6, mtime=0), etag=etag)
+    return Asset(body=Compressed.of(raw), etag=etag)

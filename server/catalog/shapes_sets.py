@@ -29,6 +29,13 @@ def find_shapes_set(models: list[BundledShapes], run_id: str, model_path: Path) 
     """The registered bundled shapes model with this run id, when it has a sample set; ``model_path``: where its
     weights are (the store's copy)."""
     for model in models:
-        if model.run_id == run_id and samples_path(model.path).is_file():
-            return BundledShapesSet(model.name, model.run_id, model.config, model_path, samples_path(model.path))
+        if model.run_id == run_id and (found := shapes_set_of(model, model_path)) is not None:
+            return found
     return None
+
+
+def shapes_set_of(model: BundledShapes, model_path: Path) -> BundledShapesSet | None:
+    """``model`` with its sample set, when it has one (weights at ``model_path``, the store's copy)."""
+    if not samples_path(model.path).is_file():
+        return None
+    return BundledShapesSet(model.name, model.run_id, model.config, model_path, samples_path(model.path))

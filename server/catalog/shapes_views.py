@@ -13,7 +13,6 @@ request tries again. Arrays are typed-array specs (``streaming.encode.typed_arra
 from __future__ import annotations
 
 import asyncio
-import gzip
 import hashlib
 import io
 import json
@@ -21,7 +20,6 @@ import logging
 import zipfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from ..shapes.sample_set import MAP_WINDOW, load_sample_set
 from ..shapes.set_statistics import CATEGORIES, set_statistics
 from ..shapes.training import training_set
 from ..streaming.encode import finite_or_none, typed_array
+from .compressed import Compressed
 from .shapes_sets import BundledShapesSet
 
 log = logging.getLogger(__name__)
@@ -97,15 +96,6 @@ def write_map_cache(path: Path, result: BottleneckMap, samples_sha256: str, sett
     write_atomic(path, buffer.getvalue())
 
 
-@dataclass(frozen=True)
-class ViewAnswer:
-    """A view's JSON, and the same gzipped once (the bundled map: 3.5 MB of JSON, 69 KB gzipped: its thumbnails
-    are mostly zeros)."""
-
-    raw: bytes
-    gzipped: bytes
-
-
 class ShapesViews:
     """Per run and view: the answer's JSON bytes, computed once (see the module docstring)."""
 
@@ -115,20 +105,20 @@ class ShapesViews:
         self.map_settings = map_settings or MapSettings()
         self.computations: Counter[str] = Counter()  # view → computations started (tests and benches read it)
         self.joined: Counter[str] = Counter()  # view → requests that awaited a computation already running
-        self._answers: dict[tuple[str, str, str], ViewAnswer] = {}
-        self._running: dict[tuple[str, str, str], asyncio.Future[ViewAnswer]] = {}
+        self._answers: dict[tuple[str, str, str], Compressed] = {}
+        self._running: dict[tuple[str, str, str], asyncio.Future[Compressed]] = {}
 
     def map_cache_path(self, run_id: str) -> Path:
         return self.cache_dir / f"{run_id}-bottleneck-map.npz"
 
-    async def statistics(self, found: BundledShapesSet) -> ViewAnswer:
+    async def statistics(self, found: BundledShapesSet) -> Compressed:
         return await self._once(STATISTICS, found, lambda _sha: statistics_view(found))
 
-    async def bottleneck_map(self, found: BundledShapesSet) -> ViewAnswer:
+    async def bottleneck_map(self, found: BundledShapesSet) -> Compressed:
         return await self._once(MAP, found, lambda sha: self._map(found, sha))
 
     async def _once(self, view: str, found: BundledShapesSet,
-                    compute: Callable[[str], dict[str, Any]]) -> ViewAnswer:
+                    compute: Callable[[str], dict[str, Any]]) -> Compressed:
         """``compute`` gets the sample set's sha256 (read once here: it keys the answer and names the map's cache)."""
         sha = await asyncio.to_thread(_sha256, found.samples_path)
         key = (view, found.run_id, sha)
@@ -144,7 +134,7 @@ class ShapesViews:
             self.joined[view] += 1
         return await asyncio.shield(running)  # a request that is cancelled leaves the computation running
 
-    def _settle(self, key: tuple[str, str, str], done: asyncio.Future[ViewAnswer]) -> None:
+    def _settle(self, key: tuple[str, str, str], done: asyncio.Future[Compressed]) -> None:
         self._running.pop(key, None)
         if not done.cancelled() and done.exception() is None:
             self._answers[key] = done.result()
@@ -164,6 +154,7 @@ class ShapesViews:
         return map_view(found, result, settings)
 
 
-def _render(view: dict[str, Any]) -> ViewAnswer:
-    raw = json.dumps(view, separators=(",", ":"), allow_nan=False).encode()
-    return ViewAnswer(raw=raw, gzipped=gzip.compress(raw, compresslevel=6, mtime=0))
+def _render(view: dict[str, Any]) -> Compressed:
+    """The view's JSON, and gzipped (the bundled map: 3.5 MB of JSON, 69 KB gzipped: its thumbnails are mostly
+    zeros)."""
+    return Compressed.of(json.dumps(view, separators=(",", ":"), allow_nan=False).encode())

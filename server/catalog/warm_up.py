@@ -22,7 +22,7 @@ from ..store import Store
 from ..streaming.sample_session import SampleRequest
 from ..streaming.sharing import ComputationRegistry, TooBusy
 from .bundled import BundledShapes
-from .shapes_sets import find_shapes_set
+from .shapes_sets import shapes_set_of
 from .shapes_views import ShapesViews
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ async def warm_shapes(store: Store, registry: ComputationRegistry, models: list[
                 pass
         log.info("shapes warm-up: %s default grid %s is %s", model.name, computation.result_id, computation.status)
     for model in models:
-        found = find_shapes_set(models, model.run_id, store.model_path(model.run_id))
+        found = shapes_set_of(model, store.model_path(model.run_id))
         if found is None:
             continue
         try:

@@ -137,7 +137,7 @@ class ComputationRegistry:
 
     def __init__(self, store: Store, gate: SamplingGate, denoisers: DenoiserCache, *, threads: Callable[[], int],
                  chunk_steps: int, memory_size: int, memory_bytes: int = 256 * 1024 * 1024,
-                 executor: SampleExecutor | None = None, image_threads: int = 1):
+                 image_threads: int, executor: SampleExecutor | None = None):
         self._store = store
         self._executor = executor or LocalSampleExecutor()  # chunks in worker threads here, or on a Ray cluster
         self._here = LocalSampleExecutor()  # image streams always compute in this process
@@ -370,7 +370,7 @@ class ComputationRegistry:
 
 
 def new_session(key: str, run: RunRecord, model: AnyModel, request: SampleRequest,
-                threads: Callable[[], int], image_threads: int = 1) -> ChainSession:
+                threads: Callable[[], int], image_threads: int) -> ChainSession:
     """The session of the run's family: an image run's (its model is an ``ImageModel``) or a point run's."""
     if isinstance(model, ImageModel):
         return ImageSession(key, run.run_id, run.kind, model, request,

@@ -36,7 +36,7 @@ from ...settings import (
 from ...streaming.encode import EVENT_DONE, EVENT_ERROR, sse
 from ..access import WriteAccess
 from ..budgets import check_job, step_drivers
-from ..deps import AnalysisDep, SettingsDep, field_error
+from ..deps import AnalysisDep, SettingsDep, field_error, value_error
 from ..request_fields import sampler_field
 from ..schemas import ETA_RULE, LID_RULE, ApiModel, responses
 
@@ -99,10 +99,6 @@ class JobView(ApiModel):
 # ---------------------------------------------------------------------------- dependencies
 
 
-def _value_error(loc: tuple[str | int, ...], message: str, value: Any) -> RequestValidationError:
-    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message, "input": value}])
-
-
 def _train_steps_limit(settings: Settings, steps: int, loc: tuple[str, ...]) -> None:
     if steps > settings.max_train_steps:
         raise field_error(loc, settings.max_train_steps, steps)
@@ -122,13 +118,13 @@ def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: Analys
         try:
             values.append(parse_value(body.param, str(raw)))
         except ValueError as exc:
-            raise _value_error(("body", "values", i), str(exc).removeprefix("values: "), raw) from exc
+            raise value_error(("body", "values", i), str(exc).removeprefix("values: "), raw) from exc
     if len(set(map(str, values))) != len(values):
-        raise _value_error(("body", "values"), "give each value once", body.values)
+        raise value_error(("body", "values"), "give each value once", body.values)
     if len(set(body.seeds)) != len(body.seeds):
-        raise _value_error(("body", "seeds"), "give each seed once", body.seeds)
+        raise value_error(("body", "seeds"), "give each seed once", body.seeds)
     if len(values) * len(body.seeds) > MAX_SWEEP_POINTS:
-        raise _value_error(("body", "values"), f"values × seeds must be at most {MAX_SWEEP_POINTS} points, "
+        raise value_error(("body", "values"), f"values × seeds must be at most {MAX_SWEEP_POINTS} points, "
                                                f"got {len(values) * len(body.seeds)}", body.values)
     sampler = _sampler_config(body.sampler, ("body", "sampler"))
     try:
@@ -138,7 +134,7 @@ def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: Analys
     for point in points:
         steps = point.config.train.steps
         if body.param == "n_train_epochs" and steps > settings.max_train_steps:
-            raise _value_error(("body", "values", values.index(point.value)),
+            raise value_error(("body", "values", values.index(point.value)),
                                f"N = {point.value} at the base's epochs needs {steps} training steps; this server "
                                f"trains at most {settings.max_train_steps}", point.value)
         _train_steps_limit(settings, steps, ("body", "values" if body.param == "steps" else "base", "train", "steps"))
@@ -155,12 +151,12 @@ def sweep_submission(body: SweepRequest, settings: SettingsDep, analysis: Analys
 
 def recursive_submission(body: RecursiveRequest, settings: SettingsDep) -> AnalysisJob:
     if len(set(body.filters)) != len(body.filters):
-        raise _value_error(("body", "filters"), "give each filter once", body.filters)
+        raise value_error(("body", "filters"), "give each filter once", body.filters)
     _train_steps_limit(settings, body.config.train.steps, ("body", "config", "train", "steps"))
     sampler = _sampler_config(body.sampler, ("body", "sampler"))
     n_keep, n_draw = generation_draws(body.config, body.oversample)
     if n_draw > MAX_JOB_SAMPLES:  # the published per-job sample cap (limits.max_job_samples)
-        raise _value_error(("body", "config", "data", "n"),
+        raise value_error(("body", "config", "data", "n"),
                            f"each generation draws N·(1 + oversample) = {n_draw} samples (N = {n_keep}); this "
                            f"server draws at most {MAX_JOB_SAMPLES} per sampling: lower config.data.n or oversample",
                            n_keep)

@@ -20,6 +20,7 @@ from ...settings import DEFAULT_FRAMES, Settings
 from ...store import EvictedRun, RunRecord, is_run_id
 from ...streaming.encode import EVENT_NAMES
 from ..deps import ExecutorDep, GateDep, RegistryDep, RunnerDep, StoreDep, existing_result
+from ..encoding import negotiated
 from ..schemas import Backend, Health
 from ..stored_config import UnusableConfig, run_config
 from .results import result_view
@@ -145,13 +146,10 @@ async def health(runner: RunnerDep, gate: GateDep, registry: RegistryDep, execut
 def plotly_js(request: Request) -> Response:
     """plotly.min.js, gzipped when the client accepts it; cached for a year (the URL has the version)."""
     asset = plotly_asset()
-    headers = {"ETag": asset.etag, "Cache-Control": IMMUTABLE, "Vary": "Accept-Encoding"}
+    headers = {"ETag": asset.etag, "Cache-Control": IMMUTABLE}
     if request.headers.get("if-none-match") == asset.etag:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(asset.gzipped, media_type="text/javascript", headers=headers)
-    return Response(asset.raw, media_type="text/javascript", headers=headers)
+        return Response(status_code=304, headers={**headers, "Vary": "Accept-Encoding"})
+    return negotiated(request, asset.body, "text/javascript", headers)
 
 
 def add_plotly_route(router: APIRouter) -> None:

@@ -16,12 +16,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
+from ...catalog.compressed import Compressed
 from ...catalog.shapes_sets import BundledShapesSet, find_shapes_set
-from ...catalog.shapes_views import ShapesViews, ViewAnswer
+from ...catalog.shapes_views import ShapesViews
 from ...diffusion.checkpoint import CheckpointError
 from ...shapes.sample_set import SampleSetError
 from ...store import is_run_id
 from ..deps import StoreDep
+from ..encoding import negotiated
 from ..schemas import ApiModel, responses
 
 router = APIRouter(prefix="/api", tags=["shapes"])
@@ -94,17 +96,13 @@ ViewsDep = Annotated[ShapesViews, Depends(shapes_views)]
 
 
 async def _answer(request: Request, found: BundledShapesSet,
-                  view: Callable[[BundledShapesSet], Awaitable[ViewAnswer]]) -> Response:
+                  view: Callable[[BundledShapesSet], Awaitable[Compressed]]) -> Response:
     """The view's JSON, gzipped when the client accepts it; 409 when the bundled files turn out to be damaged."""
     try:
         answer = await view(found)
     except (SampleSetError, CheckpointError) as exc:
         raise HTTPException(409, f"run {found.run_id}: its bundled files cannot be used ({exc})") from exc
-    headers = {"Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(answer.gzipped, media_type="application/json", headers=headers)
-    return Response(answer.raw, media_type="application/json", headers=headers)
+    return negotiated(request, answer, "application/json")
 
 
 @router.get("/runs/{run_id}/shapes/statistics", name="shapes_statistics", response_model=ShapesStatisticsView,
